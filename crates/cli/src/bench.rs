@@ -1,0 +1,1 @@
+pub fn bench(_raw: &[String]) -> anyhow::Result<()> { anyhow::bail!("not yet") }

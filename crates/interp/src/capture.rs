@@ -1,0 +1,42 @@
+//! Capture: the hook set that records activations by name (TransformerLens's
+//! `run_with_cache`, restricted to the names asked for).
+
+use candle_core::Tensor;
+use loupe_model::{HookPoint, Hooks, Result};
+use std::collections::HashSet;
+
+/// Captured activations in forward order.
+#[derive(Clone, Debug, Default)]
+pub struct ActivationCache {
+    pub entries: Vec<(HookPoint, Tensor)>,
+}
+
+impl ActivationCache {
+    pub fn get(&self, point: HookPoint) -> Option<&Tensor> {
+        self.entries.iter().find(|(p, _)| *p == point).map(|(_, t)| t)
+    }
+}
+
+pub struct Capture {
+    wanted: HashSet<HookPoint>,
+    pub cache: ActivationCache,
+}
+
+impl Capture {
+    pub fn new(points: impl IntoIterator<Item = HookPoint>) -> Self {
+        Self { wanted: points.into_iter().collect(), cache: ActivationCache::default() }
+    }
+}
+
+impl Hooks for Capture {
+    fn on(&mut self, point: HookPoint, act: Tensor, _offset: usize) -> Result<Tensor> {
+        if self.wanted.contains(&point) {
+            // Tensors are reference-counted: recording costs no copy.
+            self.cache.entries.push((point, act.clone()));
+        }
+        Ok(act)
+    }
+    fn wants(&self, point: HookPoint) -> bool {
+        self.wanted.contains(&point)
+    }
+}

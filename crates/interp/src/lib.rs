@@ -1,0 +1,17 @@
+//! Interpretability on top of a hooked model: which hooks to read (name patterns), the
+//! activation cache, and interventions as plain data (pyvene's idea: site + operation,
+//! serialisable, so they can be saved, shared in a URL, and replayed).
+//!
+//! Everything here implements or uses `loupe_model::Hooks`; the model never knows.
+
+pub mod capture;
+pub mod chain;
+pub mod intervention;
+pub mod pattern;
+pub mod run;
+
+pub use capture::{ActivationCache, Capture};
+pub use chain::Chain;
+pub use intervention::{Intervention, InterventionOp, Interventions};
+pub use pattern::{resolve_patterns, Glob};
+pub use run::{generate_text, run_prompt, top_k, GenerateRequest, RunOutput, RunRequest, TopToken};

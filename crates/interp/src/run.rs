@@ -1,0 +1,142 @@
+//! The two requests every front end makes — run a prompt (top-k + captured activations) and
+//! generate a continuation — shared by the CLI and the browser so both give the same numbers.
+
+use crate::{resolve_patterns, ActivationCache, Capture, Chain, Intervention, Interventions};
+use candle_core::{Device, Tensor, D};
+use loupe_model::sampling::SamplingParams;
+use loupe_model::tokenizer::TokenInfo;
+use loupe_model::{generate, GenerateOptions, Llama, LoupeError, LoupeTokenizer, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RunRequest {
+    pub prompt: String,
+    /// Hook names or globs to capture.
+    pub capture: Vec<String>,
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    pub prepend_bos: bool,
+    pub interventions: Vec<Intervention>,
+}
+
+fn default_top_k() -> usize {
+    10
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TopToken {
+    pub token: String,
+    pub id: u32,
+    pub prob: f32,
+}
+
+pub struct RunOutput {
+    pub tokens: Vec<TokenInfo>,
+    /// Top-k next tokens at the last position.
+    pub top: Vec<TopToken>,
+    /// `[1, pos, vocab]`
+    pub logits: Tensor,
+    pub cache: ActivationCache,
+}
+
+/// Tokenizes `req.prompt`, refusing prompts longer than `max_tokens` with a clear message.
+pub fn tokenize_checked(tok: &LoupeTokenizer, prompt: &str, prepend_bos: bool, max_tokens: usize) -> Result<Vec<u32>> {
+    if prompt.is_empty() {
+        return Err(LoupeError::BadInput("the prompt is empty: type at least one token".into()));
+    }
+    let ids = tok.encode(prompt, prepend_bos)?;
+    if ids.is_empty() {
+        return Err(LoupeError::BadInput("the prompt is empty: type at least one token".into()));
+    }
+    if ids.len() > max_tokens {
+        return Err(LoupeError::BadInput(format!(
+            "the prompt has {} tokens; the limit here is {max_tokens}",
+            ids.len()
+        )));
+    }
+    Ok(ids)
+}
+
+pub fn run_prompt(model: &Llama, tok: &LoupeTokenizer, req: &RunRequest, max_tokens: usize) -> Result<RunOutput> {
+    let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
+    let points = resolve_patterns(&req.capture, model.cfg.n_layers)?;
+    let interventions = Interventions::new(&req.interventions, &model.cfg)?;
+    let mut hooks = Chain(interventions, Capture::new(points));
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
+    let logits = model.forward(&input, &mut hooks, None)?;
+    let last = logits.squeeze(0)?.get(ids.len() - 1)?;
+    let top = top_k(tok, &last, req.top_k)?;
+    Ok(RunOutput { tokens: tok.token_infos(&ids), top, logits, cache: hooks.1.cache })
+}
+
+/// The `k` most probable tokens of one position's logits `[vocab]`.
+pub fn top_k(tok: &LoupeTokenizer, logits: &Tensor, k: usize) -> Result<Vec<TopToken>> {
+    let probs = softmax_f32(logits)?;
+    let mut order: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(order
+        .into_iter()
+        .take(k)
+        .map(|(id, prob)| TopToken { token: tok.token_text(id as u32), id: id as u32, prob })
+        .collect())
+}
+
+/// softmax over a 1-D logits tensor.
+fn softmax_f32(logits: &Tensor) -> Result<Vec<f32>> {
+    let max = logits.max_keepdim(D::Minus1)?;
+    let e = logits.broadcast_sub(&max)?.exp()?;
+    let sum = e.sum_keepdim(D::Minus1)?;
+    Ok(e.broadcast_div(&sum)?.to_vec1::<f32>()?)
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GenerateRequest {
+    pub prompt: String,
+    pub max_tokens: usize,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub seed: u64,
+    pub prepend_bos: bool,
+    /// Stop at the end-of-turn token (`<|im_end|>`/EOS).
+    pub stop_at_eos: bool,
+    pub interventions: Vec<Intervention>,
+}
+
+impl Default for GenerateRequest {
+    fn default() -> Self {
+        Self {
+            prompt: String::new(),
+            max_tokens: 20,
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 0,
+            prepend_bos: false,
+            stop_at_eos: true,
+            interventions: Vec::new(),
+        }
+    }
+}
+
+/// Generates a continuation; `on_token` sees each new token as it is chosen and returns
+/// false to stop.
+pub fn generate_text(
+    model: &Llama,
+    tok: &LoupeTokenizer,
+    req: &GenerateRequest,
+    max_tokens: usize,
+    mut on_token: impl FnMut(TokenInfo) -> bool,
+) -> Result<Vec<TokenInfo>> {
+    let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
+    let mut hooks = Interventions::new(&req.interventions, &model.cfg)?;
+    let opts = GenerateOptions {
+        max_tokens: req.max_tokens,
+        sampling: SamplingParams { temperature: req.temperature, top_p: req.top_p, seed: req.seed },
+        stop_token: if req.stop_at_eos { tok.eos_id } else { None },
+    };
+    let out = generate(model, &ids, &opts, &mut hooks, |id| {
+        on_token(TokenInfo { id, text: tok.token_text(id) })
+    })?;
+    Ok(tok.token_infos(&out))
+}

@@ -1,0 +1,23 @@
+//! Loupe's model core: load a Llama-family model from GGUF bytes, tokenize exactly as the
+//! reference does, and run a forward pass with TransformerLens-named hook points.
+//!
+//! The model is immutable; hooks and the KV cache are passed into `forward` explicitly
+//! (candle's style, and TransformerLens's own advice against global hook state).
+
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod gguf;
+pub mod hooks;
+pub mod llama;
+pub mod sampling;
+pub mod tokenizer;
+
+pub use config::LlamaConfig;
+pub use error::{LoupeError, Result};
+pub use generate::{generate, GenerateOptions};
+pub use gguf::GgufFile;
+pub use hooks::{BlockSite, HookPoint, Hooks, NoHooks};
+pub use llama::{KvCache, Llama, WeightMode};
+pub use sampling::Sampler;
+pub use tokenizer::LoupeTokenizer;

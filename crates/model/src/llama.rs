@@ -1,0 +1,464 @@
+//! A Llama-family decoder (Touvron et al. 2023, "LLaMA") with a hook at every
+//! TransformerLens site: RMSNorm (Zhang & Sennrich 2019), rotary position embeddings
+//! (Su et al. 2021), grouped-query attention (Ainslie et al. 2023), SiLU-gated MLP
+//! (Shazeer 2020), tied embeddings. Reads top-down: weights → components → model.
+//!
+//! Two weight modes: `Quantized` keeps the file's blocks (fast), `F32` dequantizes every
+//! matrix (exact, and the mode gradients use). With `differentiable` set, softmax and RoPE
+//! use plain tensor ops instead of candle's fused kernels, which have no backward pass
+//! (candle issues #2168, #3011) and would silently cut the graph.
+
+use crate::config::LlamaConfig;
+use crate::error::{bad_input, LoupeError, Result};
+use crate::gguf::GgufFile;
+use crate::hooks::{BlockSite as S, HookPoint, Hooks};
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor, D};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightMode {
+    #[default]
+    Quantized,
+    F32,
+}
+
+impl std::str::FromStr for WeightMode {
+    type Err = LoupeError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "quantized" => Ok(Self::Quantized),
+            "f32" => Ok(Self::F32),
+            _ => Err(bad_input(format!("unknown weight mode '{s}' (use 'quantized' or 'f32')"))),
+        }
+    }
+}
+
+/// A weight matrix `[out, in]`, applied as `x @ W^T`.
+#[derive(Clone, Debug)]
+struct Linear(QMatMul);
+
+impl Linear {
+    fn new(q: QTensor, mode: WeightMode) -> Result<Self> {
+        Ok(Self(match mode {
+            WeightMode::Quantized => QMatMul::from_qtensor(q)?,
+            WeightMode::F32 => QMatMul::Tensor(q.dequantize(&Device::Cpu)?),
+        }))
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.0.forward(x)?)
+    }
+}
+
+/// The token embedding, also the unembedding (SmolLM2 ties them).
+#[derive(Clone, Debug)]
+enum Embedding {
+    /// Rows are dequantized only for the tokens looked up; the full `[vocab, d]` matrix is
+    /// never materialised in f32.
+    Quantized(std::sync::Arc<QTensor>),
+    F32(Tensor),
+}
+
+impl Embedding {
+    fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Embedding::Quantized(q) => q.embedding(ids)?,
+            Embedding::F32(w) => {
+                let (b, p) = ids.dims2()?;
+                w.index_select(&ids.flatten_all()?, 0)?.reshape((b, p, ()))?
+            }
+        })
+    }
+}
+
+/// Undo llama.cpp's row permutation of `attn_q`/`attn_k` (convert_hf_to_gguf.py `permute`),
+/// so heads use HF's rotate-half RoPE layout and `hook_q`/`hook_k` match TransformerLens.
+/// GGUF row `h*dh + 2j + s` holds HF row `h*dh + s*dh/2 + j`. Rows are whole quantized
+/// blocks, so this is a byte shuffle that works for every format.
+fn unpermute_qk(file: &GgufFile, name: &str, n_heads: usize) -> Result<QTensor> {
+    let (info, raw) = file.tensor_bytes(name)?;
+    let dims = info.shape.dims().to_vec();
+    let rows = dims[0];
+    if rows % n_heads != 0 || raw.len() % rows != 0 {
+        return Err(LoupeError::InvalidModel(format!("{name}: {rows} rows for {n_heads} heads")));
+    }
+    let row_bytes = raw.len() / rows;
+    let dh = rows / n_heads;
+    let mut out = vec![0u8; raw.len()];
+    for h in 0..n_heads {
+        for s in 0..2 {
+            for j in 0..dh / 2 {
+                let src = h * dh + 2 * j + s;
+                let dst = h * dh + s * dh / 2 + j;
+                out[dst * row_bytes..(dst + 1) * row_bytes]
+                    .copy_from_slice(&raw[src * row_bytes..(src + 1) * row_bytes]);
+            }
+        }
+    }
+    Ok(qtensor_from_ggml(info.ggml_dtype, &out, dims, &Device::Cpu)?)
+}
+
+/// RMSNorm split as TransformerLens splits it: `hook_scale` = sqrt(mean(x²) + eps)
+/// `[batch, pos, 1]`, `hook_normalized` = x / scale; the gain is applied afterwards.
+#[derive(Clone, Debug)]
+struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    fn forward(
+        &self,
+        x: &Tensor,
+        hooks: &mut dyn Hooks,
+        (scale_hook, normalized_hook): (HookPoint, HookPoint),
+        offset: usize,
+    ) -> Result<Tensor> {
+        let scale = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?.sqrt()?;
+        let scale = hooks.on(scale_hook, scale, offset)?;
+        let normalized = hooks.on(normalized_hook, x.broadcast_div(&scale)?, offset)?;
+        Ok(normalized.broadcast_mul(&self.weight)?)
+    }
+}
+
+/// Per-layer keys and values after RoPE, `[batch, kv_head, pos, d_head]`.
+#[derive(Clone, Debug, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    pub fn new(n_layers: usize) -> Self {
+        Self { layers: vec![None; n_layers], len: 0 }
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Attention {
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+}
+
+#[derive(Clone, Debug)]
+struct Mlp {
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+#[derive(Clone, Debug)]
+struct Block {
+    ln1: RmsNorm,
+    attn: Attention,
+    ln2: RmsNorm,
+    mlp: Mlp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Llama {
+    pub cfg: LlamaConfig,
+    pub mode: WeightMode,
+    embedding: Embedding,
+    blocks: Vec<Block>,
+    ln_final: RmsNorm,
+    unembed: Linear,
+    /// RoPE tables `[context, d_head/2]`.
+    cos: Tensor,
+    sin: Tensor,
+    differentiable: bool,
+}
+
+impl Llama {
+    pub fn load(file: &GgufFile, mode: WeightMode) -> Result<Self> {
+        let cfg = LlamaConfig::from_gguf(file)?;
+        let dev = Device::Cpu;
+        let norm = |name: &str| -> Result<RmsNorm> {
+            let weight = file.qtensor(name)?.dequantize(&dev)?;
+            if weight.dims() != [cfg.d_model] {
+                return Err(LoupeError::InvalidModel(format!("{name} has shape {:?}", weight.dims())));
+            }
+            Ok(RmsNorm { weight, eps: cfg.rms_norm_eps })
+        };
+        let linear = |name: &str, out: usize, inp: usize| -> Result<Linear> {
+            let q = file.qtensor(name)?;
+            check_dims(name, q.shape().dims(), &[out, inp])?;
+            Linear::new(q, mode)
+        };
+        let (d, dh) = (cfg.d_model, cfg.d_head);
+        let mut blocks = Vec::with_capacity(cfg.n_layers);
+        for l in 0..cfg.n_layers {
+            let p = |s: &str| format!("blk.{l}.{s}");
+            let wq = unpermute_qk(file, &p("attn_q.weight"), cfg.n_heads)?;
+            let wk = unpermute_qk(file, &p("attn_k.weight"), cfg.n_kv_heads)?;
+            check_dims(&p("attn_q.weight"), wq.shape().dims(), &[cfg.n_heads * dh, d])?;
+            check_dims(&p("attn_k.weight"), wk.shape().dims(), &[cfg.n_kv_heads * dh, d])?;
+            blocks.push(Block {
+                ln1: norm(&p("attn_norm.weight"))?,
+                attn: Attention {
+                    wq: Linear::new(wq, mode)?,
+                    wk: Linear::new(wk, mode)?,
+                    wv: linear(&p("attn_v.weight"), cfg.n_kv_heads * dh, d)?,
+                    wo: linear(&p("attn_output.weight"), d, cfg.n_heads * dh)?,
+                },
+                ln2: norm(&p("ffn_norm.weight"))?,
+                mlp: Mlp {
+                    gate: linear(&p("ffn_gate.weight"), cfg.d_mlp, d)?,
+                    up: linear(&p("ffn_up.weight"), cfg.d_mlp, d)?,
+                    down: linear(&p("ffn_down.weight"), d, cfg.d_mlp)?,
+                },
+            });
+        }
+        let embed_q = file.qtensor("token_embd.weight")?;
+        check_dims("token_embd.weight", embed_q.shape().dims(), &[cfg.vocab_size, d])?;
+        let (embedding, unembed) = match mode {
+            WeightMode::Quantized => {
+                let q = std::sync::Arc::new(embed_q);
+                (Embedding::Quantized(q.clone()), Linear(QMatMul::from_arc(q)?))
+            }
+            WeightMode::F32 => {
+                let w = embed_q.dequantize(&dev)?;
+                (Embedding::F32(w.clone()), Linear(QMatMul::Tensor(w)))
+            }
+        };
+        // Untied models carry their own unembedding.
+        let unembed = match file.tensor_info("output.weight") {
+            Ok(_) => linear("output.weight", cfg.vocab_size, d)?,
+            Err(_) => unembed,
+        };
+        let (cos, sin) = rope_tables(&cfg)?;
+        Ok(Self {
+            ln_final: norm("output_norm.weight")?,
+            cfg,
+            mode,
+            embedding,
+            blocks,
+            unembed,
+            cos,
+            sin,
+            differentiable: false,
+        })
+    }
+
+    /// Use only ops with a backward pass (see the module docs). Slower; same numbers.
+    pub fn with_differentiable_ops(mut self, on: bool) -> Self {
+        self.differentiable = on;
+        self
+    }
+
+    /// Token embeddings `[batch, pos, d_model]` of ids `[batch, pos]`.
+    pub fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+        let max = ids.max_all()?.to_dtype(DType::U32)?.to_scalar::<u32>()? as usize;
+        if max >= self.cfg.vocab_size {
+            return Err(bad_input(format!("token id {max} is outside the vocabulary ({})", self.cfg.vocab_size)));
+        }
+        self.embedding.lookup(ids)
+    }
+
+    /// Logits `[batch, pos, vocab]` for token ids `[batch, pos]` (u32).
+    pub fn forward(&self, ids: &Tensor, hooks: &mut dyn Hooks, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        let x = self.embed(ids)?;
+        self.forward_embeds(&x, hooks, cache)
+    }
+
+    /// The forward pass from embeddings `[batch, pos, d_model]`: the entry point for
+    /// gradients with respect to the input.
+    pub fn forward_embeds(
+        &self,
+        x: &Tensor,
+        hooks: &mut dyn Hooks,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
+        let (_b, pos, _d) = x.dims3()?;
+        let offset = cache.as_ref().map(|c| c.len).unwrap_or(0);
+        if pos == 0 {
+            return Err(bad_input("the prompt is empty: type at least one token"));
+        }
+        if offset + pos > self.cfg.context_length {
+            return Err(bad_input(format!(
+                "{} tokens exceed this model's context of {} tokens",
+                offset + pos,
+                self.cfg.context_length
+            )));
+        }
+        let mut x = hooks.on(HookPoint::Embed, x.clone(), offset)?;
+        for (l, block) in self.blocks.iter().enumerate() {
+            let kv = cache.as_deref_mut().map(|c| &mut c.layers[l]);
+            x = self.block_forward(l, block, &x, hooks, kv, offset)?;
+        }
+        if let Some(c) = cache {
+            c.len += pos;
+        }
+        let x = self.ln_final.forward(
+            &x,
+            hooks,
+            (HookPoint::LnFinalScale, HookPoint::LnFinalNormalized),
+            offset,
+        )?;
+        self.unembed.forward(&x)
+    }
+
+    fn block_forward(
+        &self,
+        l: usize,
+        block: &Block,
+        x: &Tensor,
+        hooks: &mut dyn Hooks,
+        kv: Option<&mut Option<(Tensor, Tensor)>>,
+        offset: usize,
+    ) -> Result<Tensor> {
+        let at = |s| HookPoint::Block(l, s);
+        let resid_pre = hooks.on(at(S::ResidPre), x.clone(), offset)?;
+        let attn_in = block.ln1.forward(&resid_pre, hooks, (at(S::Ln1Scale), at(S::Ln1Normalized)), offset)?;
+        let attn_out = self.attention(l, &block.attn, &attn_in, hooks, kv, offset)?;
+        let attn_out = hooks.on(at(S::AttnOut), attn_out, offset)?;
+        let resid_mid = hooks.on(at(S::ResidMid), (resid_pre + attn_out)?, offset)?;
+        let mlp_in = block.ln2.forward(&resid_mid, hooks, (at(S::Ln2Scale), at(S::Ln2Normalized)), offset)?;
+        let mlp_out = self.mlp(l, &block.mlp, &mlp_in, hooks, offset)?;
+        let mlp_out = hooks.on(at(S::MlpOut), mlp_out, offset)?;
+        hooks.on(at(S::ResidPost), (resid_mid + mlp_out)?, offset)
+    }
+
+    fn attention(
+        &self,
+        l: usize,
+        attn: &Attention,
+        x: &Tensor,
+        hooks: &mut dyn Hooks,
+        kv: Option<&mut Option<(Tensor, Tensor)>>,
+        offset: usize,
+    ) -> Result<Tensor> {
+        let at = |s| HookPoint::Block(l, s);
+        let cfg = &self.cfg;
+        let (b, p, _) = x.dims3()?;
+        let (h, kvh, dh) = (cfg.n_heads, cfg.n_kv_heads, cfg.d_head);
+        // [batch, pos, head, d_head]
+        let q = hooks.on(at(S::Q), attn.wq.forward(x)?.reshape((b, p, h, dh))?, offset)?;
+        let k = hooks.on(at(S::K), attn.wk.forward(x)?.reshape((b, p, kvh, dh))?, offset)?;
+        let v = hooks.on(at(S::V), attn.wv.forward(x)?.reshape((b, p, kvh, dh))?, offset)?;
+        let q = self.rope(&q, offset)?;
+        let q = hooks.on(at(S::RotQ), q, offset)?.transpose(1, 2)?.contiguous()?; // [b, h, p, dh]
+        let k = self.rope(&k, offset)?;
+        let k = hooks.on(at(S::RotK), k, offset)?.transpose(1, 2)?.contiguous()?; // [b, kv, p, dh]
+        let v = v.transpose(1, 2)?.contiguous()?; // [b, kv, p, dh]
+        let (k, v) = match kv {
+            Some(slot) => {
+                let kv = match slot.take() {
+                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+                    None => (k, v),
+                };
+                *slot = Some(kv.clone());
+                kv
+            }
+            None => (k, v),
+        };
+        let t = k.dim(2)?; // keys seen: offset + p
+        // Grouped-query attention: query head i reads kv head i / (h / kvh), as HF's repeat_kv.
+        let k = repeat_kv(&k, h / kvh)?;
+        let v = repeat_kv(&v, h / kvh)?;
+        let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?; // [b, h, p, t]
+        let scores = scores.broadcast_add(&causal_mask(p, t, offset)?)?;
+        let scores = hooks.on(at(S::AttnScores), scores, offset)?;
+        let pattern = if self.differentiable {
+            // softmax is shift-invariant, so the detached max changes no value or gradient.
+            let e = scores.broadcast_sub(&scores.max_keepdim(D::Minus1)?.detach())?.exp()?;
+            e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
+        let pattern = hooks.on(at(S::Pattern), pattern, offset)?;
+        let z = pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?; // [b, p, h, dh]
+        let z = hooks.on(at(S::Z), z, offset)?;
+        if hooks.wants(at(S::Result)) {
+            // Per-head outputs: head i's z alone through W_O, i.e. a block-diagonal input.
+            // [b, p, h, h*dh] with only block i of row i non-zero → [b, p, h, d_model]
+            let eye = Tensor::eye(h, DType::F32, &Device::Cpu)?;
+            let spread = z.unsqueeze(3)?.broadcast_mul(&eye.reshape((1, 1, h, h, 1))?)?;
+            let result = attn.wo.forward(&spread.reshape((b, p * h, h * dh))?)?;
+            let result = hooks.on(at(S::Result), result.reshape((b, p, h, ()))?, offset)?;
+            Ok(result.sum(2)?)
+        } else {
+            attn.wo.forward(&z.reshape((b, p, h * dh))?)
+        }
+    }
+
+    /// RoPE on `[batch, pos, head, d_head]`, rotate-half layout (HF's `apply_rotary_pos_emb`).
+    fn rope(&self, x: &Tensor, offset: usize) -> Result<Tensor> {
+        let p = x.dim(1)?;
+        let cos = self.cos.narrow(0, offset, p)?;
+        let sin = self.sin.narrow(0, offset, p)?;
+        let x = x.transpose(1, 2)?.contiguous()?; // [b, head, pos, d_head]
+        let y = if self.differentiable {
+            candle_nn::rotary_emb::rope_slow(&x, &cos, &sin)?
+        } else {
+            candle_nn::rotary_emb::rope(&x, &cos, &sin)?
+        };
+        Ok(y.transpose(1, 2)?.contiguous()?)
+    }
+
+    fn mlp(&self, l: usize, mlp: &Mlp, x: &Tensor, hooks: &mut dyn Hooks, offset: usize) -> Result<Tensor> {
+        let at = |s| HookPoint::Block(l, s);
+        let pre = hooks.on(at(S::MlpPre), mlp.gate.forward(x)?, offset)?;
+        let pre_linear = hooks.on(at(S::MlpPreLinear), mlp.up.forward(x)?, offset)?;
+        let post = hooks.on(at(S::MlpPost), (pre.silu()? * pre_linear)?, offset)?;
+        mlp.down.forward(&post)
+    }
+
+    /// The unembedding as a dense `[vocab, d_model]` matrix (dequantized if needed):
+    /// analyses such as the logit lens read residuals through it.
+    pub fn unembed_weight(&self) -> Result<Tensor> {
+        Ok(match &self.unembed.0 {
+            QMatMul::QTensor(q) => q.dequantize(&Device::Cpu)?,
+            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.to_dtype(DType::F32)?,
+        })
+    }
+}
+
+fn check_dims(name: &str, got: &[usize], want: &[usize]) -> Result<()> {
+    if got != want {
+        return Err(LoupeError::InvalidModel(format!("{name} has shape {got:?}, expected {want:?}")));
+    }
+    Ok(())
+}
+
+/// `[batch, kv, t, dh]` → `[batch, kv * n_rep, t, dh]`, each kv head repeated n_rep times.
+fn repeat_kv(x: &Tensor, n_rep: usize) -> Result<Tensor> {
+    if n_rep == 1 {
+        return Ok(x.clone());
+    }
+    let (b, kv, t, dh) = x.dims4()?;
+    Ok(x.unsqueeze(2)?.broadcast_as((b, kv, n_rep, t, dh))?.reshape((b, kv * n_rep, t, dh))?)
+}
+
+/// `[p, t]`: 0 where query `offset + i` may attend key `j` (j ≤ offset + i), −∞ elsewhere
+/// (TransformerLens fills masked scores with −∞ too).
+fn causal_mask(p: usize, t: usize, offset: usize) -> Result<Tensor> {
+    let mask: Vec<f32> = (0..p)
+        .flat_map(|i| (0..t).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY }))
+        .collect();
+    Ok(Tensor::from_vec(mask, (p, t), &Device::Cpu)?)
+}
+
+/// cos/sin of position × θ^(−2i/d_head), i < d_head/2, as HF's LlamaRotaryEmbedding (f32).
+fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
+    let half = cfg.d_head / 2;
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / cfg.rope_theta.powf((2 * i) as f32 / cfg.d_head as f32))
+        .collect();
+    let inv_freq = Tensor::from_vec(inv_freq, (1, half), &Device::Cpu)?;
+    let positions = Tensor::arange(0u32, cfg.context_length as u32, &Device::Cpu)?
+        .to_dtype(DType::F32)?
+        .reshape((cfg.context_length, 1))?;
+    let freqs = positions.broadcast_mul(&inv_freq)?;
+    Ok((freqs.cos()?, freqs.sin()?))
+}

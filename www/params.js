@@ -1,0 +1,56 @@
+// Which model to load, from the page URL: ?model=URL&weights=quantized|f32.
+// Bad values never break the page: they are reported and the default is used instead.
+
+import { WEIGHTS } from './protocol.js';
+
+export const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
+export const DEFAULT_WEIGHTS = 'quantized';
+
+/**
+ * @param {string} search  location.search
+ * @param {string} base    document.baseURI: relative model URLs resolve against the page,
+ *                         so the site works under any sub-path
+ * @returns {{url: string, weights: string, warnings: string[]}}
+ */
+export function modelFromParams(search, base) {
+  const params = new URLSearchParams(search);
+  const warnings = [];
+  let url = new URL(DEFAULT_MODEL, base).href;
+  let weights = DEFAULT_WEIGHTS;
+
+  const model = params.get('model');
+  if (model !== null) {
+    const parsed = parseUrl(model.trim(), base);
+    if (!model.trim()) {
+      warnings.push('Ignoring ?model=: it is empty. Loading the default model.');
+    } else if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
+      warnings.push(`Ignoring ?model=${model}: expected an http(s) URL or a path relative to this page. Loading the default model.`);
+    } else {
+      url = parsed.href;
+    }
+  }
+
+  const w = params.get('weights');
+  if (w !== null) {
+    if (WEIGHTS.includes(w)) weights = w;
+    else warnings.push(`Ignoring ?weights=${w}: expected ${WEIGHTS.join(' or ')}. Using ${DEFAULT_WEIGHTS}.`);
+  }
+  return { url, weights, warnings };
+}
+
+function parseUrl(text, base) {
+  try {
+    return new URL(text, base);
+  } catch {
+    return null;
+  }
+}
+
+/** The file name of a model URL, for display. */
+export function modelName(url) {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop()) || url;
+  } catch {
+    return url;
+  }
+}

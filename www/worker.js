@@ -1,0 +1,225 @@
+// The model worker: the only importer of the wasm module (STYLE.md, principle 9).
+//
+// It owns one `Loupe` handle, answers the commands of ./protocol.js one at a time, caches
+// model files with the Cache API (as candle's wasm examples do), and reports Rust panics as
+// `fatal`: after a panic the wasm instance is dead, and since a module built with
+// `--target web` cannot be instantiated twice, the page replaces the whole worker.
+
+import init, { Loupe, set_panic_reporter } from '../loupe-web.js';
+import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, transferables } from './protocol.js';
+
+/** @type {Loupe | null} */
+let model = null;
+/** Why the last load failed, so later commands can say why there is no model. */
+let loadError = null;
+/** Set once the wasm instance has trapped; every later command is refused. */
+let dead = false;
+let wasmReady = null;
+
+// Commands are served strictly in order: `load` awaits the network, and a `run` that arrives
+// meanwhile must wait for the model rather than find none.
+let queue = Promise.resolve();
+self.onmessage = (event) => {
+  const message = event.data;
+  queue = queue.then(() => serve(message));
+};
+
+async function serve({ id, command, ...args }) {
+  if (dead) return; // the page has been told (fatal) and will terminate this worker
+  try {
+    const { result, transfer } = await dispatch(id, command, args);
+    self.postMessage({ id, status: Status.Done, result }, transfer);
+  } catch (error) {
+    if (dead) return; // the panic reporter has already said why
+    if (error instanceof WebAssembly.RuntimeError) {
+      // A trap without a panic message (out of memory, unreachable): the instance is dead too.
+      fatal(error.message);
+    } else {
+      self.postMessage({ id, status: Status.Error, message: messageOf(error) });
+    }
+  }
+}
+
+async function dispatch(id, command, args) {
+  switch (command) {
+    case Command.Load:
+      return { result: await load(id, args), transfer: [] };
+    case Command.Info:
+      return { result: loaded().info(), transfer: [] };
+    case Command.Tokenize:
+      return { result: loaded().tokenize(String(args.prompt ?? ''), args.prependBos !== false), transfer: [] };
+    case Command.Run: {
+      const result = loaded().run(args);
+      // The contract is a plain object of {shape, data}; accept a serde Map as well.
+      if (result.activations instanceof Map) result.activations = Object.fromEntries(result.activations);
+      return { result, transfer: [...transferables(result)] };
+    }
+    case Command.Generate: {
+      const onToken = (token) => {
+        self.postMessage({ id, status: Status.Token, token });
+      };
+      return { result: loaded().generate(args, onToken), transfer: [] };
+    }
+    default:
+      throw new Error(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+function loaded() {
+  if (model) return model;
+  throw new Error(loadError ? `No model is loaded: ${loadError}` : 'No model is loaded yet.');
+}
+
+function fatal(message) {
+  dead = true;
+  self.postMessage({ status: Status.Fatal, message: `The model crashed: ${message || 'unknown error'}` });
+}
+
+// ---------------------------------------------------------------------------------------
+// load: compile wasm → model bytes (cache or network) → Loupe.load
+
+async function load(id, { url, weights }) {
+  const progress = (phase, loaded = 0, total = 0) =>
+    self.postMessage({ id, status: Status.Progress, phase, loaded, total });
+  if (typeof url !== 'string' || url === '') throw new Error('load: no model URL given');
+  if (!WEIGHTS.includes(weights)) throw new Error(`load: weights must be one of ${WEIGHTS.join(', ')}`);
+
+  if (!wasmReady) {
+    progress(Phase.Compile);
+    wasmReady = init().then(
+      () => set_panic_reporter((message) => fatal(message)),
+      (error) => {
+        throw new Error(`Could not start the wasm module (loupe-web_bg.wasm): ${messageOf(error)}`);
+      },
+    );
+  }
+  await wasmReady;
+
+  // Free the previous model first: two models at once may not fit in 4 GiB of wasm memory.
+  model?.free();
+  model = null;
+  loadError = null;
+  try {
+    const cache = await openCache();
+    let bytes = await readCached(cache, url, progress);
+    const source = bytes ? Phase.Cache : Phase.Download;
+    if (!bytes) {
+      bytes = await download(url, progress);
+      await store(cache, url, bytes);
+    }
+    progress(Phase.Parse, bytes.length, bytes.length);
+    const size = bytes.length;
+    try {
+      model = Loupe.load(bytes, weights);
+    } catch (error) {
+      if (dead || error instanceof WebAssembly.RuntimeError) throw error;
+      // A file that does not parse must not stay cached, or every reload would fail again.
+      await cache?.delete(url).catch(() => {});
+      throw new Error(`Could not read the model file ${fileName(url)} (${formatMB(size)}): ${messageOf(error)}`);
+    }
+    bytes = null; // the wasm side holds its own copy now
+    return { info: model.info(), source, bytes: size };
+  } catch (error) {
+    loadError = messageOf(error);
+    throw error;
+  }
+}
+
+async function openCache() {
+  // The Cache API exists only in secure contexts (https, localhost); elsewhere load uncached.
+  if (!self.caches) return null;
+  try {
+    return await self.caches.open(MODEL_CACHE);
+  } catch {
+    return null;
+  }
+}
+
+async function readCached(cache, url, progress) {
+  const response = await cache?.match(url).catch(() => undefined);
+  if (!response) return null;
+  try {
+    return await readBody(response, (loaded, total) => progress(Phase.Cache, loaded, total));
+  } catch {
+    await cache.delete(url).catch(() => {});
+    return null; // unreadable entry: fall back to the network
+  }
+}
+
+async function download(url, progress) {
+  progress(Phase.Download, 0, 0);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(`Could not download the model from ${url}: ${messageOf(error)}`);
+  }
+  if (!response.ok) {
+    throw new Error(`Could not download the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim());
+  }
+  try {
+    return await readBody(response, (loaded, total) => progress(Phase.Download, loaded, total));
+  } catch (error) {
+    throw new Error(`The model download from ${url} failed: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * Reads a response body into one Uint8Array, reporting progress at most every 1 MB.
+ * Throws when the body ends before its Content-Length (a partial file).
+ */
+async function readBody(response, onProgress) {
+  const header = response.headers.get('content-length');
+  // With content-encoding, Content-Length counts compressed bytes: use it only as a hint.
+  const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+  const expected = header !== null && /^\d+$/.test(header) ? Number(header) : 0;
+  const reader = response.body.getReader();
+  let buffer = new Uint8Array(expected && !encoded ? expected : 1 << 20);
+  let loaded = 0;
+  let reported = 0;
+  onProgress(0, expected);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > buffer.length) {
+      const grown = new Uint8Array(Math.max(buffer.length * 2, loaded + value.length));
+      grown.set(buffer.subarray(0, loaded));
+      buffer = grown;
+    }
+    buffer.set(value, loaded);
+    loaded += value.length;
+    if (loaded - reported >= 1 << 20) {
+      reported = loaded;
+      onProgress(loaded, Math.max(expected, loaded));
+    }
+  }
+  if (expected && !encoded && loaded !== expected) {
+    throw new Error(`incomplete: received ${loaded} of ${expected} bytes`);
+  }
+  onProgress(loaded, loaded);
+  return loaded === buffer.length ? buffer : buffer.slice(0, loaded);
+}
+
+/** Caches a complete download; a failure to cache (quota) only costs the next load time. */
+async function store(cache, url, bytes) {
+  if (!cache) return;
+  const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) };
+  await cache.put(url, new Response(bytes, { headers })).catch(() => {});
+}
+
+function messageOf(error) {
+  if (error instanceof Error) return error.message || error.name;
+  return typeof error === 'string' && error ? error : String(error);
+}
+
+function fileName(url) {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop()) || url;
+  } catch {
+    return url;
+  }
+}
+
+function formatMB(bytes) {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
