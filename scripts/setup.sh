@@ -20,25 +20,36 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_updated=
-apt_update() { [ -n "$apt_updated" ] || { sudo_if apt-get update -qq; apt_updated=1; }; }
+apt_update() { [ -n "$apt_updated" ] || { sudo_if apt-get update -qq && apt_updated=1; }; }
 
 wasm_toolchain() {
-  # rustup's target first (a normal machine with internet); bounded so a hang cannot stall CI.
-  if rustup target list --installed --toolchain nightly 2>/dev/null | grep -q wasm32-unknown-unknown; then
-    log "rustup nightly has wasm32"; echo rustup > "$TC/wasm-mode"; return
+  # Order, measured on this kind of machine (2026-11-24):
+  #  1. Debian's rustc-web 1.96 + its std source, std rebuilt with -Z build-std: verified
+  #     end to end (wasm-bindgen 0.2.130 binds it; pages run in Chromium).
+  #  2. rustup nightly's wasm32 target + rust-src, also with build-std: for machines
+  #     without Debian's archive. rustup's *prebuilt* wasm32 std is not enough: it is built
+  #     with reference types, and wasm-bindgen 0.2.130 then fails with "failed to find the
+  #     `__wbindgen_externref_table_dealloc` function" (seen here), so std must be rebuilt
+  #     with our -reference-types flag either way.
+  local mode; mode="$(cat "$TC/wasm-mode" 2>/dev/null || true)"
+  if [ "$mode" = debian ] && [ -x "$TC/debian/usr/bin/rustc" ]; then log "wasm toolchain: Debian rustc-web"; return; fi
+  if [ "$mode" = rustup ]; then log "wasm toolchain: rustup nightly + build-std"; return; fi
+  if command -v apt-get >/dev/null && apt_update && debian_rustc_web; then
+    echo debian > "$TC/wasm-mode"; return
   fi
-  if [ -x "$TC/debian/usr/bin/rustc" ]; then log "Debian rustc-web present"; echo debian > "$TC/wasm-mode"; return; fi
-  if timeout 60 rustup target add wasm32-unknown-unknown --toolchain nightly >/dev/null 2>&1; then
-    echo rustup > "$TC/wasm-mode"; return
-  fi
-  log "rustup target unavailable; using Debian rustc-web + build-std"
-  apt_update
-  rm -rf "$TC/debs"; mkdir -p "$TC/debs" "$TC/debian"
+  log "Debian rustc-web unavailable; trying rustup nightly wasm32 + rust-src"
+  timeout 300 rustup toolchain install nightly --profile minimal --target wasm32-unknown-unknown \
+      --component rust-src >/dev/null 2>&1 || { log "no wasm32 toolchain could be installed"; exit 1; }
+  echo rustup > "$TC/wasm-mode"
+}
+
+debian_rustc_web() {
+  log "fetching Debian rustc-web (wasm32 std source) into .toolchain/debian"
+  rm -rf "$TC/debs" "$TC/debian"; mkdir -p "$TC/debs" "$TC/debian"
   (cd "$TC/debs" && apt-get download -qq rustc-web cargo-web rust-web-src libstd-rust-web-dev \
-      libstd-rust-web-1.96 libllvm22 lld-22 liblld-22)
+      libstd-rust-web-1.96 libllvm22 lld-22 liblld-22 2>/dev/null) || return 1
   for f in "$TC"/debs/*.deb; do dpkg -x "$f" "$TC/debian"; done
   rm -rf "$TC/debs"
-  echo debian > "$TC/wasm-mode"
 }
 
 cargo_tools() {

@@ -89,6 +89,11 @@ export class ModelClient {
     return this.call(Command.Generate, options, { onToken });
   }
 
+  /** Tests only: makes the wasm panic, to check that panics reach the page and are survived. */
+  debugPanic(message) {
+    return this.call(Command.DebugPanic, { message });
+  }
+
   call(command, args, extra = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

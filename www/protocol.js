@@ -9,6 +9,7 @@
 //   {id, command: 'tokenize', prompt, prependBos}
 //   {id, command: 'run', prompt, capture, topK, prependBos, interventions}
 //   {id, command: 'generate', prompt, maxTokens, temperature, topP, seed, prependBos, interventions}
+//   {id, command: 'debugPanic', message}      (tests only: panics inside the wasm on purpose)
 //
 // worker → main
 //   {id, status: 'progress', phase: 'compile' | 'cache' | 'download' | 'parse', loaded, total}
@@ -23,6 +24,7 @@ export const Command = Object.freeze({
   Tokenize: 'tokenize',
   Run: 'run',
   Generate: 'generate',
+  DebugPanic: 'debugPanic',
 });
 
 export const Status = Object.freeze({

@@ -6,6 +6,8 @@
 // `--target web` cannot be instantiated twice, the page replaces the whole worker.
 
 import init, { Loupe, set_panic_reporter } from '../loupe-web.js';
+// Optional exports are looked up on the namespace, so a build without them still starts.
+import * as bindings from '../loupe-web.js';
 import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, transferables } from './protocol.js';
 
 /** @type {Loupe | null} */
@@ -47,11 +49,9 @@ async function dispatch(id, command, args) {
     case Command.Info:
       return { result: loaded().info(), transfer: [] };
     case Command.Tokenize:
-      return { result: loaded().tokenize(String(args.prompt ?? ''), args.prependBos !== false), transfer: [] };
+      return { result: loaded().tokenize(String(args.prompt ?? ''), args.prependBos === true), transfer: [] };
     case Command.Run: {
       const result = loaded().run(args);
-      // The contract is a plain object of {shape, data}; accept a serde Map as well.
-      if (result.activations instanceof Map) result.activations = Object.fromEntries(result.activations);
       return { result, transfer: [...transferables(result)] };
     }
     case Command.Generate: {
@@ -60,6 +60,12 @@ async function dispatch(id, command, args) {
       };
       return { result: loaded().generate(args, onToken), transfer: [] };
     }
+    case Command.DebugPanic:
+      if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
+      if (!wasmReady) throw new Error('the wasm module is not started yet');
+      await wasmReady;
+      bindings.debug_panic(String(args.message ?? 'debug panic'));
+      throw new Error('debug_panic returned without panicking');
     default:
       throw new Error(`unknown command ${JSON.stringify(command)}`);
   }
@@ -152,7 +158,8 @@ async function download(url, progress) {
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new Error(`Could not download the model from ${url}: ${messageOf(error)}`);
+    // fetch rejects without detail on network errors, including a cross-origin URL without CORS.
+    throw new Error(`Could not download the model from ${url}: ${messageOf(error)} (network error, or the server does not allow cross-origin requests)`);
   }
   if (!response.ok) {
     throw new Error(`Could not download the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim());

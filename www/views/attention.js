@@ -95,6 +95,8 @@ export function createAttentionView(container, { nLayers, nHeads }) {
       return;
     }
     geometry = paint(canvas, tokens, current.data, head, n);
+    // Where the cells are (CSS px), for tests and tools that point at a cell.
+    Object.assign(canvas.dataset, { left: geometry.left, top: geometry.top, cell: geometry.cell, n });
     empty.hidden = true;
     frame.hidden = false;
     highlight.hidden = true;
@@ -127,7 +129,7 @@ export function createAttentionView(container, { nLayers, nHeads }) {
 
 /** Draws labels and cells; returns the grid's position in CSS pixels. */
 function paint(canvas, tokens, data, head, n) {
-  const cell = Math.max(3, Math.min(28, Math.floor(GRID_PX / n)));
+  const cell = Math.max(3, Math.min(40, Math.floor(GRID_PX / n)));
   const labelEvery = Math.ceil(12 / cell); // keep labels at least 12 px apart
   const ctx = canvas.getContext('2d');
   ctx.font = LABEL_FONT;

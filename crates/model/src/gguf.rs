@@ -24,7 +24,9 @@ impl GgufFile {
             )));
         }
         let content = Content::read(&mut Cursor::new(&bytes[..]))
-            .map_err(|e| LoupeError::InvalidModel(format!("corrupt GGUF header: {e}")))?;
+            .map_err(|e| {
+                LoupeError::InvalidModel(format!("corrupt or truncated GGUF header ({} bytes): {e}", bytes.len()))
+            })?;
         let file = Self { bytes, content };
         file.check_tensor_extents()?;
         Ok(file)

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds the static site into dist/ (wasm + page + default model). Any static file server
+# can then serve dist/ with no special headers.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$LOUPE_ROOT"
+loupe_wasm_env
+trunk build --release "$@"
+ls -la dist >&2

@@ -1,0 +1,24 @@
+# Sourced by the build and test scripts: puts the project's toolchain (.toolchain/, made by
+# scripts/setup.sh) on PATH and, for wasm builds, chooses rustup's wasm32 target or the
+# Debian rustc-web fallback with -Z build-std (../shared/TOOLCHAIN.md §1).
+LOUPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TC="$LOUPE_ROOT/.toolchain"
+export PATH="$TC/bin:$PATH"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+
+# Call before any wasm build (cargo/trunk/wasm-bindgen-test); native builds must not.
+loupe_wasm_env() {
+  export RUSTUP_TOOLCHAIN=nightly
+  case "$(cat "$TC/wasm-mode" 2>/dev/null)" in
+    rustup) export CARGO_UNSTABLE_BUILD_STD=std,panic_abort ;;
+    debian)
+      local D="$TC/debian"
+      export LD_LIBRARY_PATH="$D/usr/lib/x86_64-linux-gnu:$D/usr/lib/llvm-22/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      export RUSTC="$D/usr/bin/rustc" RUSTDOC="$D/usr/bin/rustdoc" RUSTC_BOOTSTRAP=1
+      export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+      export PATH="$PATH:$D/usr/lib/llvm-22/bin"
+      export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld
+      ;;
+    *) echo "no wasm toolchain: run scripts/setup.sh first" >&2; return 1 ;;
+  esac
+}

@@ -1,0 +1,153 @@
+// The explorer: wires the views to window.loupe. It holds no model logic; every number it
+// shows comes from a call of the public API, exactly as an embedding host would make it.
+
+import { renderTokens } from './views/tokens.js';
+import { renderTopK } from './views/topk.js';
+import { createAttentionView } from './views/attention.js';
+import { createPromptPanel } from './views/prompt.js';
+import { createGeneratePanel } from './views/generate.js';
+
+export const DEFAULT_PROMPT = 'The Eiffel Tower is located in the city of';
+const TOP_K = 10;
+const ALL_PATTERNS = 'blocks.*.attn.hook_pattern';
+/** Up to this many tokens, one run captures every layer's pattern (30 × 9 × n² floats:
+ *  ~70 MB at 256); longer prompts fetch one layer at a time, on demand. */
+const CAPTURE_ALL_MAX_TOKENS = 256;
+
+/**
+ * @param {Document} doc
+ * @param {{loupe: object, status: object}} deps  window.loupe and the header status view
+ */
+export function createExplorer(doc, { loupe, status }) {
+  const root = doc.querySelector('main');
+  const tokensView = doc.getElementById('tokens');
+  const topkView = doc.getElementById('topk');
+  const attentionContainer = doc.getElementById('attention');
+  const promptPanel = createPromptPanel(doc.getElementById('prompt-panel'), {
+    prompt: DEFAULT_PROMPT,
+    // SmolLM2's tokenizer adds no BOS, and the reference numbers (" Paris", p ≈ 0.70) are
+    // without one; TransformerLens's habit of prepending it is one click away.
+    prependBos: false,
+    onRun: run,
+  });
+  const generatePanel = createGeneratePanel(doc.getElementById('generate-panel'), {
+    onGenerate: generate,
+    onStop: () => {
+      stopRequested = true;
+    },
+  });
+
+  let attention = null;
+  let modelReady = false;
+  let busy = false;
+  let stopRequested = false;
+  let runCount = 0;
+
+  function refresh() {
+    const enabled = modelReady && !busy;
+    promptPanel.setEnabled(enabled);
+    generatePanel.setEnabled(enabled);
+    root.dataset.busy = String(busy);
+    root.setAttribute('aria-busy', String(busy));
+  }
+
+  async function run() {
+    const { prompt, prependBos } = promptPanel.value();
+    busy = true;
+    refresh();
+    root.dataset.runState = 'running';
+    promptPanel.setTiming('Running…');
+    const started = performance.now();
+    try {
+      const tokens = await loupe.tokenize({ prompt, prependBos });
+      renderTokens(tokensView, tokens);
+      const captureAll = tokens.length <= CAPTURE_ALL_MAX_TOKENS;
+      const result = await loupe.run({ prompt, prependBos, topK: TOP_K, capture: captureAll ? [ALL_PATTERNS] : [] });
+      const ms = performance.now() - started;
+      renderTokens(tokensView, result.tokens);
+      renderTopK(topkView, result.top);
+      status.clear();
+      promptPanel.setTiming(`${result.tokens.length} tokens · ${Math.round(ms)} ms`);
+      root.dataset.runState = 'done';
+      root.dataset.runCount = String(++runCount);
+      const patterns = new Map();
+      for (const [name, activation] of Object.entries(result.activations ?? {})) {
+        const layer = /^blocks\.(\d+)\.attn\.hook_pattern$/.exec(name);
+        if (layer) patterns.set(Number(layer[1]), activation);
+      }
+      await attention?.show({
+        tokens: result.tokens,
+        pattern: async (layer) => patterns.get(layer) ?? (await patternOf(layer, prompt, prependBos)),
+      });
+    } catch (error) {
+      status.error(`Run failed: ${error.message}`);
+      promptPanel.setTiming('');
+      root.dataset.runState = 'error';
+    } finally {
+      busy = false;
+      refresh();
+    }
+  }
+
+  async function patternOf(layer, prompt, prependBos) {
+    const name = `blocks.${layer}.attn.hook_pattern`;
+    const result = await loupe.run({ prompt, prependBos, topK: 1, capture: [name] });
+    return result.activations[name];
+  }
+
+  async function generate(settings) {
+    const { prompt, prependBos } = promptPanel.value();
+    busy = true;
+    stopRequested = false;
+    refresh();
+    generatePanel.start(prompt);
+    let count = 0;
+    let streamed = '';
+    const started = performance.now();
+    try {
+      const result = await loupe.generate({ prompt, prependBos, ...settings }, (token) => {
+        count += 1;
+        streamed += token.text;
+        generatePanel.append(token);
+        return stopRequested ? false : undefined;
+      });
+      status.clear();
+      generatePanel.finish({
+        text: generatedText(result, prompt, streamed),
+        count,
+        ms: performance.now() - started,
+        stopped: Boolean(result.stopped),
+      });
+    } catch (error) {
+      status.error(`Generation failed: ${error.message}`);
+      generatePanel.fail(error.message);
+    } finally {
+      busy = false;
+      refresh();
+    }
+  }
+
+  return {
+    /** A model is loaded (first time, or again after a crash). */
+    setModel(info) {
+      const { n_layers: nLayers, n_heads: nHeads } = info.config;
+      attention = createAttentionView(attentionContainer, { nLayers, nHeads });
+      modelReady = true;
+      refresh();
+    },
+    /** The model is gone (crash, or a load failed): wait for the next setModel. */
+    modelLost() {
+      modelReady = false;
+      refresh();
+    },
+  };
+}
+
+/** The generated text without the prompt, decoded (partial UTF-8 bytes joined) when the
+ *  result carries it; otherwise the streamed token texts. */
+function generatedText(result, prompt, streamed) {
+  const text = result?.text;
+  if (typeof text !== 'string') return streamed;
+  if (text !== streamed && prompt && text.startsWith(prompt)) return text.slice(prompt.length);
+  return text;
+}
