@@ -51,7 +51,7 @@ pub fn tokenize_checked(tok: &LoupeTokenizer, prompt: &str, prepend_bos: bool, m
     }
     if ids.len() > max_tokens {
         return Err(LoupeError::BadInput(format!(
-            "the prompt has {} tokens; the limit here is {max_tokens}",
+            "the prompt has {} tokens; at most {max_tokens} fit here (shorten it)",
             ids.len()
         )));
     }

@@ -1,0 +1,111 @@
+//! The `loupe` binary's exact interface: outputs, and one-line errors with a non-zero exit
+//! for bad input (truncated/corrupt/unsupported model files, empty or over-long prompts).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn loupe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loupe")).args(args).output().expect("binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("loupe-cli-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    dir.join(name)
+}
+
+/// Asserts failure with exactly one clear line on stderr containing `needle`.
+fn assert_one_line_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.starts_with("loupe: error: "), "{stderr:?}");
+    assert!(stderr.contains(needle), "{stderr:?} should mention {needle:?}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn capture_writes_hooks_tokens_and_logits() {
+    let out_path = tmp("capture.safetensors");
+    let m = model();
+    let out = loupe(&[
+        "capture", "--model", m.to_str().expect("utf8"), "--prompt", "The Eiffel Tower is located in the city of",
+        "--hooks", "blocks.*.hook_resid_pre,blocks.3.attn.hook_pattern", "--out", out_path.to_str().expect("utf8"),
+        "--weights", "f32",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&out_path).expect("written");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+    let shape = |n: &str| st.tensor(n).unwrap_or_else(|_| panic!("{n} present")).shape().to_vec();
+    assert_eq!(st.len(), 30 + 1 + 2);
+    assert_eq!(shape("blocks.0.hook_resid_pre"), vec![1, 10, 576]);
+    assert_eq!(shape("blocks.3.attn.hook_pattern"), vec![1, 9, 10, 10]);
+    assert_eq!(shape("tokens"), vec![1, 10]);
+    assert_eq!(st.tensor("tokens").expect("tokens").dtype(), safetensors::Dtype::I64);
+    assert_eq!(shape("logits"), vec![1, 10, 49152]);
+    // The first token is "The" (id 504), as in the reference fixtures.
+    let tokens = st.tensor("tokens").expect("tokens");
+    assert_eq!(i64::from_le_bytes(tokens.data()[..8].try_into().expect("8 bytes")), 504);
+}
+
+#[test]
+fn generate_and_hooks_print_what_they_say() {
+    let m = model();
+    let m = m.to_str().expect("utf8");
+    let out = loupe(&["generate", "--model", m, "--prompt", "The Eiffel Tower is located in the city of", "--max-tokens", "3"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(" Paris"));
+    let seeded = |seed: &str| {
+        let o = loupe(&["generate", "--model", m, "--prompt", "Once upon a time", "--max-tokens", "8", "--temperature", "0.9", "--top-p", "0.95", "--seed", seed]);
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    assert_eq!(seeded("7"), seeded("7"), "same seed, same text");
+    let hooks = loupe(&["hooks", "--model", m, "--pos", "4"]);
+    let listing = String::from_utf8_lossy(&hooks.stdout);
+    assert_eq!(listing.lines().count(), 633);
+    assert!(listing.contains("blocks.29.attn.hook_pattern\t[1, 9, 4, 4]"));
+}
+
+#[test]
+fn bad_model_files_get_one_clear_line() {
+    let bytes = std::fs::read(model()).expect("model");
+    let truncated = tmp("truncated.gguf");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let out = loupe(&["run", "--model", truncated.to_str().expect("utf8"), "--prompt", "hi"]);
+    assert_one_line_error(&out, "file is truncated");
+
+    let header_cut = tmp("header-cut.gguf");
+    std::fs::write(&header_cut, &bytes[..100_000]).expect("write");
+    assert_one_line_error(&loupe(&["run", "--model", header_cut.to_str().expect("utf8"), "--prompt", "hi"]), "truncated");
+
+    let not_gguf = tmp("not.gguf");
+    std::fs::write(&not_gguf, b"<html>404 Not Found</html>").expect("write");
+    assert_one_line_error(&loupe(&["run", "--model", not_gguf.to_str().expect("utf8"), "--prompt", "hi"]), "not a GGUF file");
+
+    // A valid GGUF of another architecture.
+    let other = tmp("gpt2.gguf");
+    let mut f = std::fs::File::create(&other).expect("create");
+    let arch = candle_core::quantized::gguf_file::Value::String("gpt2".into());
+    candle_core::quantized::gguf_file::write(&mut f, &[("general.architecture", &arch)], &[]).expect("write gguf");
+    drop(f);
+    assert_one_line_error(&loupe(&["run", "--model", other.to_str().expect("utf8"), "--prompt", "hi"]), "unsupported model: architecture 'gpt2'");
+
+    assert_one_line_error(&loupe(&["run", "--model", "/nonexistent.gguf", "--prompt", "hi"]), "cannot read /nonexistent.gguf");
+}
+
+#[test]
+fn bad_prompts_and_flags_get_one_clear_line() {
+    let m = model();
+    let m = m.to_str().expect("utf8");
+    assert_one_line_error(&loupe(&["run", "--model", m, "--prompt", ""]), "the prompt is empty");
+    let long = "word ".repeat(9000);
+    assert_one_line_error(&loupe(&["run", "--model", m, "--prompt", &long]), "the prompt has 9001 tokens; at most 8192 fit here");
+    assert_one_line_error(&loupe(&["capture", "--model", m, "--prompt", "hi", "--hooks", "blocks.*.hook_nope", "--out", "/tmp/x.st"]), "no hook matches 'blocks.*.hook_nope'");
+    assert_one_line_error(&loupe(&["run", "--model", m, "--prompt", "hi", "--weights", "f16"]), "unknown weight mode 'f16'");
+    assert_one_line_error(&loupe(&["run", "--model", m, "--promt", "hi"]), "unknown option '--promt'");
+    assert_one_line_error(&loupe(&["generate", "--model", m, "--prompt", "hi", "--top-p", "0"]), "top_p must be in (0, 1]");
+}
