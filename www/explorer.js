@@ -117,6 +117,7 @@ export function createExplorer(doc, { loupe, status }) {
         count,
         ms: performance.now() - started,
         stopped: Boolean(result.stopped),
+        maxTokens: settings.maxTokens,
       });
     } catch (error) {
       status.error(`Generation failed: ${error.message}`);

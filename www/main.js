@@ -15,7 +15,8 @@
  *       'cache' (Cache API 'loupe-models-v1') or 'download'; phases lists every phase seen
  *       ('compile', 'cache' | 'download', 'parse'); ms is the whole load, bytes the file size.
  *   loupe.info() : Promise<{config: {n_layers, d_model, n_heads, n_kv_heads, d_head, d_mlp,
- *                                    vocab_size, context_length, …}, weights, hooks: string[]}>
+ *                                    vocab_size, context_length, …}, weights, hooks: string[],
+ *                           maxPromptTokens}>
  *       hooks: every TransformerLens hook name, in order (e.g. 'blocks.3.attn.hook_pattern').
  *   loupe.tokenize({prompt, prependBos}) : Promise<[{id, text}]>
  *       text is the token's exact text: leading spaces kept (" Paris"); partial UTF-8 bytes
@@ -26,11 +27,12 @@
  *       capture: hook names or globs ('blocks.*.attn.hook_pattern'); top: next-token
  *       distribution at the last position; activations are row-major, e.g. hook_pattern is
  *       [batch, head_index, query_pos, key_pos].
- *   loupe.generate({prompt, maxTokens, temperature, topP, seed, prependBos?, interventions?},
- *                  onToken?) : Promise<{tokens: [{id, text}], text, stopped?}>
- *       temperature 0 is greedy. onToken({id, text}) is called for every new token as it is
- *       made; returning false stops the generation, which then resolves with what was made so
- *       far and `stopped: true`.
+ *   loupe.generate({prompt, maxTokens, temperature, topP, seed, prependBos?, stopAtEos?,
+ *                   interventions?}, onToken?) : Promise<{tokens: [{id, text}], text, stopped?}>
+ *       temperature 0 is greedy; stopAtEos (default true) ends at the end-of-turn token.
+ *       onToken({id, text}) is called for every new token as it is made; returning false
+ *       stops the generation, which then resolves with what was made so far and
+ *       `stopped: true`.
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
  *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'f32' dequantizes).
  *

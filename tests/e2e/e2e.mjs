@@ -218,11 +218,12 @@ async function mainPage(context, server) {
   });
 
   // (e) generation streams tokens.
+  // stopAtEos: false, because greedy SmolLM2 ends this sentence after " Paris, France."
   await step('API generate: 5 greedy tokens streamed to onToken', async () => {
     const g = await page.evaluate(async (prompt) => {
       const streamed = [];
       const t0 = performance.now();
-      const result = await window.loupe.generate({ prompt, maxTokens: 5, temperature: 0 }, (t) => {
+      const result = await window.loupe.generate({ prompt, maxTokens: 5, temperature: 0, stopAtEos: false }, (t) => {
         streamed.push({ ...t, at: performance.now() - t0 });
       });
       return { streamed, result, ms: performance.now() - t0 };
@@ -260,6 +261,7 @@ async function mainPage(context, server) {
 
   await step('explorer Stop ends a long generation; the next run still works', async () => {
     await page.fill('#max-tokens', '200');
+    await page.uncheck('#stop-at-eos'); // else greedy SmolLM2 ends after " Paris, France."
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelector('#gen-output .gen-text')?.childNodes.length >= 2, null, { timeout: STEP_TIMEOUT_MS });
     await page.click('#stop');
@@ -271,6 +273,7 @@ async function mainPage(context, server) {
     timings.push(['first run after Stop', Date.now() - t0]);
     check(top === ' Paris', `after Stop, run gives ${JSON.stringify(top)}`);
     await page.fill('#max-tokens', '20');
+    await page.check('#stop-at-eos');
   });
 
   // Principle 9: a Rust panic reaches the page as a message, and the page recovers.

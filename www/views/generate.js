@@ -5,13 +5,14 @@ import { el } from './format.js';
 /**
  * @param {HTMLElement} container
  * @param {{onGenerate(settings): void, onStop(): void}} data
- *   settings = {maxTokens, temperature, topP, seed}
+ *   settings = {maxTokens, temperature, topP, seed, stopAtEos}
  */
 export function createGeneratePanel(container, { onGenerate, onStop }) {
   const maxTokens = number('max-tokens', 20, { min: 1, max: 1024, step: 1 });
   const temperature = number('temperature', 0, { min: 0, max: 5, step: 0.1 });
   const topP = number('top-p', 0.95, { min: 0.01, max: 1, step: 0.01 });
   const seed = number('seed', 42, { min: 0, max: 2 ** 32 - 1, step: 1 });
+  const stopAtEos = el('input', { type: 'checkbox', id: 'stop-at-eos', checked: true });
   const generate = el('button', { type: 'button', id: 'generate', className: 'primary', disabled: true }, 'Generate');
   const stop = el('button', { type: 'button', id: 'stop', disabled: true }, 'Stop');
   const prompt = el('span', { className: 'gen-prompt' });
@@ -26,6 +27,7 @@ export function createGeneratePanel(container, { onGenerate, onStop }) {
       field('Temperature (0 = greedy)', temperature),
       field('Top-p', topP),
       field('Seed', seed),
+      el('label', { title: 'end the generation at the end-of-turn token (<|im_end|>)' }, stopAtEos, ' stop at end of turn'),
       generate,
       stop,
     ),
@@ -39,6 +41,7 @@ export function createGeneratePanel(container, { onGenerate, onStop }) {
       temperature: Math.max(0, Number(temperature.value) || 0),
       topP: Math.min(1, Math.max(0.01, Number(topP.value) || 1)),
       seed: integer(seed, 0),
+      stopAtEos: stopAtEos.checked,
     };
     onGenerate(settings);
   };
@@ -65,10 +68,11 @@ export function createGeneratePanel(container, { onGenerate, onStop }) {
       generated.append(document.createTextNode(token.text));
     },
     /** Done: replace the streamed pieces by the decoded text (partial UTF-8 bytes joined). */
-    finish({ text, count, ms, stopped }) {
+    finish({ text, count, ms, stopped, maxTokens }) {
       if (typeof text === 'string') generated.textContent = text;
       const rate = count > 0 && ms > 0 ? ` (${(count / (ms / 1000)).toFixed(1)} tokens/s)` : '';
-      stats.textContent = `${count} token${count === 1 ? '' : 's'} in ${(ms / 1000).toFixed(2)} s${rate}${stopped ? ' · stopped' : ''}`;
+      const why = stopped ? ' · stopped' : count < maxTokens ? ' · end of turn' : '';
+      stats.textContent = `${count} token${count === 1 ? '' : 's'} in ${(ms / 1000).toFixed(2)} s${rate}${why}`;
       stop.disabled = true;
       container.dataset.state = 'done';
     },

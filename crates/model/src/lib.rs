@@ -11,6 +11,7 @@ pub mod gguf;
 pub mod hooks;
 pub mod llama;
 pub mod sampling;
+pub mod synthetic;
 pub mod tokenizer;
 
 pub use config::LlamaConfig;

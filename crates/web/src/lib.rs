@@ -13,7 +13,7 @@ use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
 use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, WeightMode};
 use wasm_bindgen::prelude::*;
 
-pub use panic::set_panic_reporter;
+pub use panic::{debug_panic, set_panic_reporter};
 
 /// Prompts longer than this are refused with a message: a 30-layer attention pattern over
 /// more tokens would not fit comfortably in a browser tab's memory.
