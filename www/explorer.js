@@ -10,6 +10,7 @@ import { createGeneratePanel } from './views/generate.js';
 export const DEFAULT_PROMPT = 'The Eiffel Tower is located in the city of';
 const TOP_K = 10;
 const ALL_PATTERNS = 'blocks.*.attn.hook_pattern';
+const patternName = (layer) => `blocks.${layer}.attn.hook_pattern`;
 /** Up to this many tokens, one run captures every layer's pattern (30 × 9 × n² floats:
  *  ~70 MB at 256); longer prompts fetch one layer at a time, on demand. */
 const CAPTURE_ALL_MAX_TOKENS = 256;
@@ -39,93 +40,100 @@ export function createExplorer(doc, { loupe, status }) {
 
   let attention = null;
   let modelReady = false;
-  let busy = false;
+  let busy = 0; // tasks in flight
   let stopRequested = false;
   let runCount = 0;
 
   function refresh() {
-    const enabled = modelReady && !busy;
+    const enabled = modelReady && busy === 0;
     promptPanel.setEnabled(enabled);
     generatePanel.setEnabled(enabled);
-    root.dataset.busy = String(busy);
-    root.setAttribute('aria-busy', String(busy));
+    root.dataset.busy = String(busy > 0);
+    root.setAttribute('aria-busy', String(busy > 0));
   }
 
   async function run() {
     const { prompt, prependBos } = promptPanel.value();
-    busy = true;
-    refresh();
     root.dataset.runState = 'running';
     promptPanel.setTiming('Running…');
     const started = performance.now();
-    try {
-      const tokens = await loupe.tokenize({ prompt, prependBos });
-      renderTokens(tokensView, tokens);
-      const captureAll = tokens.length <= CAPTURE_ALL_MAX_TOKENS;
-      const result = await loupe.run({ prompt, prependBos, topK: TOP_K, capture: captureAll ? [ALL_PATTERNS] : [] });
-      const ms = performance.now() - started;
-      renderTokens(tokensView, result.tokens);
-      renderTopK(topkView, result.top);
-      status.clear();
-      promptPanel.setTiming(`${result.tokens.length} tokens · ${Math.round(ms)} ms`);
-      root.dataset.runState = 'done';
-      root.dataset.runCount = String(++runCount);
-      const patterns = new Map();
-      for (const [name, activation] of Object.entries(result.activations ?? {})) {
-        const layer = /^blocks\.(\d+)\.attn\.hook_pattern$/.exec(name);
-        if (layer) patterns.set(Number(layer[1]), activation);
+    await whileBusy(async () => {
+      try {
+        const tokens = await loupe.tokenize({ prompt, prependBos });
+        renderTokens(tokensView, tokens);
+        // Long prompts capture only the layer on show; others are fetched when selected.
+        const layer = attention?.layer() ?? 0;
+        const capture = [tokens.length <= CAPTURE_ALL_MAX_TOKENS ? ALL_PATTERNS : patternName(layer)];
+        const result = await loupe.run({ prompt, prependBos, topK: TOP_K, capture });
+        const ms = performance.now() - started;
+        renderTokens(tokensView, result.tokens);
+        renderTopK(topkView, result.top);
+        status.clear();
+        promptPanel.setTiming(`${result.tokens.length} tokens · ${Math.round(ms)} ms`);
+        root.dataset.runState = 'done';
+        root.dataset.runCount = String(++runCount);
+        const patterns = new Map();
+        for (const [name, activation] of Object.entries(result.activations ?? {})) {
+          const match = /^blocks\.(\d+)\.attn\.hook_pattern$/.exec(name);
+          if (match) patterns.set(Number(match[1]), activation);
+        }
+        await attention?.show({
+          tokens: result.tokens,
+          pattern: async (l) => patterns.get(l) ?? (await whileBusy(() => patternOf(l, prompt, prependBos))),
+        });
+      } catch (error) {
+        status.error(`Run failed: ${error.message}`);
+        promptPanel.setTiming('');
+        root.dataset.runState = 'error';
       }
-      await attention?.show({
-        tokens: result.tokens,
-        pattern: async (layer) => patterns.get(layer) ?? (await patternOf(layer, prompt, prependBos)),
-      });
-    } catch (error) {
-      status.error(`Run failed: ${error.message}`);
-      promptPanel.setTiming('');
-      root.dataset.runState = 'error';
+    });
+  }
+
+  /** Runs `task` with Run/Generate disabled; nests (a layer fetched during a run). */
+  async function whileBusy(task) {
+    busy += 1;
+    refresh();
+    try {
+      return await task();
     } finally {
-      busy = false;
+      busy -= 1;
       refresh();
     }
   }
 
   async function patternOf(layer, prompt, prependBos) {
-    const name = `blocks.${layer}.attn.hook_pattern`;
-    const result = await loupe.run({ prompt, prependBos, topK: 1, capture: [name] });
-    return result.activations[name];
+    const result = await loupe.run({ prompt, prependBos, topK: 1, capture: [patternName(layer)] });
+    return result.activations[patternName(layer)];
   }
 
   async function generate(settings) {
     const { prompt, prependBos } = promptPanel.value();
-    busy = true;
     stopRequested = false;
-    refresh();
     generatePanel.start(prompt);
     let count = 0;
     let streamed = '';
     const started = performance.now();
-    try {
-      const result = await loupe.generate({ prompt, prependBos, ...settings }, (token) => {
-        count += 1;
-        streamed += token.text;
-        generatePanel.append(token);
-        return stopRequested ? false : undefined;
-      });
-      status.clear();
-      generatePanel.finish({
-        text: generatedText(result, prompt, streamed),
-        count,
-        ms: performance.now() - started,
-        stopped: Boolean(result.stopped),
-        maxTokens: settings.maxTokens,
-      });
-    } catch (error) {
-      status.error(`Generation failed: ${error.message}`);
-      generatePanel.fail(error.message);
-    } finally {
-      busy = false;
-      refresh();
-    }
+    await whileBusy(async () => {
+      try {
+        const result = await loupe.generate({ prompt, prependBos, ...settings }, (token) => {
+          count += 1;
+          streamed += token.text;
+          generatePanel.append(token);
+          return stopRequested ? false : undefined;
+        });
+        status.clear();
+        generatePanel.finish({
+          text: generatedText(result, prompt, streamed),
+          count,
+          ms: performance.now() - started,
+          stopped: Boolean(result.stopped),
+          maxTokens: settings.maxTokens,
+        });
+      } catch (error) {
+        status.error(`Generation failed: ${error.message}`);
+        generatePanel.fail(error.message);
+      }
+    });
   }
 
   return {

@@ -268,6 +268,9 @@ async function mainPage(context, server) {
     await page.waitForSelector('#generate-panel[data-state="done"]', { timeout: 30_000 });
     const stats = await page.textContent('#gen-stats');
     check(/stopped/.test(stats), `stats after Stop: ${JSON.stringify(stats)}`);
+    const made = Number(/^(\d+) token/.exec(stats)?.[1]);
+    check(made >= 2 && made < 50, `Stop let ${made} of 200 tokens through`);
+    console.log(`    ${stats}`);
     const t0 = Date.now();
     const top = await page.evaluate((prompt) => window.loupe.run({ prompt, topK: 1 }).then((r) => r.top[0].token), PROMPT);
     timings.push(['first run after Stop', Date.now() - t0]);
@@ -441,7 +444,7 @@ async function bannerText(page) {
 function watchConsole(page) {
   const errors = [];
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'error') errors.push(m.text().split('\n')[0]);
   });
   page.on('pageerror', (e) => {
     errors.push(`uncaught: ${e.message}`);

@@ -17,12 +17,12 @@ const RAMP = [
 const MASKED = 'rgb(236, 236, 236)';
 const LABEL_FONT = '11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
 const MAX_LABEL_PX = 110;
-const GRID_PX = 520;
+const GRID_PX = 560;
 
 /**
  * @param {HTMLElement} container
  * @param {{nLayers: number, nHeads: number}} data
- * @returns {{show({tokens, pattern}): Promise<void>, clear(): void}}
+ * @returns {{show({tokens, pattern}): Promise<void>, clear(): void, layer(): number}}
  *   `pattern(layer)` returns (a promise of) {shape: [1, nHeads, n, n], data: Float32Array}.
  */
 export function createAttentionView(container, { nLayers, nHeads }) {
@@ -44,6 +44,7 @@ export function createAttentionView(container, { nLayers, nHeads }) {
   let tokens = [];
   let loadPattern = null;
   let current = null; // {layer, shape, data}
+  let inflight = null; // {layer, source, promise}: the pattern being fetched
   let geometry = null; // where the grid was drawn, in CSS pixels
 
   layerSelect.onchange = () => draw();
@@ -55,10 +56,12 @@ export function createAttentionView(container, { nLayers, nHeads }) {
   };
 
   return {
+    layer: () => Number(layerSelect.value),
     async show(data) {
       tokens = data.tokens;
       loadPattern = data.pattern;
       current = null;
+      inflight = null;
       await draw();
     },
     clear() {
@@ -76,17 +79,25 @@ export function createAttentionView(container, { nLayers, nHeads }) {
     const layer = Number(layerSelect.value);
     const head = Number(headSelect.value);
     if (current?.layer !== layer) {
+      // One request per layer, however often the selects change while it runs.
+      if (inflight?.layer !== layer) {
+        inflight = { layer, source: loadPattern, promise: Promise.resolve().then(() => loadPattern(layer)) };
+      }
+      const request = inflight;
       container.dataset.state = 'loading';
       readout.textContent = `Computing layer ${layer}…`;
       try {
-        current = { layer, ...(await loadPattern(layer)) };
+        const pattern = await request.promise;
+        if (request.source === loadPattern) current = { layer, ...pattern };
       } catch (error) {
         container.dataset.state = 'error';
         readout.textContent = `Could not get the pattern of layer ${layer}: ${error.message}`;
         return;
+      } finally {
+        if (inflight === request) inflight = null;
       }
-      // Another draw may have started while we waited; the latest selection wins.
-      if (Number(layerSelect.value) !== layer) return draw();
+      // The selection (or the prompt) may have changed while we waited; the latest wins.
+      if (Number(layerSelect.value) !== layer || current?.layer !== layer) return draw();
     }
     const [, heads, n, n2] = current.shape;
     if (n !== tokens.length || n2 !== n || head >= heads) {
@@ -129,12 +140,15 @@ export function createAttentionView(container, { nLayers, nHeads }) {
 
 /** Draws labels and cells; returns the grid's position in CSS pixels. */
 function paint(canvas, tokens, data, head, n) {
-  const cell = Math.max(3, Math.min(40, Math.floor(GRID_PX / n)));
+  const cell = Math.max(2, Math.min(40, Math.floor(GRID_PX / n)));
+  const withLabels = cell >= 6; // below that, labels would overlap: hover tells the tokens
   const labelEvery = Math.ceil(12 / cell); // keep labels at least 12 px apart
   const ctx = canvas.getContext('2d');
   ctx.font = LABEL_FONT;
   const labels = tokens.map((t, i) => fit(ctx, `${visible(t.text)} ${i}`, MAX_LABEL_PX));
-  const labelWidth = Math.min(MAX_LABEL_PX, Math.max(...labels.map((l) => ctx.measureText(l).width))) + 8;
+  const labelWidth = withLabels
+    ? Math.min(MAX_LABEL_PX, Math.max(...labels.map((l) => ctx.measureText(l).width))) + 8
+    : 4;
   const left = labelWidth;
   const top = labelWidth;
   const width = left + n * cell + 4;
@@ -159,7 +173,7 @@ function paint(canvas, tokens, data, head, n) {
   ctx.font = LABEL_FONT;
   ctx.fillStyle = '#333';
   ctx.textBaseline = 'middle';
-  if (cell >= 6) {
+  if (withLabels) {
     for (let i = 0; i < n; i += labelEvery) {
       // Query labels, right-aligned to the left of each row.
       ctx.textAlign = 'right';

@@ -1,1 +1,92 @@
-pub fn bench(_raw: &[String]) -> anyhow::Result<()> { anyhow::bail!("not yet") }
+//! `loupe bench`: the native half of the side-by-side benchmark (scripts/bench.sh runs the
+//! wasm half in Chromium in the same invocation and prints the ratios; docs/BENCHMARKS.md).
+//!
+//! Measures, per weight mode: model build time, a 64-token forward pass without and with
+//! capture of every residual stream (median of `--reps`), greedy generation speed (decode
+//! tokens/s after the prefill), and peak resident memory.
+
+use crate::args::Args;
+use crate::commands::load_file;
+use anyhow::Result;
+use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
+use loupe_model::{Llama, LoupeTokenizer, WeightMode};
+use std::time::Instant;
+
+/// 64 tokens with the default model's tokenizer (checked at run time).
+pub const BENCH_PROMPT: &str = "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox";
+
+pub fn bench(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &["model", "reps", "gen", "weights"], &["json"])?;
+    let reps: usize = args.get("reps", 5)?;
+    let gen: usize = args.get("gen", 32)?;
+    let modes = match args.optional("weights") {
+        Some(w) => vec![w.parse::<WeightMode>()?],
+        None => vec![WeightMode::Quantized, WeightMode::F32],
+    };
+    let file = load_file(&args)?;
+    let tok = LoupeTokenizer::from_gguf(&file)?;
+    let mut results = Vec::new();
+    for mode in modes {
+        let t0 = Instant::now();
+        let model = Llama::load(&file, mode)?;
+        let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+        results.push(bench_mode(&model, &tok, mode, load_ms, reps, gen)?);
+    }
+    let json = serde_json::json!({ "runtime": "native", "results": results, "peak_rss_mb": peak_rss_mb() });
+    if args.flag("json") {
+        println!("{json}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(())
+}
+
+fn bench_mode(model: &Llama, tok: &LoupeTokenizer, mode: WeightMode, load_ms: f64, reps: usize, gen: usize) -> Result<serde_json::Value> {
+    let n = tok.encode(BENCH_PROMPT, false)?.len();
+    anyhow::ensure!(n == 64, "bench prompt is {n} tokens, expected 64");
+    let timed = |capture: Vec<String>| -> Result<f64> {
+        let req = RunRequest { prompt: BENCH_PROMPT.into(), capture, top_k: 10, ..Default::default() };
+        run_prompt(model, tok, &req, 1024)?; // warm-up
+        let mut ms: Vec<f64> = (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                run_prompt(model, tok, &req, 1024).map(|_| t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<loupe_model::Result<_>>()?;
+        ms.sort_by(f64::total_cmp);
+        Ok(ms[ms.len() / 2])
+    };
+    let forward_ms = timed(vec![])?;
+    let forward_capture_ms = timed(vec!["blocks.*.hook_resid_pre".into(), "blocks.*.hook_resid_post".into()])?;
+    let req = GenerateRequest {
+        prompt: "The Eiffel Tower is located in the city of".into(),
+        max_tokens: gen,
+        stop_at_eos: false,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let mut first: Option<Instant> = None;
+    let out = generate_text(model, tok, &req, 1024, |_| {
+        first.get_or_insert_with(Instant::now);
+        true
+    })?;
+    let total_s = start.elapsed().as_secs_f64();
+    let decode_s = first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(total_s);
+    Ok(serde_json::json!({
+        "weights": mode,
+        "load_ms": load_ms,
+        "forward64_ms": forward_ms,
+        "forward64_capture_resid_ms": forward_capture_ms,
+        "generate_tokens": out.len(),
+        "generate_total_s": total_s,
+        "decode_tok_per_s": (out.len().saturating_sub(1)) as f64 / decode_s,
+    }))
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

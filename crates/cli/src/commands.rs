@@ -7,10 +7,13 @@ use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
 use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, WeightMode};
 use std::io::Write;
 
+pub fn load_file(args: &Args) -> Result<GgufFile> {
+    Ok(GgufFile::read_path(std::path::Path::new(args.required("model")?))?)
+}
+
 pub fn load(args: &Args) -> Result<(Llama, LoupeTokenizer)> {
-    let path = args.required("model")?;
     let mode: WeightMode = args.get("weights", WeightMode::Quantized)?;
-    let file = GgufFile::read_path(std::path::Path::new(path))?;
+    let file = load_file(args)?;
     let model = Llama::load(&file, mode)?;
     let tok = LoupeTokenizer::from_gguf(&file)?;
     Ok((model, tok))
@@ -73,9 +76,8 @@ pub fn generate(raw: &[String]) -> Result<()> {
 
 pub fn hooks(raw: &[String]) -> Result<()> {
     let args = Args::parse(raw, &["model", "pos", "weights"], &[])?;
-    let path = args.required("model")?;
     let pos: usize = args.get("pos", 1)?;
-    let file = GgufFile::read_path(std::path::Path::new(path))?;
+    let file = load_file(&args)?;
     let cfg = loupe_model::LlamaConfig::from_gguf(&file)?;
     for hook in HookPoint::all(cfg.n_layers) {
         println!("{hook}\t{:?}", hook.shape(&cfg, 1, pos));
