@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine of this kind: sets everything up first (idempotent),
+# then native tests (parity with the HF fixtures, hooks, interventions, CLI), wasm-bindgen
+# tests in headless Chromium, the Trunk build of the static site, and the end-to-end test
+# of that site in headless Chromium (screenshot in tests/artifacts/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n==== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "setup"
+scripts/setup.sh all
+source scripts/env.sh
+
+step "native tests"
+cargo test --workspace --exclude loupe-web
+
+step "wasm tests in headless Chromium"
+( loupe_wasm_env && cargo test --release --target wasm32-unknown-unknown -p loupe-web )
+
+step "build the static site (dist/)"
+scripts/build-web.sh
+
+step "end-to-end test of dist/ in headless Chromium"
+node tests/e2e/e2e.mjs dist
+
+step "all tests passed"
