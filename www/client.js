@@ -5,9 +5,6 @@
 
 import { Command, Status } from './protocol.js';
 
-/** A stopped generation that still has this many tokens to go restarts the worker instead of
- *  waiting: the wasm call is synchronous inside the worker, so it cannot hear a stop message. */
-const RESTART_ON_STOP_MIN_REMAINING = 16;
 /** More fatal errors than this within RESTART_WINDOW_MS means restarting does not help. */
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 60_000;
@@ -114,6 +111,7 @@ export class ModelClient {
         call.onProgress?.(message);
         break;
       case Status.Token:
+        if (call.stopping) break; // tokens already in flight when Stop was asked for
         call.tokens.push(message.token);
         if (call.onToken?.(message.token) === false) this.stop(message.id, call);
         break;
@@ -130,13 +128,12 @@ export class ModelClient {
     }
   }
 
+  /** Asks the worker to end generation `id` after the token it is making now; the call then
+   *  resolves with what was made so far and `stopped: true`. The worker checks for a stop
+   *  between tokens (it yields to its event loop after each one). */
   stop(id, call) {
-    this.pending.delete(id);
-    call.resolve({ tokens: call.tokens, text: call.tokens.map((t) => t.text).join(''), stopped: true });
-    const remaining = (call.args.maxTokens ?? Infinity) - call.tokens.length;
-    if (remaining >= RESTART_ON_STOP_MIN_REMAINING && this.pending.size === 0 && this.lastLoad) {
-      this.replaceWorker();
-    }
+    call.stopping = true;
+    this.worker.postMessage({ command: Command.Stop, target: id });
   }
 
   /** The worker is gone: reject everything pending, then restart it unless that keeps failing. */

@@ -9,6 +9,8 @@
 //   {id, command: 'tokenize', prompt, prependBos}
 //   {id, command: 'run', prompt, capture, topK, prependBos, interventions}
 //   {id, command: 'generate', prompt, maxTokens, temperature, topP, seed, prependBos, interventions}
+//   {command: 'stop', target}                 (ends generation `target` after its current token;
+//                                              not queued: it reaches the worker between tokens)
 //   {id, command: 'debugPanic', message}      (tests only: panics inside the wasm on purpose)
 //
 // worker → main
@@ -24,6 +26,7 @@ export const Command = Object.freeze({
   Tokenize: 'tokenize',
   Run: 'run',
   Generate: 'generate',
+  Stop: 'stop',
   DebugPanic: 'debugPanic',
 });
 

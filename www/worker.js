@@ -21,8 +21,14 @@ let wasmReady = null;
 // Commands are served strictly in order: `load` awaits the network, and a `run` that arrives
 // meanwhile must wait for the model rather than find none.
 let queue = Promise.resolve();
+/** Generations asked to stop; checked between tokens. */
+const stopRequests = new Set();
 self.onmessage = (event) => {
   const message = event.data;
+  if (message.command === Command.Stop) {
+    stopRequests.add(message.target); // not queued: the generation it targets is running
+    return;
+  }
   queue = queue.then(() => serve(message));
 };
 
@@ -54,12 +60,8 @@ async function dispatch(id, command, args) {
       const result = loaded().run(args);
       return { result, transfer: [...transferables(result)] };
     }
-    case Command.Generate: {
-      const onToken = (token) => {
-        self.postMessage({ id, status: Status.Token, token });
-      };
-      return { result: loaded().generate(args, onToken), transfer: [] };
-    }
+    case Command.Generate:
+      return { result: await generate(id, args), transfer: [] };
     case Command.DebugPanic:
       if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
       if (!wasmReady) throw new Error('the wasm module is not started yet');
@@ -68,6 +70,24 @@ async function dispatch(id, command, args) {
       throw new Error('debug_panic returned without panicking');
     default:
       throw new Error(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+/** One token per step, yielding to the event loop between steps so a `stop` message gets in. */
+async function generate(id, args) {
+  const generation = loaded().startGeneration(args);
+  try {
+    for (;;) {
+      if (stopRequests.has(id)) break;
+      const token = generation.next();
+      if (token === null) break;
+      self.postMessage({ id, status: Status.Token, token });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return { ...generation.result(), stopped: stopRequests.has(id) };
+  } finally {
+    generation.free();
+    stopRequests.delete(id);
   }
 }
 

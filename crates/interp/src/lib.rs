@@ -14,4 +14,4 @@ pub use capture::{ActivationCache, Capture};
 pub use chain::Chain;
 pub use intervention::{Intervention, InterventionOp, Interventions};
 pub use pattern::{resolve_patterns, Glob};
-pub use run::{generate_text, run_prompt, top_k, GenerateRequest, RunOutput, RunRequest, TopToken};
+pub use run::{generate_text, run_prompt, top_k, GenerateRequest, RunOutput, RunRequest, TextGeneration, TopToken};

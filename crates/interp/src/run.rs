@@ -5,7 +5,7 @@ use crate::{resolve_patterns, ActivationCache, Capture, Chain, Intervention, Int
 use candle_core::{Device, Tensor, D};
 use loupe_model::sampling::SamplingParams;
 use loupe_model::tokenizer::TokenInfo;
-use loupe_model::{generate, GenerateOptions, Llama, LoupeError, LoupeTokenizer, Result};
+use loupe_model::{GenerateOptions, Generator, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -119,6 +119,33 @@ impl Default for GenerateRequest {
     }
 }
 
+/// A generation in progress: one token per `next`, so a front end can stream and stop
+/// between tokens.
+pub struct TextGeneration {
+    generator: Generator,
+    hooks: Interventions,
+}
+
+impl TextGeneration {
+    pub fn start(model: &Llama, tok: &LoupeTokenizer, req: &GenerateRequest, max_tokens: usize) -> Result<Self> {
+        let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
+        let hooks = Interventions::new(&req.interventions, &model.cfg)?;
+        let opts = GenerateOptions {
+            max_tokens: req.max_tokens,
+            sampling: SamplingParams { temperature: req.temperature, top_p: req.top_p, seed: req.seed },
+            stop_token: if req.stop_at_eos { tok.eos_id } else { None },
+        };
+        Ok(Self { generator: Generator::new(model, &ids, opts)?, hooks })
+    }
+
+    pub fn next(&mut self, model: &Llama, tok: &LoupeTokenizer) -> Result<Option<TokenInfo>> {
+        Ok(self
+            .generator
+            .next(model, &mut self.hooks)?
+            .map(|id| TokenInfo { id, text: tok.token_text(id) }))
+    }
+}
+
 /// Generates a continuation; `on_token` sees each new token as it is chosen and returns
 /// false to stop.
 pub fn generate_text(
@@ -128,15 +155,13 @@ pub fn generate_text(
     max_tokens: usize,
     mut on_token: impl FnMut(TokenInfo) -> bool,
 ) -> Result<Vec<TokenInfo>> {
-    let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
-    let mut hooks = Interventions::new(&req.interventions, &model.cfg)?;
-    let opts = GenerateOptions {
-        max_tokens: req.max_tokens,
-        sampling: SamplingParams { temperature: req.temperature, top_p: req.top_p, seed: req.seed },
-        stop_token: if req.stop_at_eos { tok.eos_id } else { None },
-    };
-    let out = generate(model, &ids, &opts, &mut hooks, |id| {
-        on_token(TokenInfo { id, text: tok.token_text(id) })
-    })?;
-    Ok(tok.token_infos(&out))
+    let mut generation = TextGeneration::start(model, tok, req, max_tokens)?;
+    let mut out = Vec::new();
+    while let Some(t) = generation.next(model, tok)? {
+        out.push(t.clone());
+        if !on_token(t) {
+            break;
+        }
+    }
+    Ok(out)
 }

@@ -16,7 +16,7 @@ pub mod tokenizer;
 
 pub use config::LlamaConfig;
 pub use error::{LoupeError, Result};
-pub use generate::{generate, GenerateOptions};
+pub use generate::{generate, GenerateOptions, Generator};
 pub use gguf::GgufFile;
 pub use hooks::{BlockSite, HookPoint, Hooks, NoHooks};
 pub use llama::{KvCache, Llama, WeightMode};

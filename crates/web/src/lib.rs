@@ -9,8 +9,9 @@ mod convert;
 mod panic;
 
 use convert::{activations_to_js, to_js, JsResult};
-use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
+use loupe_interp::run::{run_prompt, GenerateRequest, RunRequest, TextGeneration};
 use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, WeightMode};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 pub use panic::{debug_panic, set_panic_reporter};
@@ -21,8 +22,37 @@ pub const MAX_PROMPT_TOKENS: usize = 1024;
 
 #[wasm_bindgen]
 pub struct Loupe {
-    model: Llama,
-    tok: LoupeTokenizer,
+    model: Rc<Llama>,
+    tok: Rc<LoupeTokenizer>,
+}
+
+/// A generation in progress (`Loupe.startGeneration`): `next()` makes one token, so the
+/// worker can stream tokens and honour a Stop between any two of them.
+#[wasm_bindgen]
+pub struct Generation {
+    model: Rc<Llama>,
+    tok: Rc<LoupeTokenizer>,
+    inner: TextGeneration,
+    made: Vec<u32>,
+}
+
+#[wasm_bindgen]
+impl Generation {
+    /// The next token `{id, text}`, or `null` when the generation is over.
+    pub fn next(&mut self) -> JsResult<JsValue> {
+        match self.inner.next(&self.model, &self.tok)? {
+            Some(t) => {
+                self.made.push(t.id);
+                to_js(&t)
+            }
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// Everything made so far: `{tokens, text}`.
+    pub fn result(&self) -> JsResult<JsValue> {
+        to_js(&serde_json::json!({ "tokens": self.tok.token_infos(&self.made), "text": self.tok.decode(&self.made) }))
+    }
 }
 
 #[wasm_bindgen]
@@ -35,7 +65,7 @@ impl Loupe {
         let file = GgufFile::from_bytes(bytes)?;
         let model = Llama::load(&file, mode)?;
         let tok = LoupeTokenizer::from_gguf(&file)?;
-        Ok(Loupe { model, tok })
+        Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok) })
     }
 
     /// `{config, weights, hooks: [name], maxPromptTokens}`
@@ -65,28 +95,30 @@ impl Loupe {
         Ok(result)
     }
 
+    /// Starts a generation; see `Generation`.
+    #[wasm_bindgen(js_name = startGeneration)]
+    pub fn start_generation(&self, request: JsValue) -> JsResult<Generation> {
+        let req: GenerateRequest = convert::from_js(request)?;
+        let inner = TextGeneration::start(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?;
+        Ok(Generation { model: self.model.clone(), tok: self.tok.clone(), inner, made: Vec::new() })
+    }
+
     /// Streams each new token `{id, text}` to `on_token` (return `false` to stop) and
     /// returns `{tokens, text}`.
     pub fn generate(&self, request: JsValue, on_token: &js_sys::Function) -> JsResult<JsValue> {
-        let req: GenerateRequest = convert::from_js(request)?;
-        let mut callback_error = None;
-        let tokens = generate_text(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS, |t| {
-            let arg = match to_js(&t) {
-                Ok(v) => v,
-                Err(_) => return false,
-            };
-            match on_token.call1(&JsValue::NULL, &arg) {
-                Ok(v) => v.as_bool() != Some(false),
-                Err(e) => {
-                    callback_error = Some(e);
-                    false
-                }
+        let mut generation = self.start_generation(request)?;
+        loop {
+            let token = generation.next()?;
+            if token.is_null() {
+                break;
             }
-        })?;
-        if let Some(e) = callback_error {
-            return Err(JsError::new(&format!("onToken threw: {}", convert::js_error_message(&e))));
+            let keep_going = on_token
+                .call1(&JsValue::NULL, &token)
+                .map_err(|e| JsError::new(&format!("onToken threw: {}", convert::js_error_message(&e))))?;
+            if keep_going.as_bool() == Some(false) {
+                break;
+            }
         }
-        let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
-        to_js(&serde_json::json!({ "tokens": tokens, "text": self.tok.decode(&ids) }))
+        generation.result()
     }
 }
