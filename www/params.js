@@ -1,4 +1,4 @@
-// Which model to load, from the page URL: ?model=URL&weights=quantized|f32.
+// Which model to load, from the page URL: ?model=URL&weights=quantized|q8|f32.
 // Bad values never break the page: they are reported and the default is used instead.
 
 import { WEIGHTS } from './protocol.js';

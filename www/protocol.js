@@ -4,7 +4,7 @@
 // The page never touches wasm; it only speaks this protocol (STYLE.md, principle 9).
 //
 // main → worker   {id, command, ...arguments}
-//   {id, command: 'load', url, weights: 'quantized' | 'f32'}
+//   {id, command: 'load', url, weights: 'quantized' | 'q8' | 'f32'}
 //   {id, command: 'info'}
 //   {id, command: 'tokenize', prompt, prependBos}
 //   {id, command: 'run', prompt, capture, topK, prependBos, interventions}
@@ -46,7 +46,7 @@ export const Phase = Object.freeze({
   Parse: 'parse', // Loupe.load: parsing GGUF, building the model
 });
 
-export const WEIGHTS = Object.freeze(['quantized', 'f32']);
+export const WEIGHTS = Object.freeze(['quantized', 'q8', 'f32']);
 
 /** Cache API cache holding complete, successfully parsed model files, keyed by absolute URL. */
 export const MODEL_CACHE = 'loupe-models-v1';

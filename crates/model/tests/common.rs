@@ -23,8 +23,13 @@ fn file() -> &'static GgufFile {
 
 pub fn model(mode: WeightMode) -> &'static Llama {
     static Q: OnceLock<Llama> = OnceLock::new();
+    static Q8: OnceLock<Llama> = OnceLock::new();
     static F: OnceLock<Llama> = OnceLock::new();
-    let cell = if mode == WeightMode::F32 { &F } else { &Q };
+    let cell = match mode {
+        WeightMode::Quantized => &Q,
+        WeightMode::Q8 => &Q8,
+        WeightMode::F32 => &F,
+    };
     cell.get_or_init(|| Llama::load(file(), mode).expect("model builds"))
 }
 

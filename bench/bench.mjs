@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Side-by-side benchmark, one invocation: our wasm in headless Chromium (each weight mode in
+// a fresh page, so its wasm memory is its own peak) and our native CLI (`loupe bench`), on
+// the same machine, same prompt, same model; prints a markdown table with the ratios.
+//
+//   node bench/bench.mjs [--reps 5] [--gen 32] [--modes quantized,q8,f32]
+// (scripts/bench.sh builds what it needs first.) Results go into docs/BENCHMARKS.md.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { serveStatic } from '../tests/e2e/server.mjs';
+
+const require = createRequire(path.join(path.dirname(fileURLToPath(import.meta.url)), '../tests/e2e/package.json'));
+const { chromium } = require('playwright-core');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const reps = Number(arg('reps', 5));
+const gen = Number(arg('gen', 32));
+const modes = arg('modes', 'quantized,q8,f32').split(',');
+
+const native = JSON.parse(
+  execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), '--reps', String(reps), '--gen', String(gen), '--json'], { encoding: 'utf8' }),
+);
+// One native process per mode would give per-mode peaks; the CLI reports the process peak.
+const server = await serveStatic(path.join(ROOT, 'dist'), {
+  synthetic: {
+    'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
+    'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
+  },
+});
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const wasm = [];
+try {
+  for (const mode of modes) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}bench.html`);
+    await page.waitForFunction(() => typeof window.runBench === 'function');
+    wasm.push(await page.evaluate((a) => window.runBench(a), { mode, reps, gen, modelUrl: MODEL }));
+    await context.close();
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+const nat = Object.fromEntries(native.results.map((r) => [r.weights, r]));
+const f = (x, d = 0) => (x === undefined ? '—' : x.toFixed(d));
+const lines = [
+  `Chromium ${browser.version()} (wasm32, simd128 ${wasm[0]?.simd128 ? 'on' : 'OFF'}, 1 thread) vs native x86-64 (candle CPU, ${os.cpus().length} cores), ${reps} reps, median`,
+  '',
+  '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | load: wasm / native | peak wasm memory |',
+  '|---|---|---|---|---|---|',
+];
+for (const w of wasm) {
+  const n = nat[w.weights] ?? {};
+  lines.push(
+    `| ${w.weights} | ${f(w.forward64_ms)} ms / ${f(n.forward64_ms)} ms (${f(w.forward64_ms / n.forward64_ms, 2)}×) ` +
+      `| ${f(w.forward64_capture_resid_ms)} ms / ${f(n.forward64_capture_resid_ms)} ms ` +
+      `| ${f(w.decode_tok_per_s, 1)} / ${f(n.decode_tok_per_s, 1)} (${f(w.decode_tok_per_s / n.decode_tok_per_s, 2)}×) ` +
+      `| ${f(w.load_ms)} ms / ${f(n.load_ms)} ms | ${f(w.wasm_memory_mb)} MB |`,
+  );
+}
+lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
+console.log(lines.join('\n'));
+console.log('\nraw:', JSON.stringify({ native, wasm }));
