@@ -34,14 +34,15 @@
  *       stops the generation, which then resolves with what was made so far and
  *       `stopped: true`.
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
- *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'f32' dequantizes).
+ *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'q8' re-encodes them to
+ *       Q8_0 at load (the default: SIMD kernels), 'f32' dequantizes).
  *
  * If the model panics, pending calls reject with the panic message, the page shows it, and the
  * worker is restarted with the model reloaded from the cache; later calls work again.
  * loupe.debugPanic(message) (tests only) makes the wasm panic on purpose to exercise this.
  *
  * Page URL parameters: ?model=URL (http(s), or a path relative to the page) and
- * ?weights=quantized|f32. Invalid values are reported in the banner and the defaults used.
+ * ?weights=quantized|q8|f32. Invalid values are reported in the banner and the defaults used.
  */
 
 import { ModelClient } from './client.js';

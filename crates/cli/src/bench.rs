@@ -21,7 +21,7 @@ pub fn bench(raw: &[String]) -> Result<()> {
     let gen: usize = args.get("gen", 32)?;
     let modes = match args.optional("weights") {
         Some(w) => vec![w.parse::<WeightMode>()?],
-        None => vec![WeightMode::Quantized, WeightMode::F32],
+        None => vec![WeightMode::Quantized, WeightMode::Q8, WeightMode::F32],
     };
     let file = load_file(&args)?;
     let tok = LoupeTokenizer::from_gguf(&file)?;
