@@ -3,10 +3,12 @@
 //!   loupe capture  --model F.gguf --prompt TEXT --hooks PATTERNS --out OUT.safetensors [--weights f32|quantized]
 //!   loupe generate --model F.gguf --prompt TEXT --max-tokens N [--temperature T --top-p P --seed S]
 //!   loupe hooks    --model F.gguf [--pos N]
-//!   loupe bench    --model F.gguf [--tokens 64 --gen 32 --json]
+//!   loupe bench    --model F.gguf [--reps 5 --gen 32 --json]
+//!   loupe lens | dla | patch | heads --model F.gguf …   (analyses, JSON out)
 //!
 //! Errors are one line on stderr and exit status 1.
 
+mod analyses;
 mod args;
 mod bench;
 mod commands;
@@ -19,6 +21,10 @@ fn main() {
         Some("hooks") => commands::hooks(&argv[1..]),
         Some("run") => commands::run(&argv[1..]),
         Some("bench") => bench::bench(&argv[1..]),
+        Some("lens") => analyses::lens(&argv[1..]),
+        Some("dla") => analyses::dla(&argv[1..]),
+        Some("patch") => analyses::patch(&argv[1..]),
+        Some("heads") => analyses::heads(&argv[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -33,9 +39,14 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: loupe <capture|generate|hooks|run|bench> --model FILE.gguf [options]
+const USAGE: &str = "usage: loupe <command> --model FILE.gguf [--weights quantized|q8|f32] [options]
   capture  --prompt TEXT --hooks PATTERNS --out OUT.safetensors [--weights f32|quantized] [--prepend-bos]
   generate --prompt TEXT --max-tokens N [--temperature T] [--top-p P] [--seed S] [--weights W]
   hooks    [--pos N]             list every hook name with its shape
   run      --prompt TEXT [--top-k K]   print the top next tokens as JSON
-  bench    [--tokens N] [--gen N]      time forward and generation (docs/BENCHMARKS.md)";
+  bench    [--reps N] [--gen N]        time forward and generation (docs/BENCHMARKS.md)
+  lens     --prompt TEXT [--target TOK] [--top-k K] [--out F.json]     logit lens
+  dla      --prompt TEXT --token TOK [--minus TOK] [--position P]      direct logit attribution
+  patch    --clean TEXT --corrupted TEXT --token TOK [--minus TOK] [--site resid_pre|attn_out|mlp_out|head_z]
+  heads    --prompt TEXT [--seed S] [--random-length N]                previous-token/duplicate/induction scores
+  (TOK is a token's exact text, e.g. ' Paris', or #ID; analysis results are JSON)";

@@ -6,9 +6,14 @@
 
 pub mod capture;
 pub mod chain;
+pub mod detectors;
+pub mod dla;
 pub mod intervention;
+pub mod lens;
+pub mod patching;
 pub mod pattern;
 pub mod run;
+pub mod target;
 
 pub use capture::{ActivationCache, Capture};
 pub use chain::Chain;

@@ -307,14 +307,48 @@ impl Llama {
                 self.cfg.context_length
             )));
         }
-        let mut x = hooks.on(HookPoint::Embed, x.clone(), offset)?;
-        for (l, block) in self.blocks.iter().enumerate() {
-            let kv = cache.as_deref_mut().map(|c| &mut c.layers[l]);
-            x = self.block_forward(l, block, &x, hooks, kv, offset)?;
-        }
+        let x = hooks.on(HookPoint::Embed, x.clone(), offset)?;
+        let logits = self.forward_blocks(0, &x, hooks, cache.as_deref_mut(), offset, false)?;
         if let Some(c) = cache {
             c.len += pos;
         }
+        Ok(logits)
+    }
+
+    /// Runs blocks `start..` on the residual stream entering block `start`
+    /// (`blocks.{start}.hook_resid_pre`, `[batch, pos, d_model]`), then the final norm and
+    /// unembedding. Activation-patching sweeps start here: everything before the patched
+    /// layer is the same in every patched run, so it is computed once.
+    /// With `last_only`, only the last position goes through the final norm and unembedding:
+    /// logits `[batch, 1, vocab]` (what a metric at the final token needs, at 1/pos the memory).
+    pub fn forward_from_layer(&self, start: usize, resid_pre: &Tensor, hooks: &mut dyn Hooks, last_only: bool) -> Result<Tensor> {
+        if start >= self.cfg.n_layers {
+            return Err(bad_input(format!("layer {start} out of range: the model has {} layers", self.cfg.n_layers)));
+        }
+        self.forward_blocks(start, resid_pre, hooks, None, 0, last_only)
+    }
+
+    fn forward_blocks(
+        &self,
+        start: usize,
+        x: &Tensor,
+        hooks: &mut dyn Hooks,
+        mut cache: Option<&mut KvCache>,
+        offset: usize,
+        last_only: bool,
+    ) -> Result<Tensor> {
+        let mut x = x.clone();
+        for (l, block) in self.blocks.iter().enumerate().skip(start) {
+            let kv = cache.as_deref_mut().map(|c| &mut c.layers[l]);
+            x = self.block_forward(l, block, &x, hooks, kv, offset)?;
+        }
+        let (x, offset) = match last_only {
+            true => {
+                let p = x.dim(1)?;
+                (x.narrow(1, p - 1, 1)?, offset + p - 1)
+            }
+            false => (x, offset),
+        };
         let x = self.ln_final.forward(
             &x,
             hooks,
@@ -322,6 +356,32 @@ impl Llama {
             offset,
         )?;
         self.unembed.forward(&x)
+    }
+
+    /// Logits `[…, vocab]` of residual-stream vectors `[…, d_model]` read through the final
+    /// norm (each with its own scale) and the unembedding: the logit lens (nostalgebraist 2020).
+    pub fn read_out(&self, resid: &Tensor) -> Result<Tensor> {
+        let scale = (resid.sqr()?.mean_keepdim(D::Minus1)? + self.ln_final.eps)?.sqrt()?;
+        let x = resid.broadcast_div(&scale)?.broadcast_mul(&self.ln_final.weight)?;
+        self.unembed.forward(&x)
+    }
+
+    /// The final norm's gain `[d_model]`.
+    pub fn ln_final_weight(&self) -> &Tensor {
+        &self.ln_final.weight
+    }
+
+    /// Rows of the unembedding `[n, d_model]` for token ids (dequantized if needed), without
+    /// materialising the whole `[vocab, d_model]` matrix.
+    pub fn unembed_rows(&self, ids: &[u32]) -> Result<Tensor> {
+        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.cfg.vocab_size) {
+            return Err(bad_input(format!("token id {bad} is outside the vocabulary ({})", self.cfg.vocab_size)));
+        }
+        let ids_t = Tensor::new(ids, &Device::Cpu)?;
+        Ok(match &self.unembed.0 {
+            QMatMul::QTensor(q) => q.embedding(&ids_t)?,
+            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.index_select(&ids_t, 0)?.to_dtype(DType::F32)?,
+        })
     }
 
     fn block_forward(

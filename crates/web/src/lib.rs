@@ -9,6 +9,10 @@ mod convert;
 mod panic;
 
 use convert::{activations_to_js, to_js, JsResult};
+use loupe_interp::detectors::{detect_heads, DetectRequest};
+use loupe_interp::dla::{direct_logit_attribution, DlaRequest};
+use loupe_interp::lens::{logit_lens, LensRequest};
+use loupe_interp::patching::{PatchRequest, PatchSweep};
 use loupe_interp::run::{run_prompt, GenerateRequest, RunRequest, TextGeneration};
 use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, WeightMode};
 use std::rc::Rc;
@@ -34,6 +38,27 @@ pub struct Generation {
     tok: Rc<LoupeTokenizer>,
     inner: TextGeneration,
     made: Vec<u32>,
+}
+
+/// An activation-patching sweep in progress: `step()` patches one layer (returns whether
+/// layers remain), so the worker can report progress and cancel between layers.
+#[wasm_bindgen]
+pub struct Patching {
+    model: Rc<Llama>,
+    sweep: PatchSweep,
+}
+
+#[wasm_bindgen]
+impl Patching {
+    pub fn step(&mut self) -> JsResult<bool> {
+        Ok(self.sweep.step(&self.model)?)
+    }
+
+    /// `{cleanTokens, corruptedTokens, site, cleanMetric, corruptedMetric, values[layer][…],
+    /// layersDone, nLayers}`
+    pub fn result(&self) -> JsResult<JsValue> {
+        to_js(&self.sweep.result())
+    }
 }
 
 #[wasm_bindgen]
@@ -93,6 +118,35 @@ impl Loupe {
         js_sys::Reflect::set(&result, &"activations".into(), &activations_to_js(&out.cache)?)
             .map_err(|_| JsError::new("could not build the result object"))?;
         Ok(result)
+    }
+
+    /// Logit lens: `{tokens, rows, cells[row][pos]: {top, targetLogprob?, targetRank?}, target}`.
+    #[wasm_bindgen(js_name = logitLens)]
+    pub fn logit_lens(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: LensRequest = convert::from_js(request)?;
+        to_js(&logit_lens(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Direct logit attribution: `{tokens, position, token, minus, total, sumOfParts, embed,
+    /// heads[layer][head], mlp[layer]}`.
+    pub fn dla(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: DlaRequest = convert::from_js(request)?;
+        to_js(&direct_logit_attribution(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Head detector scores: `{previousToken, duplicateToken, induction}` as `[layer][head]`.
+    #[wasm_bindgen(js_name = detectHeads)]
+    pub fn detect_heads(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: DetectRequest = convert::from_js(request)?;
+        to_js(&detect_heads(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Starts an activation-patching sweep; see `Patching`.
+    #[wasm_bindgen(js_name = startPatching)]
+    pub fn start_patching(&self, request: JsValue) -> JsResult<Patching> {
+        let req: PatchRequest = convert::from_js(request)?;
+        let sweep = PatchSweep::start(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?;
+        Ok(Patching { model: self.model.clone(), sweep })
     }
 
     /// Starts a generation; see `Generation`.

@@ -1,0 +1,106 @@
+//! Analysis subcommands: each builds the same request the browser sends, runs the shared
+//! implementation in loupe-interp, and writes the result as JSON (stdout or `--out`).
+
+use crate::args::Args;
+use crate::commands::load;
+use anyhow::{Context, Result};
+use loupe_interp::detectors::{detect_heads, DetectRequest};
+use loupe_interp::dla::{direct_logit_attribution, DlaRequest};
+use loupe_interp::lens::{logit_lens, LensRequest};
+use loupe_interp::patching::{Metric, PatchRequest, PatchSite, PatchSweep};
+use loupe_interp::target::TokenRef;
+use serde::Serialize;
+
+const COMMON: [&str; 4] = ["model", "weights", "out", "prompt"];
+
+fn write_json(args: &Args, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    match args.optional("out") {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {path}")),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// A token given on the command line: its exact text (" Paris"), or `#ID`.
+fn token(arg: &str) -> TokenRef {
+    match arg.strip_prefix('#').and_then(|n| n.parse().ok()) {
+        Some(id) => TokenRef::Id(id),
+        None => TokenRef::Text(arg.to_string()),
+    }
+}
+
+fn flags(extra: &[&'static str]) -> Vec<&'static str> {
+    COMMON.iter().chain(extra).copied().collect()
+}
+
+pub fn lens(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &flags(&["target", "top-k"]), &["prepend-bos"])?;
+    let req = LensRequest {
+        prompt: args.required("prompt")?.into(),
+        target: args.optional("target").map(token),
+        top_k: Some(args.get("top-k", 5)?),
+        prepend_bos: args.flag("prepend-bos"),
+    };
+    let (model, tok) = load(&args)?;
+    write_json(&args, &logit_lens(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+pub fn dla(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &flags(&["token", "minus", "position"]), &["prepend-bos"])?;
+    let req = DlaRequest {
+        prompt: args.required("prompt")?.into(),
+        token: token(args.required("token")?),
+        minus: args.optional("minus").map(token),
+        position: args.get("position", -1)?,
+        prepend_bos: args.flag("prepend-bos"),
+    };
+    let (model, tok) = load(&args)?;
+    write_json(&args, &direct_logit_attribution(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+pub fn patch(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &flags(&["clean", "corrupted", "token", "minus", "site"]), &["prepend-bos"])?;
+    let site = match args.get("site", "resid_pre".to_string())?.as_str() {
+        "resid_pre" => PatchSite::ResidPre,
+        "attn_out" => PatchSite::AttnOut,
+        "mlp_out" => PatchSite::MlpOut,
+        "head_z" => PatchSite::HeadZ,
+        other => anyhow::bail!("unknown --site '{other}' (resid_pre, attn_out, mlp_out, head_z)"),
+    };
+    let target = token(args.required("token")?);
+    let metric = match args.optional("minus") {
+        Some(m) => Metric::LogitDiff { token: target, minus: token(m) },
+        None => Metric::Logprob { token: target },
+    };
+    let req = PatchRequest {
+        clean: args.required("clean")?.into(),
+        corrupted: args.required("corrupted")?.into(),
+        metric,
+        site,
+        prepend_bos: args.flag("prepend-bos"),
+    };
+    let (model, tok) = load(&args)?;
+    let mut sweep = PatchSweep::start(&model, &tok, &req, model.cfg.context_length)?;
+    let started = std::time::Instant::now();
+    while sweep.step(&model)? {
+        eprint!("\rpatching: layer {}/{}", sweep.result().layers_done, model.cfg.n_layers);
+    }
+    eprintln!("\rpatching: {} layers in {:.2} s", model.cfg.n_layers, started.elapsed().as_secs_f64());
+    write_json(&args, &sweep.result())
+}
+
+pub fn heads(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &flags(&["seed", "random-length"]), &["prepend-bos"])?;
+    let req = DetectRequest {
+        prompt: args.required("prompt")?.into(),
+        random_length: Some(args.get("random-length", 20)?),
+        seed: Some(args.get("seed", 0)?),
+        random_ids: None,
+        prepend_bos: args.flag("prepend-bos"),
+    };
+    let (model, tok) = load(&args)?;
+    write_json(&args, &detect_heads(&model, &tok, &req, model.cfg.context_length)?)
+}

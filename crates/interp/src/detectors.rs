@@ -1,0 +1,88 @@
+//! Attention-head detectors (Olsson et al. 2022, "In-context learning and induction heads";
+//! TransformerLens `head_detector`): for every head, the mean attention on the key a
+//! mechanism predicts.
+//! - previous-token: query q → key q−1, on the user's prompt (q ≥ 1);
+//! - duplicate-token and induction: on a random token sequence R repeated twice (R R),
+//!   each query q in the second copy → its earlier occurrence q−n (duplicate) or the token
+//!   after it, q−n+1 (induction).
+
+use crate::capture::Capture;
+use crate::run::tokenize_checked;
+use candle_core::{Device, Tensor};
+use loupe_model::sampling::SplitMix64;
+use loupe_model::{BlockSite, HookPoint, Llama, LoupeTokenizer, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectRequest {
+    pub prompt: String,
+    /// Length of the random sequence that is repeated (default 20).
+    #[serde(default)]
+    pub random_length: Option<usize>,
+    /// Seed of the random sequence (SplitMix64), or the ids themselves.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub random_ids: Option<Vec<u32>>,
+    #[serde(default)]
+    pub prepend_bos: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectResult {
+    /// `[n_layers][n_heads]` each.
+    pub previous_token: Vec<Vec<f32>>,
+    pub duplicate_token: Vec<Vec<f32>>,
+    pub induction: Vec<Vec<f32>>,
+    pub random_ids: Vec<u32>,
+}
+
+pub fn detect_heads(model: &Llama, tok: &LoupeTokenizer, req: &DetectRequest, max_tokens: usize) -> Result<DetectResult> {
+    let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
+    if ids.len() < 2 {
+        return Err(loupe_model::LoupeError::BadInput("previous-token scores need a prompt of at least 2 tokens".into()));
+    }
+    let random = match &req.random_ids {
+        Some(r) if r.len() >= 2 => r.clone(),
+        Some(_) => return Err(loupe_model::LoupeError::BadInput("the random sequence needs at least 2 tokens".into())),
+        None => {
+            let n = req.random_length.unwrap_or(20).clamp(2, max_tokens / 2);
+            let mut rng = SplitMix64::new(req.seed.unwrap_or(0));
+            // Ordinary tokens from the middle of the vocabulary (no specials, few bytes).
+            (0..n).map(|_| 1000 + (rng.next_u64() % 19_000) as u32).collect()
+        }
+    };
+    let n = random.len();
+    let repeated: Vec<u32> = random.iter().chain(random.iter()).copied().collect();
+    let prompt_patterns = patterns(model, &ids)?;
+    let repeated_patterns = patterns(model, &repeated)?;
+    let score = |pats: &[Vec<f32>], len: usize, queries: std::ops::Range<usize>, key: &dyn Fn(usize) -> usize| -> Vec<Vec<f32>> {
+        let h = model.cfg.n_heads;
+        pats.iter()
+            .map(|layer| {
+                (0..h)
+                    .map(|head| {
+                        let total: f32 = queries.clone().map(|q| layer[(head * len + q) * len + key(q)]).sum();
+                        total / queries.len() as f32
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    Ok(DetectResult {
+        previous_token: score(&prompt_patterns, ids.len(), 1..ids.len(), &|q| q - 1),
+        duplicate_token: score(&repeated_patterns, 2 * n, n..2 * n, &|q| q - n),
+        induction: score(&repeated_patterns, 2 * n, n..2 * n, &|q| q - n + 1),
+        random_ids: random,
+    })
+}
+
+/// Every layer's pattern, flattened `[head, query, key]`.
+fn patterns(model: &Llama, ids: &[u32]) -> Result<Vec<Vec<f32>>> {
+    let points: Vec<HookPoint> = (0..model.cfg.n_layers).map(|l| HookPoint::Block(l, BlockSite::Pattern)).collect();
+    let mut capture = Capture::new(points);
+    model.forward(&Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
+    capture.cache.entries.iter().map(|(_, t)| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect()
+}

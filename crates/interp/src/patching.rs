@@ -1,0 +1,241 @@
+//! Activation patching / causal tracing (Meng et al. 2022; Wang et al. 2022; TransformerLens
+//! `patching.py`): run the corrupted prompt, patch in one clean activation at a time, and
+//! measure how much of the clean behaviour comes back:
+//!     (metric(patched) − metric(corrupted)) / (metric(clean) − metric(corrupted))
+//! so clean = 1 and corrupted = 0.
+//!
+//! A sweep advances one layer per `step`, so a front end can show progress and cancel.
+//! Within a layer the patched runs are one batch (row i patches position or head i), and
+//! every run starts at the patched layer from the corrupted residual stream there: the
+//! layers before it are the same in every run and are computed once.
+
+use crate::capture::Capture;
+use crate::lens::log_softmax;
+use crate::run::tokenize_checked;
+use crate::target::TokenRef;
+use candle_core::{DType, Device, IndexOp, Tensor};
+use loupe_model::tokenizer::TokenInfo;
+use loupe_model::{BlockSite, HookPoint, Hooks, Llama, LoupeError, LoupeTokenizer, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Metric {
+    /// logit(token) − logit(minus) at the last position.
+    LogitDiff { token: TokenRef, minus: TokenRef },
+    /// log p(token) at the last position.
+    Logprob { token: TokenRef },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchSite {
+    /// `blocks.L.hook_resid_pre` at every (layer, position).
+    ResidPre,
+    /// `blocks.L.hook_attn_out` at every (layer, position).
+    AttnOut,
+    /// `blocks.L.hook_mlp_out` at every (layer, position).
+    MlpOut,
+    /// `blocks.L.attn.hook_z`, one head at all positions: every (layer, head).
+    HeadZ,
+}
+
+impl PatchSite {
+    fn block_site(self) -> BlockSite {
+        match self {
+            PatchSite::ResidPre => BlockSite::ResidPre,
+            PatchSite::AttnOut => BlockSite::AttnOut,
+            PatchSite::MlpOut => BlockSite::MlpOut,
+            PatchSite::HeadZ => BlockSite::Z,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchRequest {
+    pub clean: String,
+    pub corrupted: String,
+    pub metric: Metric,
+    pub site: PatchSite,
+    #[serde(default)]
+    pub prepend_bos: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchResult {
+    pub clean_tokens: Vec<TokenInfo>,
+    pub corrupted_tokens: Vec<TokenInfo>,
+    pub site: PatchSite,
+    pub clean_metric: f32,
+    pub corrupted_metric: f32,
+    /// `[n_layers][positions]` (or `[n_layers][heads]` for `head_z`), normalised; rows not
+    /// yet computed are absent.
+    pub values: Vec<Vec<f32>>,
+    pub layers_done: usize,
+    pub n_layers: usize,
+}
+
+enum ResolvedMetric {
+    LogitDiff(u32, u32),
+    Logprob(u32),
+}
+
+impl ResolvedMetric {
+    /// The metric for each row of last-position logits `[batch, vocab]`.
+    fn eval(&self, logits: &Tensor) -> Result<Vec<f32>> {
+        Ok(match *self {
+            ResolvedMetric::LogitDiff(a, b) => {
+                (logits.i((.., a as usize))? - logits.i((.., b as usize))?)?.to_vec1()?
+            }
+            ResolvedMetric::Logprob(a) => log_softmax(logits)?.i((.., a as usize))?.to_vec1()?,
+        })
+    }
+}
+
+pub struct PatchSweep {
+    site: PatchSite,
+    metric: ResolvedMetric,
+    clean_acts: Vec<Tensor>,
+    corrupted_resid: Vec<Tensor>,
+    clean_tokens: Vec<TokenInfo>,
+    corrupted_tokens: Vec<TokenInfo>,
+    clean_metric: f32,
+    corrupted_metric: f32,
+    values: Vec<Vec<f32>>,
+}
+
+/// Patched runs per forward batch: bounds memory for long prompts.
+const MAX_BATCH: usize = 16;
+
+impl PatchSweep {
+    pub fn start(model: &Llama, tok: &LoupeTokenizer, req: &PatchRequest, max_tokens: usize) -> Result<Self> {
+        let clean = tokenize_checked(tok, &req.clean, req.prepend_bos, max_tokens)?;
+        let corrupted = tokenize_checked(tok, &req.corrupted, req.prepend_bos, max_tokens)?;
+        if clean.len() != corrupted.len() {
+            return Err(LoupeError::BadInput(format!(
+                "the clean prompt has {} tokens and the corrupted one {}: patching position by position needs \
+                 prompts of the same token length (change words for words that are one token each, e.g. names); \
+                 head patching (all positions) needs it too",
+                clean.len(),
+                corrupted.len()
+            )));
+        }
+        let metric = match &req.metric {
+            Metric::LogitDiff { token, minus } => {
+                let (a, b) = (token.resolve(tok)?, minus.resolve(tok)?);
+                if a == b {
+                    return Err(LoupeError::BadInput("the metric's two tokens are the same".into()));
+                }
+                ResolvedMetric::LogitDiff(a, b)
+            }
+            Metric::Logprob { token } => ResolvedMetric::Logprob(token.resolve(tok)?),
+        };
+        let n = model.cfg.n_layers;
+        let site_points: Vec<HookPoint> = (0..n).map(|l| HookPoint::Block(l, req.site.block_site())).collect();
+        let resid_points: Vec<HookPoint> = (0..n).map(|l| HookPoint::Block(l, BlockSite::ResidPre)).collect();
+        let run = |ids: &[u32], points: Vec<HookPoint>| -> Result<(Vec<Tensor>, f32)> {
+            let mut capture = Capture::new(points.clone());
+            let input = Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?;
+            let logits = model.forward(&input, &mut capture, None)?;
+            let last = logits.i((.., ids.len() - 1))?; // [1, vocab]
+            let m = metric.eval(&last)?[0];
+            let acts = points.iter().map(|p| capture.cache.get(*p).cloned().ok_or_else(|| LoupeError::BadInput(format!("{p} not captured")))).collect::<Result<_>>()?;
+            Ok((acts, m))
+        };
+        let (clean_acts, clean_metric) = run(&clean, site_points)?;
+        let (corrupted_resid, corrupted_metric) = run(&corrupted, resid_points)?;
+        if (clean_metric - corrupted_metric).abs() < 1e-6 {
+            return Err(LoupeError::BadInput(format!(
+                "the clean and corrupted prompts give the same metric ({clean_metric:.4}): there is no difference to trace"
+            )));
+        }
+        Ok(Self {
+            site: req.site,
+            metric,
+            clean_acts,
+            corrupted_resid,
+            clean_tokens: tok.token_infos(&clean),
+            corrupted_tokens: tok.token_infos(&corrupted),
+            clean_metric,
+            corrupted_metric,
+            values: Vec::with_capacity(n),
+        })
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.values.len() == self.corrupted_resid.len()
+    }
+
+    /// Patches every position (or head) of the next layer; returns false once all are done.
+    pub fn step(&mut self, model: &Llama) -> Result<bool> {
+        if self.is_done() {
+            return Ok(false);
+        }
+        let l = self.values.len();
+        let point = HookPoint::Block(l, self.site.block_site());
+        let clean = &self.clean_acts[l];
+        let (_, pos, _) = self.corrupted_resid[l].dims3()?;
+        let units = if self.site == PatchSite::HeadZ { clean.dim(2)? } else { pos };
+        let mut row = Vec::with_capacity(units);
+        let mut first = 0;
+        while first < units {
+            let b = MAX_BATCH.min(units - first);
+            let x = self.corrupted_resid[l].broadcast_as((b, pos, self.corrupted_resid[l].dim(2)?))?.contiguous()?;
+            let mut hooks = OneHotPatch { point, clean: clean.clone(), first, head_axis: self.site == PatchSite::HeadZ };
+            let logits = model.forward_from_layer(l, &x, &mut hooks, true)?.squeeze(1)?; // [b, vocab]
+            let span = self.clean_metric - self.corrupted_metric;
+            row.extend(self.metric.eval(&logits)?.into_iter().map(|m| (m - self.corrupted_metric) / span));
+            first += b;
+        }
+        self.values.push(row);
+        Ok(!self.is_done())
+    }
+
+    pub fn result(&self) -> PatchResult {
+        PatchResult {
+            clean_tokens: self.clean_tokens.clone(),
+            corrupted_tokens: self.corrupted_tokens.clone(),
+            site: self.site,
+            clean_metric: self.clean_metric,
+            corrupted_metric: self.corrupted_metric,
+            values: self.values.clone(),
+            layers_done: self.values.len(),
+            n_layers: self.corrupted_resid.len(),
+        }
+    }
+}
+
+/// Batch row i takes the clean activation at position `first + i` (or, with `head_axis`,
+/// head `first + i` at every position); everything else stays corrupted.
+struct OneHotPatch {
+    point: HookPoint,
+    clean: Tensor,
+    first: usize,
+    head_axis: bool,
+}
+
+impl Hooks for OneHotPatch {
+    fn on(&mut self, point: HookPoint, act: Tensor, _offset: usize) -> Result<Tensor> {
+        if point != self.point {
+            return Ok(act);
+        }
+        let dims = act.dims().to_vec();
+        let (b, axis) = (dims[0], if self.head_axis { 2 } else { 1 });
+        let n = dims[axis];
+        let mut mask = vec![0u8; b * n];
+        for i in 0..b {
+            mask[i * n + self.first + i] = 1;
+        }
+        let mut shape = vec![1; dims.len()];
+        shape[0] = b;
+        shape[axis] = n;
+        let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?.broadcast_as(dims.as_slice())?;
+        let clean = self.clean.to_dtype(DType::F32)?.broadcast_as(dims.as_slice())?;
+        Ok(mask.where_cond(&clean, &act)?)
+    }
+    fn wants(&self, point: HookPoint) -> bool {
+        point == self.point
+    }
+}
