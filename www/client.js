@@ -86,6 +86,25 @@ export class ModelClient {
     return this.call(Command.Generate, options, { onToken });
   }
 
+  logitLens(options) {
+    return this.call(Command.LogitLens, options);
+  }
+
+  dla(options) {
+    return this.call(Command.Dla, options);
+  }
+
+  detectHeads(options) {
+    return this.call(Command.DetectHeads, options);
+  }
+
+  /** Reports the result so far to onProgress after each patched layer; returning false from
+   *  onProgress stops the sweep, which then resolves with the finished layers and
+   *  `stopped: true`. */
+  patch(options, onProgress) {
+    return this.call(Command.Patch, options, { onProgress: (message) => onProgress?.(message.partial) });
+  }
+
   /** Tests only: makes the wasm panic, to check that panics reach the page and are survived. */
   debugPanic(message) {
     return this.call(Command.DebugPanic, { message });
@@ -108,7 +127,8 @@ export class ModelClient {
     if (!call) return; // a request that was stopped or rejected already
     switch (message.status) {
       case Status.Progress:
-        call.onProgress?.(message);
+        if (call.stopping) break; // layers already reported when Stop was asked for
+        if (call.onProgress?.(message) === false) this.stop(message.id, call);
         break;
       case Status.Token:
         if (call.stopping) break; // tokens already in flight when Stop was asked for
@@ -128,9 +148,9 @@ export class ModelClient {
     }
   }
 
-  /** Asks the worker to end generation `id` after the token it is making now; the call then
-   *  resolves with what was made so far and `stopped: true`. The worker checks for a stop
-   *  between tokens (it yields to its event loop after each one). */
+  /** Asks the worker to end generation or patching sweep `id` after the token or layer it is
+   *  making now; the call then resolves with what was made so far and `stopped: true`. The
+   *  worker checks for a stop between steps (it yields to its event loop after each one). */
   stop(id, call) {
     call.stopping = true;
     this.worker.postMessage({ command: Command.Stop, target: id });

@@ -6,6 +6,12 @@ import { renderTopK } from './views/topk.js';
 import { createAttentionView } from './views/attention.js';
 import { createPromptPanel } from './views/prompt.js';
 import { createGeneratePanel } from './views/generate.js';
+import { createTabs } from './views/tabs.js';
+import { createLensView } from './views/lens.js';
+import { createDlaView } from './views/dla.js';
+import { createPatchingView } from './views/patching.js';
+import { createHeadsView } from './views/heads.js';
+import { el } from './views/format.js';
 
 export const DEFAULT_PROMPT = 'The Eiffel Tower is located in the city of';
 const TOP_K = 10;
@@ -14,6 +20,14 @@ const patternName = (layer) => `blocks.${layer}.attn.hook_pattern`;
 /** Up to this many tokens, one run captures every layer's pattern (30 × 9 × n² floats:
  *  ~70 MB at 256); longer prompts fetch one layer at a time, on demand. */
 const CAPTURE_ALL_MAX_TOKENS = 256;
+/** Indirect object identification (Wang et al. 2022): the model should answer " Mary"; the
+ *  corrupted prompt swaps the repeated name, so the same circuit now points at " John". */
+export const IOI_EXAMPLE = Object.freeze({
+  clean: 'When Mary and John went to the store, John gave a drink to',
+  corrupted: 'When Mary and John went to the store, Mary gave a drink to',
+  token: ' Mary',
+  minus: ' John',
+});
 
 /**
  * @param {Document} doc
@@ -38,16 +52,45 @@ export function createExplorer(doc, { loupe, status }) {
     },
   });
 
+  // The analyses: each reads the page prompt, so one prompt can be seen through all of them.
+  const ioiButton = el('button', { type: 'button', id: 'ioi-example', disabled: true, title: IOI_EXAMPLE.clean }, 'Try the IOI example');
+  ioiButton.onclick = () => ioiExample();
+  const tabs = createTabs(doc.getElementById('analyses'), {
+    tabs: [
+      { id: 'lens', title: 'Logit lens' },
+      { id: 'dla', title: 'Logit attribution' },
+      { id: 'patching', title: 'Activation patching' },
+      { id: 'heads', title: 'Head detectors' },
+    ],
+    aside: ioiButton,
+  });
+  const lens = createLensView(tabs.panels.lens, { onRun: runLens });
+  const dla = createDlaView(tabs.panels.dla, { onRun: runDla });
+  const patching = createPatchingView(tabs.panels.patching, {
+    onRun: runPatching,
+    onStop: () => {
+      patchStopRequested = true;
+    },
+  });
+  const heads = createHeadsView(tabs.panels.heads, {
+    onRun: runHeads,
+    onSelect: (layer, head) => {
+      attentionContainer.scrollIntoView({ block: 'nearest' });
+      attention?.select(layer, head);
+    },
+  });
+
   let attention = null;
   let modelReady = false;
   let busy = 0; // tasks in flight
   let stopRequested = false;
+  let patchStopRequested = false;
   let runCount = 0;
 
   function refresh() {
     const enabled = modelReady && busy === 0;
-    promptPanel.setEnabled(enabled);
-    generatePanel.setEnabled(enabled);
+    for (const view of [promptPanel, generatePanel, lens, dla, patching, heads]) view.setEnabled(enabled);
+    ioiButton.disabled = !enabled;
     root.dataset.busy = String(busy > 0);
     root.setAttribute('aria-busy', String(busy > 0));
   }
@@ -68,6 +111,11 @@ export function createExplorer(doc, { loupe, status }) {
         const ms = performance.now() - started;
         renderTokens(tokensView, result.tokens);
         renderTopK(topkView, result.top);
+        // The analyses default to the prediction just made: its top-1 (against its top-2).
+        const [first, second] = result.top.map((t) => t.token);
+        lens.suggestTarget(first ?? '');
+        dla.suggest(first ?? '', second ?? '');
+        patching.suggest(first ?? '', second ?? '');
         status.clear();
         promptPanel.setTiming(`${result.tokens.length} tokens · ${Math.round(ms)} ms`);
         root.dataset.runState = 'done';
@@ -133,6 +181,72 @@ export function createExplorer(doc, { loupe, status }) {
         status.error(`Generation failed: ${error.message}`);
         generatePanel.fail(error.message);
       }
+    });
+  }
+
+  /** Runs one analysis of the page prompt: `view` shows progress, the result or the error. */
+  async function analysis(view, name, task) {
+    const { prompt, prependBos } = promptPanel.value();
+    view.running();
+    const started = performance.now();
+    await whileBusy(async () => {
+      try {
+        const result = await task({ prompt, prependBos });
+        status.clear();
+        view.show(result, performance.now() - started);
+      } catch (error) {
+        status.error(`${name} failed: ${error.message}`);
+        view.fail(error.message);
+      }
+    });
+  }
+
+  function runLens() {
+    const { target } = lens.value();
+    return analysis(lens, 'Logit lens', (request) => loupe.logitLens({ ...request, ...(target ? { target } : {}) }));
+  }
+
+  function runDla() {
+    const { token, minus } = dla.value();
+    return analysis(dla, 'Logit attribution', (request) => loupe.dla({ ...request, token, ...(minus ? { minus } : {}) }));
+  }
+
+  function runHeads() {
+    return analysis(heads, 'Head detection', (request) => loupe.detectHeads(request));
+  }
+
+  /** The page prompt is the clean run; the sweep reports each layer and stops on request. */
+  async function runPatching() {
+    const { prompt, prependBos } = promptPanel.value();
+    const { corrupted, metric, site } = patching.value();
+    patchStopRequested = false;
+    patching.start();
+    const started = performance.now();
+    await whileBusy(async () => {
+      try {
+        const result = await loupe.patch({ clean: prompt, corrupted, metric, site, prependBos }, (partial) => {
+          patching.progress(partial);
+          return patchStopRequested ? false : undefined;
+        });
+        status.clear();
+        patching.finish(result, performance.now() - started);
+      } catch (error) {
+        status.error(`Activation patching failed: ${error.message}`);
+        patching.fail(error.message);
+      }
+    });
+  }
+
+  /** Puts the IOI prompt on the page, runs it, and sets every analysis up for it. */
+  async function ioiExample() {
+    promptPanel.setPrompt(IOI_EXAMPLE.clean);
+    await run();
+    lens.setTarget(IOI_EXAMPLE.token);
+    dla.set(IOI_EXAMPLE.token, IOI_EXAMPLE.minus);
+    patching.setExample({
+      corrupted: IOI_EXAMPLE.corrupted,
+      metric: { type: 'logit_diff', token: IOI_EXAMPLE.token, minus: IOI_EXAMPLE.minus },
+      site: 'head_z',
     });
   }
 

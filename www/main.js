@@ -33,6 +33,33 @@
  *       onToken({id, text}) is called for every new token as it is made; returning false
  *       stops the generation, which then resolves with what was made so far and
  *       `stopped: true`.
+ *   loupe.logitLens({prompt, target?, topK?, prependBos?})
+ *       : Promise<{tokens, rows: string[], cells: [row][position] of {top: [{token, id, prob}],
+ *                  targetLogprob?, targetRank?}, target: {id, text} | null}>
+ *       The logit lens: the residual stream entering every block ('blocks.L.hook_resid_pre')
+ *       and leaving the last ('blocks.29.hook_resid_post'), read through the final norm and
+ *       the unembedding. target (a token's exact text, " Paris", or its id) adds its
+ *       log-probability and rank (0 = top-1) to every cell; topK defaults to 5.
+ *   loupe.dla({prompt, token, minus?, position?, prependBos?})
+ *       : Promise<{tokens, position, token: {id, text}, minus, total, sumOfParts, embed,
+ *                  heads: [layer][head], mlp: [layer]}>
+ *       Direct logit attribution of logit(token) − logit(minus) at position (default −1, the
+ *       last) to the embedding, every head and every MLP; total is the model's own value.
+ *   loupe.detectHeads({prompt, randomLength?, seed?, prependBos?})
+ *       : Promise<{previousToken, duplicateToken, induction: [layer][head] in [0, 1], randomIds}>
+ *       Mean attention on the key each mechanism predicts: previous-token on the prompt,
+ *       duplicate-token and induction on a random sequence repeated twice (randomIds).
+ *   loupe.patch({clean, corrupted, metric, site, prependBos?}, onProgress?)
+ *       : Promise<{cleanTokens, corruptedTokens, site, cleanMetric, corruptedMetric,
+ *                  values: [layer][position | head], layersDone, nLayers, stopped}>
+ *       Activation patching: runs the corrupted prompt with one clean activation patched in
+ *       at a time; values are normalised so clean = 1 and corrupted = 0.
+ *       metric: {type: 'logit_diff', token, minus} | {type: 'logprob', token}, at the last
+ *       position. site: 'resid_pre' | 'attn_out' | 'mlp_out' (per layer and position) or
+ *       'head_z' (per layer and head). The prompts must have the same number of tokens.
+ *       The sweep runs one layer at a time: onProgress(partial) gets the result so far after
+ *       each layer; returning false stops the sweep, which then resolves with the finished
+ *       layers and `stopped: true` (false when every layer was done).
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
  *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'q8' re-encodes them to
  *       Q8_0 at load (the default: SIMD kernels), 'f32' dequantizes).
@@ -90,6 +117,10 @@ const loupe = {
   tokenize: (options) => client.tokenize(options),
   run: (options) => client.run(options),
   generate: (options, onToken) => client.generate(options, onToken),
+  logitLens: (options) => client.logitLens(options),
+  dla: (options) => client.dla(options),
+  detectHeads: (options) => client.detectHeads(options),
+  patch: (options, onProgress) => client.patch(options, onProgress),
   load: (options) => client.load(options),
   debugPanic: (message) => client.debugPanic(message),
 };

@@ -9,12 +9,22 @@
 //   {id, command: 'tokenize', prompt, prependBos}
 //   {id, command: 'run', prompt, capture, topK, prependBos, interventions}
 //   {id, command: 'generate', prompt, maxTokens, temperature, topP, seed, prependBos, interventions}
-//   {command: 'stop', target}                 (ends generation `target` after its current token;
-//                                              not queued: it reaches the worker between tokens)
+//   {id, command: 'logitLens', prompt, target, topK, prependBos}
+//   {id, command: 'dla', prompt, token, minus, position, prependBos}
+//   {id, command: 'detectHeads', prompt, randomLength, seed, prependBos}
+//   {id, command: 'patch', clean, corrupted, metric, site, prependBos}
+//        metric: {type: 'logit_diff', token, minus} | {type: 'logprob', token};
+//        site: 'resid_pre' | 'attn_out' | 'mlp_out' | 'head_z'
+//   {command: 'stop', target}                 (ends generation or patch `target` after its
+//                                              current token or layer; not queued: it reaches
+//                                              the worker between steps)
 //   {id, command: 'debugPanic', message}      (tests only: panics inside the wasm on purpose)
 //
 // worker → main
 //   {id, status: 'progress', phase: 'compile' | 'cache' | 'download' | 'parse', loaded, total}
+//   {id, status: 'progress', phase: 'patch', loaded, total, partial}
+//        after each patched layer: loaded = layers done, total = layers, partial = the result
+//        so far (the shape of the final result, with `values` holding the finished layers)
 //   {id, status: 'token', token: {id, text}}          (generate only, one per new token)
 //   {id, status: 'done', result}                      (Float32Arrays travel in the transfer list)
 //   {id, status: 'error', message}                    (the worker is still usable)
@@ -26,6 +36,10 @@ export const Command = Object.freeze({
   Tokenize: 'tokenize',
   Run: 'run',
   Generate: 'generate',
+  LogitLens: 'logitLens',
+  Dla: 'dla',
+  DetectHeads: 'detectHeads',
+  Patch: 'patch',
   Stop: 'stop',
   DebugPanic: 'debugPanic',
 });
@@ -38,13 +52,19 @@ export const Status = Object.freeze({
   Fatal: 'fatal',
 });
 
-/** Load phases, in the order they happen. `cache` and `download` are alternatives. */
+/** Progress phases: the load's, in the order they happen (`cache` and `download` are
+ *  alternatives), and `patch` for an activation-patching sweep. */
 export const Phase = Object.freeze({
   Compile: 'compile', // compiling and instantiating the wasm module
   Cache: 'cache', // reading the model bytes from the Cache API
   Download: 'download', // fetching the model bytes from the network
   Parse: 'parse', // Loupe.load: parsing GGUF, building the model
+  Patch: 'patch', // not a load phase: one layer of an activation-patching sweep is done
 });
+
+/** Where a patching sweep swaps in clean activations (the wire names of Rust's PatchSite):
+ *  blocks.L.hook_resid_pre / hook_attn_out / hook_mlp_out per position, attn.hook_z per head. */
+export const PATCH_SITES = Object.freeze(['resid_pre', 'attn_out', 'mlp_out', 'head_z']);
 
 export const WEIGHTS = Object.freeze(['quantized', 'q8', 'f32']);
 

@@ -21,12 +21,12 @@ let wasmReady = null;
 // Commands are served strictly in order: `load` awaits the network, and a `run` that arrives
 // meanwhile must wait for the model rather than find none.
 let queue = Promise.resolve();
-/** Generations asked to stop; checked between tokens. */
+/** Generations and patching sweeps asked to stop; checked between tokens and layers. */
 const stopRequests = new Set();
 self.onmessage = (event) => {
   const message = event.data;
   if (message.command === Command.Stop) {
-    stopRequests.add(message.target); // not queued: the generation it targets is running
+    stopRequests.add(message.target); // not queued: the command it targets is running
     return;
   }
   queue = queue.then(() => serve(message));
@@ -62,6 +62,14 @@ async function dispatch(id, command, args) {
     }
     case Command.Generate:
       return { result: await generate(id, args), transfer: [] };
+    case Command.LogitLens:
+      return { result: loaded().logitLens(args), transfer: [] };
+    case Command.Dla:
+      return { result: loaded().dla(args), transfer: [] };
+    case Command.DetectHeads:
+      return { result: loaded().detectHeads(args), transfer: [] };
+    case Command.Patch:
+      return { result: await patch(id, args), transfer: [] };
     case Command.DebugPanic:
       if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
       if (!wasmReady) throw new Error('the wasm module is not started yet');
@@ -87,6 +95,27 @@ async function generate(id, args) {
     return { ...generation.result(), stopped: stopRequests.has(id) };
   } finally {
     generation.free();
+    stopRequests.delete(id);
+  }
+}
+
+/** One layer per step, posting the result so far after each and yielding between layers so a
+ *  `stop` gets in; a stopped sweep resolves with the layers it finished and `stopped: true`. */
+async function patch(id, args) {
+  let sweep = null;
+  try {
+    sweep = loaded().startPatching(args);
+    let more = true;
+    while (more && !stopRequests.has(id)) {
+      more = sweep.step();
+      const partial = sweep.result();
+      self.postMessage({ id, status: Status.Progress, phase: Phase.Patch, loaded: partial.layersDone, total: partial.nLayers, partial });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const result = sweep.result();
+    return { ...result, stopped: result.layersDone < result.nLayers };
+  } finally {
+    sweep?.free();
     stopRequests.delete(id);
   }
 }

@@ -6,8 +6,10 @@
 // What only a browser shows: the page loads the real model from a plain static server,
 // the explorer gives " Paris" for the Eiffel Tower prompt, patterns are proper softmaxes,
 // errors reach the banner instead of a blank page, tokens stream, and a reload takes the
-// model from the Cache API. Exits non-zero, with the reasons, on any failure.
-// Writes tests/artifacts/explorer.png.
+// model from the Cache API; the analyses (logit lens, direct logit attribution, activation
+// patching, head detectors) give the known answers through window.loupe and the page.
+// Exits non-zero, with the reasons, on any failure.
+// Writes tests/artifacts/explorer.png, lens.png, dla.png, patching.png and heads.png.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,6 +29,21 @@ const STEP_TIMEOUT_MS = 3 * 60_000;
 /** Same bound as the native quantized-mode parity test (crates/model/tests/reference.rs). */
 const QUANTIZED_LOGPROB_BOUND = 0.5;
 const PREFIX = '/loupe/'; // served under a sub-path: every URL in the site must be relative
+/** Indirect object identification (Wang et al. 2022), as the page's IOI example button has it. */
+const IOI = {
+  clean: 'When Mary and John went to the store, John gave a drink to',
+  corrupted: 'When Mary and John went to the store, Mary gave a drink to',
+  token: ' Mary',
+  minus: ' John',
+};
+/** The head with the largest direct effect on logit(" Mary") − logit(" John") in the IOI
+ *  prompt: a name mover (tests/fixtures, crates/interp tests). */
+const IOI_TOP_HEAD = [23, 3];
+/** DLA parts must add up to the model's logit difference within this. */
+const DLA_SUM_TOLERANCE = 1e-2;
+/** Patching one head's output must restore at least this much of the IOI logit difference
+ *  for some head (name movers restore about half of it). */
+const PATCH_HEAD_MIN = 0.3;
 
 const failures = [];
 const timings = [];
@@ -271,6 +288,8 @@ async function mainPage(context, server) {
     console.log(`    wrote ${file}`);
   });
 
+  await analyses(page, { nLayers, nHeads });
+
   await step('explorer Stop ends a long generation; the next run still works', async () => {
     await page.fill('#max-tokens', '200');
     await page.uncheck('#stop-at-eos'); // else greedy SmolLM2 ends after " Paris, France."
@@ -327,6 +346,243 @@ async function mainPage(context, server) {
   const errors = log.errors();
   if (errors.length) console.log(`    console errors on the main page (informational):\n      ${errors.join('\n      ')}`);
   await page.close();
+}
+
+// -----------------------------------------------------------------------------------------
+// The analyses, through window.loupe and through the page. Each leaves a screenshot.
+
+async function analyses(page, { nLayers, nHeads }) {
+  await step('API logitLens: " Paris" at rank 0 in the last row, last position', async () => {
+    const r = await page.evaluate(async (prompt) => {
+      const t0 = performance.now();
+      const lens = await window.loupe.logitLens({ prompt, target: ' Paris' });
+      const ms = performance.now() - t0;
+      return {
+        ms,
+        rows: lens.rows,
+        n: lens.tokens.length,
+        widths: lens.cells.map((row) => row.length),
+        last: lens.cells.at(-1)?.at(-1),
+        ranks: lens.cells.map((row) => row.at(-1)?.targetRank),
+        target: lens.target,
+      };
+    }, PROMPT);
+    timings.push(['API logitLens (Eiffel prompt, 10 tokens)', Math.round(r.ms)]);
+    check(r.rows.length === nLayers + 1, `logitLens gave ${r.rows.length} rows, expected ${nLayers + 1}`);
+    check(
+      r.rows[0] === 'blocks.0.hook_resid_pre' && r.rows.at(-1) === `blocks.${nLayers - 1}.hook_resid_post`,
+      `logitLens rows run ${JSON.stringify(r.rows[0])} … ${JSON.stringify(r.rows.at(-1))}`,
+    );
+    check(r.widths.length === r.rows.length && r.widths.every((w) => w === r.n), `cells are not [${r.rows.length}][${r.n}]: widths ${r.widths}`);
+    check(r.target?.text === ' Paris', `target ${JSON.stringify(r.target)}, expected " Paris"`);
+    check(r.last?.targetRank === 0, `" Paris" has rank ${r.last?.targetRank} at the last row and position, expected 0`);
+    check(r.last?.top?.[0]?.token === ' Paris', `the last cell's top-1 is ${JSON.stringify(r.last?.top?.[0])}`);
+    const p = Math.exp(r.last?.targetLogprob);
+    check(Math.abs(p - r.last?.top?.[0]?.prob) < 1e-4, `exp(targetLogprob) = ${p} differs from the top-1 prob ${r.last?.top?.[0]?.prob}`);
+    console.log(`    rank of " Paris" at the last position, row by row: ${r.ranks.join(' ')}; final p = ${p.toFixed(3)}`);
+  });
+
+  await step('API logitLens: a target that is not one token is refused, naming its pieces', async () => {
+    const message = await page.evaluate((prompt) => window.loupe.logitLens({ prompt, target: 'Paris France' }).then(() => null, (e) => e.message), PROMPT);
+    check(/not one/.test(message ?? '') && /France/.test(message ?? ''), `logitLens with a 2-token target: ${JSON.stringify(message)}`);
+  });
+
+  await step('explorer logit lens: default target " Paris", grid, hover top-5', async () => {
+    await uiRun(page, PROMPT);
+    await page.click('#tab-lens');
+    const target = await page.inputValue('#lens-target');
+    check(target === ' Paris', `the lens target defaults to ${JSON.stringify(target)}, expected the run's top-1 " Paris"`);
+    const ms = await uiAnalysis(page, 'lens', '#lens-run');
+    timings.push(['explorer logit lens', ms]);
+    const grid = await gridOf(page, '#lens canvas.heatmap');
+    check(grid.rows === nLayers + 1 && grid.cols === 10, `lens grid is ${grid.rows} × ${grid.cols}, expected ${nLayers + 1} × 10`);
+    const readout = await hoverGrid(page, '#lens canvas.heatmap', grid.rows - 1, grid.cols - 1, '#lens-readout');
+    check(/·Paris/.test(readout) && /rank 1\b/.test(readout), `lens hover readout ${JSON.stringify(readout)} lacks ·Paris at rank 1`);
+    console.log(`    ${readout.replaceAll('\n', ' | ')}`);
+    await shoot(page, 'lens.png');
+  });
+
+  await step('API dla on IOI: parts add up to the logit difference; L23 H3 leads', async () => {
+    const r = await page.evaluate(async ({ clean, token, minus }) => {
+      const t0 = performance.now();
+      const dla = await window.loupe.dla({ prompt: clean, token, minus });
+      return { ms: performance.now() - t0, ...dla };
+    }, IOI);
+    timings.push(['API dla (IOI, 14 tokens)', Math.round(r.ms)]);
+    check(r.heads.length === nLayers && r.heads.every((h) => h.length === nHeads), `dla heads are not [${nLayers}][${nHeads}]`);
+    check(r.mlp.length === nLayers, `dla mlp has ${r.mlp.length} layers`);
+    check(r.token?.text === IOI.token && r.minus?.text === IOI.minus, `dla tokens ${JSON.stringify([r.token, r.minus])}`);
+    check(r.position === r.tokens.length - 1, `dla position ${r.position}, expected the last (${r.tokens.length - 1})`);
+    const gap = Math.abs(r.total - r.sumOfParts);
+    check(gap <= DLA_SUM_TOLERANCE, `|total − sumOfParts| = |${r.total.toFixed(4)} − ${r.sumOfParts.toFixed(4)}| = ${gap.toFixed(4)} > ${DLA_SUM_TOLERANCE}`);
+    let best = [0, 0];
+    r.heads.forEach((row, l) => row.forEach((v, h) => {
+      if (Math.abs(v) > Math.abs(r.heads[best[0]][best[1]])) best = [l, h];
+    }));
+    check(best[0] === IOI_TOP_HEAD[0] && best[1] === IOI_TOP_HEAD[1], `the largest |head| is L${best[0]} H${best[1]}, expected L${IOI_TOP_HEAD[0]} H${IOI_TOP_HEAD[1]}`);
+    console.log(`    total ${r.total.toFixed(4)}, sum of parts ${r.sumOfParts.toFixed(4)}, L${best[0]} H${best[1]} = ${r.heads[best[0]][best[1]].toFixed(3)}`);
+  });
+
+  await step('explorer IOI example fills the analyses; attribution chart and heatmap', async () => {
+    const count = Number(await page.getAttribute('main', 'data-run-count'));
+    await page.click('#ioi-example');
+    await page.waitForFunction((c) => Number(document.querySelector('main').dataset.runCount) > c, count, { timeout: STEP_TIMEOUT_MS });
+    await page.waitForSelector('#run:not([disabled])');
+    check((await page.inputValue('#prompt')) === IOI.clean, 'the IOI example did not put its prompt on the page');
+    check((await page.inputValue('#dla-token')) === IOI.token && (await page.inputValue('#dla-minus')) === IOI.minus, 'the IOI example did not set the DLA tokens');
+    check((await page.inputValue('#patch-corrupted')) === IOI.corrupted, 'the IOI example did not set the corrupted prompt');
+    check((await page.inputValue('#patch-site')) === 'head_z', 'the IOI example did not select head patching');
+    await page.click('#tab-dla');
+    const ms = await uiAnalysis(page, 'dla', '#dla-run');
+    timings.push(['explorer logit attribution', ms]);
+    const summary = await page.textContent('#dla-summary');
+    check(/sum of parts/.test(summary) && /·Mary/.test(summary), `dla summary ${JSON.stringify(summary)}`);
+    const grid = await gridOf(page, '#dla canvas.heatmap');
+    check(grid.rows === nHeads && grid.cols === nLayers, `dla heatmap is ${grid.rows} × ${grid.cols}, expected ${nHeads} × ${nLayers}`);
+    const readout = await hoverGrid(page, '#dla canvas.heatmap', IOI_TOP_HEAD[1], IOI_TOP_HEAD[0], '#dla-readout');
+    check(/^L23 H3: \+\d/.test(readout), `hovering L23 H3 reads ${JSON.stringify(readout)}`);
+    console.log(`    ${summary}\n    ${readout}`);
+    await shoot(page, 'dla.png');
+  });
+
+  // The explorer calls window.loupe.patch like any host; wrapping it lets the test see the
+  // numbers behind the heatmap and when each layer arrived.
+  await page.evaluate(() => {
+    const patch = window.loupe.patch;
+    window.e2ePatches = [];
+    window.loupe.patch = (options, onProgress) => {
+      const record = { options, layers: [], t0: performance.now() };
+      window.e2ePatches.push(record);
+      return patch(options, (partial) => {
+        record.layers.push(Math.round(performance.now() - record.t0));
+        return onProgress?.(partial);
+      }).then(
+        (result) => Object.assign(record, { result, ms: performance.now() - record.t0 }) && result,
+        (error) => {
+          record.error = error.message;
+          throw error;
+        },
+      );
+    };
+  });
+
+  await step('API patch: onProgress after each layer; returning false stops mid-sweep', async () => {
+    const r = await page.evaluate(async ({ clean, corrupted, token, minus }) => {
+      const seen = [];
+      const result = await window.loupe.patch(
+        { clean, corrupted, metric: { type: 'logit_diff', token, minus }, site: 'head_z' },
+        (partial) => {
+          seen.push([partial.layersDone, partial.nLayers, partial.values.length]);
+          return partial.layersDone >= 2 ? false : undefined;
+        },
+      );
+      return { seen, result };
+    }, IOI);
+    const { result, seen } = r;
+    check(result.stopped === true, `a stopped sweep resolved with stopped = ${result.stopped}`);
+    check(result.layersDone >= 2 && result.layersDone < nLayers, `stopped after ${result.layersDone} layers`);
+    check(result.values.length === result.layersDone && result.values.every((row) => row.length === nHeads), 'partial values do not match layersDone × heads');
+    check(seen.every(([done, n, len], i) => done === i + 1 && n === nLayers && len === done), `progress reports ${JSON.stringify(seen)}`);
+    check(result.cleanMetric > result.corruptedMetric, `clean metric ${result.cleanMetric} is not above the corrupted ${result.corruptedMetric}`);
+    console.log(`    stopped after ${result.layersDone} of ${result.nLayers} layers; progress ${JSON.stringify(seen)}`);
+  });
+
+  await step('explorer patching head_z on IOI: progress, full sweep, heatmap', async () => {
+    await page.click('#tab-patching');
+    await page.click('#patch-run');
+    await page.waitForFunction(() => Number(document.querySelector('#patch-progress').value) >= 1, null, { timeout: STEP_TIMEOUT_MS });
+    await page.waitForSelector('#patching[data-state="ready"], #patching[data-state="error"]', { timeout: STEP_TIMEOUT_MS });
+    const run = await page.evaluate(() => window.e2ePatches.at(-1));
+    check(!run.error, `the sweep failed: ${run.error}`);
+    const { result } = run;
+    check(result.values.length === nLayers && result.values.every((row) => row.length === nHeads), `values are not [${nLayers}][${nHeads}]`);
+    check(result.values.flat().every(Number.isFinite), 'some patched value is not finite');
+    let best = [0, 0];
+    result.values.forEach((row, l) => row.forEach((v, h) => {
+      if (v > result.values[best[0]][best[1]]) best = [l, h];
+    }));
+    const top = result.values[best[0]][best[1]];
+    check(top >= PATCH_HEAD_MIN, `no head restores ≥ ${PATCH_HEAD_MIN} of the logit difference (best L${best[0]} H${best[1]} = ${top.toFixed(3)})`);
+    const steps = run.layers.map((t, i) => t - (run.layers[i - 1] ?? 0));
+    timings.push(['explorer patching head_z, IOI (30 layers)', `${Math.round(run.ms)} (first layer ${steps[0]}, slowest ${Math.max(...steps)}, last ${steps.at(-1)})`]);
+    const summary = await page.textContent('#patch-summary');
+    check(/clean metric/.test(summary) && /corrupted/.test(summary), `patching summary ${JSON.stringify(summary)}`);
+    const grid = await gridOf(page, '#patching canvas.heatmap');
+    check(grid.rows === nHeads && grid.cols === nLayers, `patching heatmap is ${grid.rows} × ${grid.cols}`);
+    const readout = await hoverGrid(page, '#patching canvas.heatmap', best[1], best[0], '#patch-readout');
+    check(readout.startsWith(`L${best[0]} H${best[1]}: ${top.toFixed(3)}`), `hover readout ${JSON.stringify(readout)}`);
+    console.log(`    ${summary}\n    ${readout}; per-layer ms ${steps.join(' ')}`);
+    await shoot(page, 'patching.png');
+  });
+
+  await step('explorer patching Stop: partial result, stopped, page usable', async () => {
+    await page.selectOption('#patch-site', 'resid_pre');
+    await page.click('#patch-run');
+    await page.waitForFunction(() => Number(document.querySelector('#patch-progress').value) >= 1, null, { timeout: STEP_TIMEOUT_MS });
+    const t0 = Date.now();
+    await page.click('#patch-stop');
+    await page.waitForSelector('#patching[data-state="stopped"], #patching[data-state="ready"], #patching[data-state="error"]', { timeout: STEP_TIMEOUT_MS });
+    timings.push(['patching: Stop click → stopped', Date.now() - t0]);
+    const run = await page.evaluate(() => window.e2ePatches.at(-1));
+    check(run.result?.stopped === true && run.result.layersDone < nLayers, `after Stop: stopped = ${run.result?.stopped}, ${run.result?.layersDone} layers`);
+    check(run.result?.values.every((row) => row.length === run.result.cleanTokens.length), 'resid_pre rows are not one value per position');
+    const summary = await page.textContent('#patch-summary');
+    check(/stopped after \d+ of 30 layers/.test(summary), `summary after Stop: ${JSON.stringify(summary)}`);
+    const grid = await gridOf(page, '#patching canvas.heatmap');
+    check(grid.rows === run.result.cleanTokens.length && grid.cols === nLayers, `resid_pre grid is ${grid.rows} × ${grid.cols}`);
+    check(await page.isEnabled('#patch-run'), 'Patch stays disabled after Stop');
+    console.log(`    ${summary}`);
+  });
+
+  await step('patching prompts of different lengths: clear message in the banner, page usable', async () => {
+    await page.fill('#patch-corrupted', 'When Mary and John went to the big store, Mary gave a drink to');
+    await page.click('#patch-run');
+    await page.waitForSelector('#patching[data-state="error"], #patching[data-state="ready"]', { timeout: STEP_TIMEOUT_MS });
+    const banner = await bannerText(page);
+    check(/15 tokens|14 tokens/.test(banner) && /same/.test(banner), `banner for prompts of different lengths: ${JSON.stringify(banner)}`);
+    check(await page.isEnabled('#patch-run'), 'Patch stays disabled after the error');
+    console.log(`    banner: ${JSON.stringify(banner)}`);
+    await uiRun(page, IOI.clean);
+    check((await bannerText(page)) === '', 'the banner stays after a successful run');
+    check((await page.textContent('#topk tbody tr:first-child .chip')) === '·Mary', 'after the error, the IOI run does not give ·Mary');
+    await page.fill('#patch-corrupted', IOI.corrupted);
+    await page.selectOption('#patch-site', 'head_z');
+  });
+
+  await step('API detectHeads: three [30][9] maps with scores in [0, 1]', async () => {
+    const r = await page.evaluate(async (prompt) => {
+      const t0 = performance.now();
+      const d = await window.loupe.detectHeads({ prompt });
+      return { ms: performance.now() - t0, ...d };
+    }, IOI.clean);
+    timings.push(['API detectHeads (IOI prompt + 2 × 20 random)', Math.round(r.ms)]);
+    for (const key of ['previousToken', 'duplicateToken', 'induction']) {
+      const m = r[key];
+      check(m?.length === nLayers && m.every((row) => row.length === nHeads), `${key} is not [${nLayers}][${nHeads}]`);
+      check(m.flat().every((v) => v >= 0 && v <= 1 + 1e-6), `${key} has a score outside [0, 1]`);
+      const [l, h, v] = m.flatMap((row, l) => row.map((v, h) => [l, h, v])).sort((a, b) => b[2] - a[2])[0];
+      console.log(`    ${key}: strongest L${l} H${h} ${v.toFixed(3)}`);
+    }
+    check(r.randomIds.length === 20, `randomIds has ${r.randomIds.length} tokens, expected the default 20`);
+  });
+
+  await step('explorer head detectors: three maps; clicking a head shows it in the attention view', async () => {
+    await page.click('#tab-heads');
+    const ms = await uiAnalysis(page, 'heads', '#heads-run');
+    timings.push(['explorer head detectors', ms]);
+    for (const id of ['heads-previous', 'heads-duplicate', 'heads-induction']) {
+      const grid = await gridOf(page, `#${id} canvas.heatmap`);
+      check(grid.rows === nHeads && grid.cols === nLayers, `#${id} is ${grid.rows} × ${grid.cols}`);
+    }
+    const [layer, head] = [Math.min(7, nLayers - 1), Math.min(2, nHeads - 1)];
+    await hoverGrid(page, '#heads-induction canvas.heatmap', head, layer, '#heads-readout', { click: true });
+    await page.waitForSelector('#attention[data-state="ready"]', { timeout: STEP_TIMEOUT_MS });
+    const selected = [await page.inputValue('#attention-layer'), await page.inputValue('#attention-head')];
+    check(selected[0] === String(layer) && selected[1] === String(head), `clicking L${layer} H${head} selected layer/head ${selected}`);
+    const best = await page.textContent('#heads-induction .best');
+    console.log(`    induction ${best}`);
+    await shoot(page, 'heads.png');
+  });
 }
 
 async function errorPages(context, server) {
@@ -435,6 +691,42 @@ async function uiRun(page, prompt, { expect = 'done' } = {}) {
   if (state !== expect) throw new Error(`run of ${JSON.stringify(prompt)} ended in '${state}', expected '${expect}': ${await bannerText(page)}`);
   await page.waitForSelector('#run:not([disabled])');
   return ms;
+}
+
+/** Clicks an analysis's button and waits for its view to finish; returns the duration. */
+async function uiAnalysis(page, view, button) {
+  await page.waitForSelector(`${button}:not([disabled])`, { timeout: STEP_TIMEOUT_MS });
+  const t0 = Date.now();
+  await page.click(button);
+  await page.waitForSelector(`#${view}[data-state="ready"], #${view}[data-state="error"]`, { timeout: STEP_TIMEOUT_MS });
+  const ms = Date.now() - t0;
+  const state = await page.getAttribute(`#${view}`, 'data-state');
+  if (state !== 'ready') throw new Error(`${view} ended in '${state}': ${await bannerText(page)}`);
+  return ms;
+}
+
+/** The grid geometry an analysis heatmap publishes on its canvas. */
+async function gridOf(page, selector) {
+  const g = await page.$eval(selector, (c) => ({ ...c.dataset }));
+  return Object.fromEntries(Object.entries(g).map(([k, v]) => [k, Number(v)]));
+}
+
+/** Hovers (or clicks) cell (row, col) of an analysis heatmap; returns the readout text. */
+async function hoverGrid(page, selector, row, col, readout, { click = false } = {}) {
+  const g = await gridOf(page, selector);
+  const position = { x: g.left + (col + 0.5) * g.cellWidth, y: g.top + (row + 0.5) * g.cellHeight };
+  const canvas = await page.$(selector);
+  await canvas.scrollIntoViewIfNeeded();
+  await (click ? canvas.click({ position }) : canvas.hover({ position }));
+  return (await page.textContent(readout)).trim();
+}
+
+/** Screenshots the analyses panel (the tab on show) into tests/artifacts/. */
+async function shoot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, name);
+  await page.locator('.analyses-panel').screenshot({ path: file });
+  console.log(`    wrote ${file}`);
 }
 
 /** Hovers heatmap cell (q, k) ('last' = last query) and returns the readout text. */

@@ -22,7 +22,8 @@ const GRID_PX = 560;
 /**
  * @param {HTMLElement} container
  * @param {{nLayers: number, nHeads: number}} data
- * @returns {{show({tokens, pattern}): Promise<void>, clear(): void, layer(): number}}
+ * @returns {{show({tokens, pattern}): Promise<void>, clear(): void, layer(): number,
+ *            select(layer, head): Promise<void>}}
  *   `pattern(layer)` returns (a promise of) {shape: [1, nHeads, n, n], data: Float32Array}.
  */
 export function createAttentionView(container, { nLayers, nHeads }) {
@@ -57,6 +58,12 @@ export function createAttentionView(container, { nLayers, nHeads }) {
 
   return {
     layer: () => Number(layerSelect.value),
+    /** Shows layer `layer`, head `head` (e.g. a head picked in the head detectors). */
+    select(layer, head) {
+      layerSelect.value = String(layer);
+      headSelect.value = String(head);
+      return draw();
+    },
     async show(data) {
       tokens = data.tokens;
       loadPattern = data.pattern;

@@ -26,6 +26,9 @@ export function createPromptPanel(container, { prompt, prependBos, onRun }) {
 
   return {
     value: () => ({ prompt: text.value, prependBos: bos.checked }),
+    setPrompt(prompt) {
+      text.value = prompt;
+    },
     setEnabled(enabled) {
       run.disabled = !enabled;
     },

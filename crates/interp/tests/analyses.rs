@@ -156,7 +156,7 @@ fn mismatched_lengths_are_explained() {
     };
     let err = PatchSweep::start(m, t, &req, 1024).err().expect("rejected").to_string();
     assert!(err.contains("same token length"), "{err}");
-    let multi = LensRequest { prompt: P0.into(), target: Some(text(" Parisian")), top_k: None, prepend_bos: false };
+    let multi = LensRequest { prompt: P0.into(), target: Some(text(" Eiffel Tower")), top_k: None, prepend_bos: false };
     let err = logit_lens(m, t, &multi, 1024).err().expect("rejected").to_string();
     assert!(err.contains("not one"), "{err}");
 }

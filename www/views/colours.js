@@ -1,0 +1,69 @@
+// Colour scales shared by the analysis heatmaps, and the legends that explain them.
+// Ramps from ColorBrewer: "Blues" for values in [0, 1] (as in the attention view), and "RdBu"
+// turned round for signed values (blue negative, white 0, red positive).
+
+import { el } from './format.js';
+
+const BLUES = [
+  [247, 251, 255],
+  [198, 219, 239],
+  [107, 174, 214],
+  [33, 113, 181],
+  [8, 48, 107],
+];
+const RED_BLUE = [
+  [33, 102, 172],
+  [103, 169, 207],
+  [209, 229, 240],
+  [247, 247, 247],
+  [253, 219, 199],
+  [239, 138, 98],
+  [178, 24, 43],
+];
+
+/** [r, g, b] for v in [0, 1] (clamped; NaN counts as 0). */
+export function sequential(v) {
+  return ramp(BLUES, clamp(v, 0, 1));
+}
+
+/** [r, g, b] for v in [−1, 1] (clamped): blue below 0, white at 0, red above. */
+export function diverging(v) {
+  return ramp(RED_BLUE, (clamp(v, -1, 1) + 1) / 2);
+}
+
+export function css([r, g, b]) {
+  return `rgb(${r}, ${g}, ${b})`;
+}
+
+/** Dark text on light cells, white on dark ones (relative luminance, sRGB approximated). */
+export function textOn([r, g, b]) {
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? '#1d232b' : '#ffffff';
+}
+
+/**
+ * A colour bar between its two end values.
+ * @param {{colour(x: number): number[], low: string, high: string, title: string}} data
+ *   colour maps x in [0, 1] along the bar; title says what the colours mean (on hover).
+ */
+export function createLegend({ colour, low, high, title }) {
+  const width = 120;
+  const bar = el('canvas', { className: 'legend-bar', width, height: 10 });
+  const ctx = bar.getContext('2d');
+  for (let x = 0; x < width; x++) {
+    ctx.fillStyle = css(colour(x / (width - 1)));
+    ctx.fillRect(x, 0, 1, 10);
+  }
+  return el('div', { className: 'legend', title }, el('span', {}, low), bar, el('span', {}, high));
+}
+
+function ramp(stops, x) {
+  const t = x * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(t));
+  const f = t - i;
+  return stops[i].map((c, j) => Math.round(c + (stops[i + 1][j] - c) * f));
+}
+
+function clamp(v, lo, hi) {
+  const x = Number(v);
+  return Math.min(hi, Math.max(lo, Number.isNaN(x) ? 0 : x));
+}
