@@ -149,7 +149,7 @@ fn mismatched_lengths_are_explained() {
     let (m, t) = setup();
     let req = PatchRequest {
         clean: CLEAN.into(),
-        corrupted: "When Mary and John went to the store, Christopher gave a drink to".into(),
+        corrupted: "When Mary and John went to the store, the old man gave a drink to".into(),
         metric: Metric::Logprob { token: text(" Mary") },
         site: PatchSite::ResidPre,
         prepend_bos: false,
