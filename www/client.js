@@ -110,11 +110,19 @@ export class ModelClient {
     return this.call(Command.DebugPanic, { message });
   }
 
-  call(command, args, extra = {}) {
+  /** Posts one request. `args.signal` (an AbortSignal, for generate and patch) is kept here:
+   *  aborting it asks the worker to stop at once, without waiting for the next report. */
+  call(command, { signal, ...args }, extra = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { command, args, resolve, reject, tokens: [], ...extra });
       this.worker.postMessage({ id, command, ...args });
+      const stop = () => {
+        const call = this.pending.get(id);
+        if (call && !call.stopping) this.stop(id, call);
+      };
+      if (signal?.aborted) stop();
+      else signal?.addEventListener('abort', stop, { once: true });
     });
   }
 

@@ -68,9 +68,7 @@ export function createExplorer(doc, { loupe, status }) {
   const dla = createDlaView(tabs.panels.dla, { onRun: runDla });
   const patching = createPatchingView(tabs.panels.patching, {
     onRun: runPatching,
-    onStop: () => {
-      patchStopRequested = true;
-    },
+    onStop: () => patchAbort?.abort(),
   });
   const heads = createHeadsView(tabs.panels.heads, {
     onRun: runHeads,
@@ -84,7 +82,7 @@ export function createExplorer(doc, { loupe, status }) {
   let modelReady = false;
   let busy = 0; // tasks in flight
   let stopRequested = false;
-  let patchStopRequested = false;
+  let patchAbort = null; // the AbortController of the patching sweep in progress
   let runCount = 0;
 
   function refresh() {
@@ -219,15 +217,14 @@ export function createExplorer(doc, { loupe, status }) {
   async function runPatching() {
     const { prompt, prependBos } = promptPanel.value();
     const { corrupted, metric, site } = patching.value();
-    patchStopRequested = false;
+    patchAbort = new AbortController();
+    const { signal } = patchAbort;
     patching.start();
     const started = performance.now();
     await whileBusy(async () => {
       try {
-        const result = await loupe.patch({ clean: prompt, corrupted, metric, site, prependBos }, (partial) => {
-          patching.progress(partial);
-          return patchStopRequested ? false : undefined;
-        });
+        const request = { clean: prompt, corrupted, metric, site, prependBos, signal };
+        const result = await loupe.patch(request, (partial) => patching.progress(partial));
         status.clear();
         patching.finish(result, performance.now() - started);
       } catch (error) {

@@ -59,7 +59,8 @@
  *       'head_z' (per layer and head). The prompts must have the same number of tokens.
  *       The sweep runs one layer at a time: onProgress(partial) gets the result so far after
  *       each layer; returning false stops the sweep, which then resolves with the finished
- *       layers and `stopped: true` (false when every layer was done).
+ *       layers and `stopped: true` (false when every layer was done). An AbortSignal as
+ *       options.signal stops it too, after the layer in progress (generate takes one as well).
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
  *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'q8' re-encodes them to
  *       Q8_0 at load (the default: SIMD kernels), 'f32' dequantizes).

@@ -399,7 +399,7 @@ async function analyses(page, { nLayers, nHeads }) {
     const readout = await hoverGrid(page, '#lens canvas.heatmap', grid.rows - 1, grid.cols - 1, '#lens-readout');
     check(/·Paris/.test(readout) && /rank 1\b/.test(readout), `lens hover readout ${JSON.stringify(readout)} lacks ·Paris at rank 1`);
     console.log(`    ${readout.replaceAll('\n', ' | ')}`);
-    await shoot(page, 'lens.png');
+    await shoot(page, 'lens.png', () => hoverGrid(page, '#lens canvas.heatmap', grid.rows - 1, grid.cols - 1, '#lens-readout'));
   });
 
   await step('API dla on IOI: parts add up to the logit difference; L23 H3 leads', async () => {
@@ -442,7 +442,7 @@ async function analyses(page, { nLayers, nHeads }) {
     const readout = await hoverGrid(page, '#dla canvas.heatmap', IOI_TOP_HEAD[1], IOI_TOP_HEAD[0], '#dla-readout');
     check(/^L23 H3: \+\d/.test(readout), `hovering L23 H3 reads ${JSON.stringify(readout)}`);
     console.log(`    ${summary}\n    ${readout}`);
-    await shoot(page, 'dla.png');
+    await shoot(page, 'dla.png', () => hoverGrid(page, '#dla canvas.heatmap', IOI_TOP_HEAD[1], IOI_TOP_HEAD[0], '#dla-readout'));
   });
 
   // The explorer calls window.loupe.patch like any host; wrapping it lets the test see the
@@ -451,7 +451,7 @@ async function analyses(page, { nLayers, nHeads }) {
     const patch = window.loupe.patch;
     window.e2ePatches = [];
     window.loupe.patch = (options, onProgress) => {
-      const record = { options, layers: [], t0: performance.now() };
+      const record = { site: options.site, layers: [], t0: performance.now() };
       window.e2ePatches.push(record);
       return patch(options, (partial) => {
         record.layers.push(Math.round(performance.now() - record.t0));
@@ -512,7 +512,7 @@ async function analyses(page, { nLayers, nHeads }) {
     const readout = await hoverGrid(page, '#patching canvas.heatmap', best[1], best[0], '#patch-readout');
     check(readout.startsWith(`L${best[0]} H${best[1]}: ${top.toFixed(3)}`), `hover readout ${JSON.stringify(readout)}`);
     console.log(`    ${summary}\n    ${readout}; per-layer ms ${steps.join(' ')}`);
-    await shoot(page, 'patching.png');
+    await shoot(page, 'patching.png', () => hoverGrid(page, '#patching canvas.heatmap', best[1], best[0], '#patch-readout'));
   });
 
   await step('explorer patching Stop: partial result, stopped, page usable', async () => {
@@ -549,6 +549,7 @@ async function analyses(page, { nLayers, nHeads }) {
     await page.selectOption('#patch-site', 'head_z');
   });
 
+  let inductionHead = [Math.min(5, nLayers - 1), 0]; // replaced by the strongest one found
   await step('API detectHeads: three [30][9] maps with scores in [0, 1]', async () => {
     const r = await page.evaluate(async (prompt) => {
       const t0 = performance.now();
@@ -562,6 +563,7 @@ async function analyses(page, { nLayers, nHeads }) {
       check(m.flat().every((v) => v >= 0 && v <= 1 + 1e-6), `${key} has a score outside [0, 1]`);
       const [l, h, v] = m.flatMap((row, l) => row.map((v, h) => [l, h, v])).sort((a, b) => b[2] - a[2])[0];
       console.log(`    ${key}: strongest L${l} H${h} ${v.toFixed(3)}`);
+      if (key === 'induction') inductionHead = [l, h];
     }
     check(r.randomIds.length === 20, `randomIds has ${r.randomIds.length} tokens, expected the default 20`);
   });
@@ -574,14 +576,14 @@ async function analyses(page, { nLayers, nHeads }) {
       const grid = await gridOf(page, `#${id} canvas.heatmap`);
       check(grid.rows === nHeads && grid.cols === nLayers, `#${id} is ${grid.rows} × ${grid.cols}`);
     }
-    const [layer, head] = [Math.min(7, nLayers - 1), Math.min(2, nHeads - 1)];
+    const [layer, head] = inductionHead;
     await hoverGrid(page, '#heads-induction canvas.heatmap', head, layer, '#heads-readout', { click: true });
     await page.waitForSelector('#attention[data-state="ready"]', { timeout: STEP_TIMEOUT_MS });
     const selected = [await page.inputValue('#attention-layer'), await page.inputValue('#attention-head')];
     check(selected[0] === String(layer) && selected[1] === String(head), `clicking L${layer} H${head} selected layer/head ${selected}`);
     const best = await page.textContent('#heads-induction .best');
     console.log(`    induction ${best}`);
-    await shoot(page, 'heads.png');
+    await shoot(page, 'heads.png', () => hoverGrid(page, '#heads-induction canvas.heatmap', head, layer, '#heads-readout'));
   });
 }
 
@@ -721,11 +723,15 @@ async function hoverGrid(page, selector, row, col, readout, { click = false } = 
   return (await page.textContent(readout)).trim();
 }
 
-/** Screenshots the analyses panel (the tab on show) into tests/artifacts/. */
-async function shoot(page, name) {
+/** Screenshots the analyses panel (the tab on show) into tests/artifacts/, after `pose`
+ *  (e.g. hovering a cell) once the panel is in view, so the screenshot keeps the hover. */
+async function shoot(page, name, pose = async () => {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, name);
-  await page.locator('.analyses-panel').screenshot({ path: file });
+  const panel = page.locator('.analyses-panel');
+  await panel.scrollIntoViewIfNeeded();
+  await pose();
+  await panel.screenshot({ path: file });
   console.log(`    wrote ${file}`);
 }
 

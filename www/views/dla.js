@@ -27,7 +27,7 @@ export function createDlaView(container, { onRun }) {
   const minus = createTokenInput({ id: 'dla-minus', label: 'minus token (optional)', title: 'exact token text; empty: explain the logit of the token alone' });
   const run = el('button', { type: 'button', id: 'dla-run', className: 'primary', disabled: true }, 'Attribute');
   const legend = el('div', { className: 'legend-slot' });
-  const summary = el('div', { className: 'summary', id: 'dla-summary', 'aria-live': 'polite' });
+  const summary = el('div', { className: 'summary', id: 'dla-summary', 'aria-live': 'polite' }, 'Not run yet: “Attribute” explains the page prompt’s last prediction.');
   const readout = el('div', { className: 'readout', id: 'dla-readout' });
   const key = el('div', { className: 'series-key' }, ...SERIES.map((s) => el('span', {}, el('span', { className: 'swatch', style: `background: ${s.colour}` }), s.name)));
   let result = null;

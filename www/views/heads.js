@@ -20,7 +20,7 @@ const TOP = 3;
  */
 export function createHeadsView(container, { onRun, onSelect }) {
   const run = el('button', { type: 'button', id: 'heads-run', className: 'primary', disabled: true }, 'Detect heads');
-  const summary = el('div', { className: 'summary', id: 'heads-summary', 'aria-live': 'polite' });
+  const summary = el('div', { className: 'summary', id: 'heads-summary', 'aria-live': 'polite' }, 'Not run yet: “Detect heads” scores every head.');
   const readout = el('div', { className: 'readout', id: 'heads-readout' });
   let result = null;
   const maps = DETECTORS.map((d) => {
@@ -61,9 +61,9 @@ export function createHeadsView(container, { onRun, onSelect }) {
         m.heatmap.draw({
           rows: Array.from({ length: scores[0]?.length ?? 0 }, (_, h) => `H${h}`),
           cols: Array.from({ length: scores.length }, (_, l) => (l % 5 === 0 ? String(l) : '')),
-          cellWidth: 14,
+          cellWidth: 12,
           cellHeight: 14,
-          columnLabelWidth: 5 * 14,
+          columnLabelWidth: 5 * 12,
           colour: (h, l) => sequential(scores[l][h]),
         });
         const ranked = scores.flatMap((row, l) => row.map((v, h) => ({ l, h, v }))).sort((a, b) => b.v - a.v);

@@ -26,7 +26,7 @@ export function createLensView(container, { onRun }) {
   });
   const run = el('button', { type: 'button', id: 'lens-run', className: 'primary', disabled: true }, 'Show logit lens');
   const legend = el('div', { className: 'legend-slot' });
-  const summary = el('div', { className: 'summary', id: 'lens-summary', 'aria-live': 'polite' });
+  const summary = el('div', { className: 'summary', id: 'lens-summary', 'aria-live': 'polite' }, 'Not run yet: “Show logit lens” reads the page prompt at every layer.');
   const readout = el('div', { className: 'readout', id: 'lens-readout' });
   let result = null;
   const heatmap = createHeatmap({ label: 'logit lens: top-1 token per layer and position', onHover: hover });

@@ -42,7 +42,7 @@ export function createPatchingView(container, { onRun, onStop }) {
   const bar = el('progress', { id: 'patch-progress', max: 1, value: 0, 'aria-label': 'layers patched' });
   const count = el('span', { className: 'timing', id: 'patch-count' });
   const legend = el('div', { className: 'legend-slot' });
-  const summary = el('div', { className: 'summary', id: 'patch-summary', 'aria-live': 'polite' });
+  const summary = el('div', { className: 'summary', id: 'patch-summary', 'aria-live': 'polite' }, 'Not run yet: try the IOI example, then “Patch”.');
   const readout = el('div', { className: 'readout', id: 'patch-readout' });
   const heatmap = createHeatmap({ label: 'activation patching: share of the clean behaviour restored', onHover: hover });
   let shown = null; // the (partial) result on the grid
@@ -51,8 +51,8 @@ export function createPatchingView(container, { onRun, onStop }) {
       'The page prompt is the clean run. Patching copies one clean activation into the corrupted run and measures ' +
         'the metric at the last position: 1 (red) restores the clean value, 0 (white) changes nothing.'),
     el('div', { className: 'controls' }, el('label', { className: 'field grow' }, el('span', {}, 'Corrupted prompt (same number of tokens)'), corrupted)),
-    el('div', { className: 'controls' }, field('Metric', metric), token.element, minus.element, field('Patch', site), run, stop, bar, count),
-    summary,
+    el('div', { className: 'controls' }, field('Metric', metric), token.element, minus.element, field('Patch', site), run, stop),
+    el('div', { className: 'run-status' }, bar, count, summary),
     el('div', { className: 'chart-caption' }, el('span', { id: 'patch-axes' }), legend),
     heatmap.element,
     readout,
