@@ -36,8 +36,24 @@ window.runBench = async ({ mode, reps, gen, modelUrl }) => {
   }
   const end = performance.now();
   g.free();
+  const sweep = (site) => {
+    const t0 = performance.now();
+    const p = m.startPatching({
+      clean: 'When Mary and John went to the store yesterday, John gave a cold drink to',
+      corrupted: 'When Mary and John went to the store yesterday, Mary gave a cold drink to',
+      metric: { type: 'logit_diff', token: ' Mary', minus: ' John' },
+      site,
+    });
+    while (p.step()) {}
+    p.free();
+    return (performance.now() - t0) / 1e3;
+  };
+  const patchResid = sweep('resid_pre');
+  const patchHeads = sweep('head_z');
   return {
     weights: mode,
+    patch_resid_30x16_s: patchResid,
+    patch_heads_30x9_s: patchHeads,
     load_ms: loadMs,
     forward64_ms: forward64,
     forward64_capture_resid_ms: forward64Capture,

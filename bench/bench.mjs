@@ -62,8 +62,8 @@ const f = (x, d = 0) => (x === undefined ? '—' : x.toFixed(d));
 const lines = [
   `Chromium ${browser.version()} (wasm32, simd128 ${wasm[0]?.simd128 ? 'on' : 'OFF'}, 1 thread) vs native x86-64 (candle CPU, ${os.cpus().length} cores), ${reps} reps, median`,
   '',
-  '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | load: wasm / native | peak wasm memory |',
-  '|---|---|---|---|---|---|',
+  '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | patch resid 30×16: wasm / native | patch heads 30×9: wasm / native | load: wasm / native | peak wasm memory |',
+  '|---|---|---|---|---|---|---|---|',
 ];
 for (const w of wasm) {
   const n = nat[w.weights] ?? {};
@@ -71,6 +71,7 @@ for (const w of wasm) {
     `| ${w.weights} | ${f(w.forward64_ms)} ms / ${f(n.forward64_ms)} ms (${f(w.forward64_ms / n.forward64_ms, 2)}×) ` +
       `| ${f(w.forward64_capture_resid_ms)} ms / ${f(n.forward64_capture_resid_ms)} ms ` +
       `| ${f(w.decode_tok_per_s, 1)} / ${f(n.decode_tok_per_s, 1)} (${f(w.decode_tok_per_s / n.decode_tok_per_s, 2)}×) ` +
+      `| ${f(w.patch_resid_30x16_s, 1)} s / ${f(n.patch_resid_30x16_s, 1)} s | ${f(w.patch_heads_30x9_s, 1)} s / ${f(n.patch_heads_30x9_s, 1)} s ` +
       `| ${f(w.load_ms)} ms / ${f(n.load_ms)} ms | ${f(w.wasm_memory_mb)} MB |`,
   );
 }

@@ -3,14 +3,21 @@
 //!
 //! Measures, per weight mode: model build time, a 64-token forward pass without and with
 //! capture of every residual stream (median of `--reps`), greedy generation speed (decode
-//! tokens/s after the prefill), and peak resident memory.
+//! tokens/s after the prefill), full activation-patching sweeps (residual stream 30 layers ×
+//! 16 positions; heads 30 × 9), and peak resident memory.
 
 use crate::args::Args;
 use crate::commands::load_file;
 use anyhow::Result;
+use loupe_interp::patching::{Metric, PatchRequest, PatchSite, PatchSweep};
 use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
+use loupe_interp::target::TokenRef;
 use loupe_model::{Llama, LoupeTokenizer, WeightMode};
 use std::time::Instant;
+
+/// A 16-token clean/corrupted pair (checked at run time) for the patching sweeps.
+pub const PATCH_CLEAN: &str = "When Mary and John went to the store yesterday, John gave a cold drink to";
+pub const PATCH_CORRUPTED: &str = "When Mary and John went to the store yesterday, Mary gave a cold drink to";
 
 /// 64 tokens with the default model's tokenizer (checked at run time).
 pub const BENCH_PROMPT: &str = "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox";
@@ -72,8 +79,26 @@ fn bench_mode(model: &Llama, tok: &LoupeTokenizer, mode: WeightMode, load_ms: f6
     })?;
     let total_s = start.elapsed().as_secs_f64();
     let decode_s = first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(total_s);
+    let sweep_s = |site: PatchSite| -> Result<f64> {
+        let req = PatchRequest {
+            clean: PATCH_CLEAN.into(),
+            corrupted: PATCH_CORRUPTED.into(),
+            metric: Metric::LogitDiff { token: TokenRef::Text(" Mary".into()), minus: TokenRef::Text(" John".into()) },
+            site,
+            prepend_bos: false,
+        };
+        let t = Instant::now();
+        let mut sweep = PatchSweep::start(model, tok, &req, 1024)?;
+        anyhow::ensure!(sweep.result().clean_tokens.len() == 16, "patching pair is not 16 tokens");
+        while sweep.step(model)? {}
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let patch_resid_s = sweep_s(PatchSite::ResidPre)?;
+    let patch_heads_s = sweep_s(PatchSite::HeadZ)?;
     Ok(serde_json::json!({
         "weights": mode,
+        "patch_resid_30x16_s": patch_resid_s,
+        "patch_heads_30x9_s": patch_heads_s,
         "load_ms": load_ms,
         "forward64_ms": forward_ms,
         "forward64_capture_resid_ms": forward_capture_ms,
