@@ -112,7 +112,7 @@ export class ModelClient {
 
   /** Posts one request. `args.signal` (an AbortSignal, for generate and patch) is kept here:
    *  aborting it asks the worker to stop at once, without waiting for the next report. */
-  call(command, { signal, ...args }, extra = {}) {
+  call(command, { signal, ...args } = {}, extra = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { command, args, resolve, reject, tokens: [], ...extra });

@@ -39,8 +39,11 @@ const IOI = {
 /** The head with the largest direct effect on logit(" Mary") − logit(" John") in the IOI
  *  prompt: a name mover (tests/fixtures, crates/interp tests). */
 const IOI_TOP_HEAD = [23, 3];
-/** DLA parts must add up to the model's logit difference within this. */
-const DLA_SUM_TOLERANCE = 1e-2;
+/** DLA parts must add up to the decomposed logit difference within this (the issue's 1e-3)… */
+const DLA_SUM_TOLERANCE = 1e-3;
+/** …which may differ from the model's own logits in the quantized default mode, where the
+ *  unembedding rounds its input to 8 bits (measured: 0.045 on the IOI prompt in q8). */
+const DLA_MODEL_TOLERANCE = 0.1;
 /** Patching one head's output must restore at least this much of the IOI logit difference
  *  for some head (name movers restore about half of it). */
 const PATCH_HEAD_MIN = 0.3;
@@ -415,6 +418,8 @@ async function analyses(page, { nLayers, nHeads }) {
     check(r.position === r.tokens.length - 1, `dla position ${r.position}, expected the last (${r.tokens.length - 1})`);
     const gap = Math.abs(r.total - r.sumOfParts);
     check(gap <= DLA_SUM_TOLERANCE, `|total − sumOfParts| = |${r.total.toFixed(4)} − ${r.sumOfParts.toFixed(4)}| = ${gap.toFixed(4)} > ${DLA_SUM_TOLERANCE}`);
+    const modelGap = Math.abs(r.total - r.modelTotal);
+    check(modelGap <= DLA_MODEL_TOLERANCE, `|total − modelTotal| = ${modelGap.toFixed(4)} > ${DLA_MODEL_TOLERANCE}`);
     let best = [0, 0];
     r.heads.forEach((row, l) => row.forEach((v, h) => {
       if (Math.abs(v) > Math.abs(r.heads[best[0]][best[1]])) best = [l, h];

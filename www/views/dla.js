@@ -33,6 +33,7 @@ export function createDlaView(container, { onRun }) {
   let result = null;
   const bars = createBarChart({ label: 'direct logit attribution per layer', onHover: hoverBar });
   const heatmap = createHeatmap({ label: 'direct logit attribution per head', onHover: hoverHead });
+  container.dataset.state = 'idle';
   container.replaceChildren(
     el('p', { className: 'explain' },
       'What each part writes straight into the logit (difference) at the last position, read through the final ' +
@@ -104,7 +105,8 @@ export function createDlaView(container, { onRun }) {
         : `logit('${visible(dla.token.text)}')`;
       const at = `position ${dla.position} '${visible(dla.tokens[dla.position]?.text ?? '')}'`;
       summary.textContent =
-        `${what} at ${at}: model ${fixed(dla.total)} · sum of parts ${fixed(dla.sumOfParts)} ` +
+        `${what} at ${at}: ${fixed(dla.total)} = sum of parts ${fixed(dla.sumOfParts)} ` +
+        `(the model's own logits give ${fixed(dla.modelTotal)}; quantized weights round the unembedding's input) ` +
         `(embedding ${signed(dla.embed)}, heads ${signed(dla.heads.flat().reduce((a, b) => a + b, 0))}, ` +
         `MLPs ${signed(dla.mlp.reduce((a, b) => a + b, 0))}) · ${(ms / 1000).toFixed(1)} s`;
       readout.textContent = 'Hover a bar or a head for its value.';

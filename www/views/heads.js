@@ -34,6 +34,7 @@ export function createHeadsView(container, { onRun, onSelect }) {
       el('figcaption', {}, el('strong', {}, d.title), el('small', {}, ` ${d.note}`)), heatmap.element, best);
     return { ...d, heatmap, best, box };
   });
+  container.dataset.state = 'idle';
   container.replaceChildren(
     el('p', { className: 'explain' },
       'Each cell is one head’s mean attention on the key its mechanism predicts (0 to 1). Click a head to see its ' +

@@ -30,10 +30,12 @@ export function createLensView(container, { onRun }) {
   const readout = el('div', { className: 'readout', id: 'lens-readout' });
   let result = null;
   const heatmap = createHeatmap({ label: 'logit lens: top-1 token per layer and position', onHover: hover });
+  container.dataset.state = 'idle';
   container.replaceChildren(
     el('p', { className: 'explain' },
       'Each row reads the residual stream at one depth through the final norm and the unembedding, as if the ' +
-        'model ended there. A cell shows the top-1 prediction at that position; its colour is the target’s probability.'),
+        'model ended there. A cell shows the top-1 prediction at that position, coloured by the target’s probability ' +
+        '(the top-1’s when no target is given).'),
     el('div', { className: 'controls' }, target.element, run, legend),
     summary,
     heatmap.element,

@@ -46,6 +46,7 @@ export function createPatchingView(container, { onRun, onStop }) {
   const readout = el('div', { className: 'readout', id: 'patch-readout' });
   const heatmap = createHeatmap({ label: 'activation patching: share of the clean behaviour restored', onHover: hover });
   let shown = null; // the (partial) result on the grid
+  container.dataset.state = 'idle';
   container.replaceChildren(
     el('p', { className: 'explain' },
       'The page prompt is the clean run. Patching copies one clean activation into the corrupted run and measures ' +

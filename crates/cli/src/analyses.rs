@@ -4,7 +4,10 @@
 use crate::args::Args;
 use crate::commands::load;
 use anyhow::{Context, Result};
+use loupe_interp::ablation::{ablate, AblateRequest, AblationMethod, Component};
 use loupe_interp::detectors::{detect_heads, DetectRequest};
+use loupe_interp::neuron::{neuron_view, NeuronRequest};
+use loupe_interp::pairs::{minimal_pair, PairRequest};
 use loupe_interp::dla::{direct_logit_attribution, DlaRequest};
 use loupe_interp::lens::{logit_lens, LensRequest};
 use loupe_interp::patching::{Metric, PatchRequest, PatchSite, PatchSweep};
@@ -61,6 +64,73 @@ pub fn dla(raw: &[String]) -> Result<()> {
     write_json(&args, &direct_logit_attribution(&model, &tok, &req, model.cfg.context_length)?)
 }
 
+fn metric(args: &Args) -> Result<Metric> {
+    let target = token(args.required("token")?);
+    Ok(match args.optional("minus") {
+        Some(m) => Metric::LogitDiff { token: target, minus: token(m) },
+        None => Metric::Logprob { token: target },
+    })
+}
+
+/// `--head L.H`, `--mlp L` or `--neuron L.N`.
+fn component(args: &Args) -> Result<Component> {
+    let pair = |s: &str, what: &str| -> Result<(usize, usize)> {
+        let (a, b) = s.split_once('.').with_context(|| format!("--{what} takes LAYER.INDEX, e.g. 23.3"))?;
+        Ok((a.parse().with_context(|| format!("--{what} {s}"))?, b.parse().with_context(|| format!("--{what} {s}"))?))
+    };
+    match (args.optional("head"), args.optional("mlp"), args.optional("neuron")) {
+        (Some(h), None, None) => pair(h, "head").map(|(layer, head)| Component::Head { layer, head }),
+        (None, Some(l), None) => Ok(Component::Mlp { layer: l.parse().with_context(|| format!("--mlp {l}"))? }),
+        (None, None, Some(n)) => pair(n, "neuron").map(|(layer, index)| Component::Neuron { layer, index }),
+        _ => anyhow::bail!("name exactly one component: --head L.H, --mlp L or --neuron L.N"),
+    }
+}
+
+pub fn ablate_cmd(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &flags(&["head", "mlp", "neuron", "method", "reference", "token", "minus"]), &["prepend-bos"])?;
+    let method = match args.get("method", "zero".to_string())?.as_str() {
+        "zero" => AblationMethod::Zero,
+        "mean" => AblationMethod::Mean,
+        "resample" => AblationMethod::Resample,
+        other => anyhow::bail!("unknown --method '{other}' (zero, mean, resample)"),
+    };
+    let req = AblateRequest {
+        prompt: args.required("prompt")?.into(),
+        component: component(&args)?,
+        method,
+        metric: metric(&args)?,
+        reference: args.optional("reference").map(String::from),
+        prepend_bos: args.flag("prepend-bos"),
+    };
+    let (model, tok) = load(&args)?;
+    write_json(&args, &ablate(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+pub fn pair(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &["model", "weights", "out", "a", "b", "top-k"], &["prepend-bos"])?;
+    let req = PairRequest {
+        a: args.required("a")?.into(),
+        b: args.required("b")?.into(),
+        top_k: Some(args.get("top-k", 10)?),
+        prepend_bos: args.flag("prepend-bos"),
+    };
+    let (model, tok) = load(&args)?;
+    write_json(&args, &minimal_pair(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+pub fn neuron(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &flags(&["layer", "neuron", "top-k"]), &["prepend-bos"])?;
+    let req = NeuronRequest {
+        prompt: args.required("prompt")?.into(),
+        layer: args.get("layer", 0)?,
+        neuron: args.get("neuron", 0)?,
+        top_k: Some(args.get("top-k", 10)?),
+        prepend_bos: args.flag("prepend-bos"),
+    };
+    let (model, tok) = load(&args)?;
+    write_json(&args, &neuron_view(&model, &tok, &req, model.cfg.context_length)?)
+}
+
 pub fn patch(raw: &[String]) -> Result<()> {
     let args = Args::parse(raw, &flags(&["clean", "corrupted", "token", "minus", "site"]), &["prepend-bos"])?;
     let site = match args.get("site", "resid_pre".to_string())?.as_str() {
@@ -70,15 +140,10 @@ pub fn patch(raw: &[String]) -> Result<()> {
         "head_z" => PatchSite::HeadZ,
         other => anyhow::bail!("unknown --site '{other}' (resid_pre, attn_out, mlp_out, head_z)"),
     };
-    let target = token(args.required("token")?);
-    let metric = match args.optional("minus") {
-        Some(m) => Metric::LogitDiff { token: target, minus: token(m) },
-        None => Metric::Logprob { token: target },
-    };
     let req = PatchRequest {
         clean: args.required("clean")?.into(),
         corrupted: args.required("corrupted")?.into(),
-        metric,
+        metric: metric(&args)?,
         site,
         prepend_bos: args.flag("prepend-bos"),
     };

@@ -25,6 +25,9 @@ fn main() {
         Some("dla") => analyses::dla(&argv[1..]),
         Some("patch") => analyses::patch(&argv[1..]),
         Some("heads") => analyses::heads(&argv[1..]),
+        Some("ablate") => analyses::ablate_cmd(&argv[1..]),
+        Some("pair") => analyses::pair(&argv[1..]),
+        Some("neuron") => analyses::neuron(&argv[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -49,4 +52,7 @@ const USAGE: &str = "usage: loupe <command> --model FILE.gguf [--weights quantiz
   dla      --prompt TEXT --token TOK [--minus TOK] [--position P]      direct logit attribution
   patch    --clean TEXT --corrupted TEXT --token TOK [--minus TOK] [--site resid_pre|attn_out|mlp_out|head_z]
   heads    --prompt TEXT [--seed S] [--random-length N]                previous-token/duplicate/induction scores
+  ablate   --prompt TEXT (--head L.H | --mlp L | --neuron L.N) [--method zero|mean|resample --reference TEXT] --token TOK [--minus TOK]
+  pair     --a TEXT --b TEXT [--top-k K]                                 minimal pair: distributions, KL, residual divergence
+  neuron   --prompt TEXT --layer L --neuron N                           activations and promoted/suppressed tokens
   (TOK is a token's exact text, e.g. ' Paris', or #ID; analysis results are JSON)";

@@ -39,11 +39,14 @@ pub struct DlaResult {
     pub position: usize,
     pub token: TokenInfo,
     pub minus: Option<TokenInfo>,
-    /// The model's own logit (difference) at `position`.
+    /// The logit (difference) read from the final residual through the final norm and the
+    /// f32 unembedding rows: what the parts decompose, so they sum to it up to float error.
     pub total: f32,
-    /// embed + Σ heads + Σ mlp: equals `total` up to float error (and, in quantized modes,
-    /// the unembedding's activation quantization).
+    /// embed + Σ heads + Σ mlp.
     pub sum_of_parts: f32,
+    /// The model's own logit (difference). Equal to `total` in f32 mode; in quantized modes
+    /// the unembedding also rounds its input to 8 bits, which moves it by a few 0.01.
+    pub model_total: f32,
     pub embed: f32,
     /// `[n_layers][n_heads]`
     pub heads: Vec<Vec<f32>>,
@@ -60,7 +63,7 @@ pub fn direct_logit_attribution(model: &Llama, tok: &LoupeTokenizer, req: &DlaRe
         return Err(LoupeError::BadInput("the two tokens are the same: their logit difference is 0".into()));
     }
     let n = model.cfg.n_layers;
-    let mut points = vec![HookPoint::Embed, HookPoint::LnFinalScale];
+    let mut points = vec![HookPoint::Embed, HookPoint::LnFinalScale, HookPoint::Block(n - 1, BlockSite::ResidPost)];
     for l in 0..n {
         points.push(HookPoint::Block(l, BlockSite::Result));
         points.push(HookPoint::Block(l, BlockSite::MlpOut));
@@ -90,7 +93,8 @@ pub fn direct_logit_attribution(model: &Llama, tok: &LoupeTokenizer, req: &DlaRe
         mlp.push(project(&get(HookPoint::Block(l, BlockSite::MlpOut))?.i((0, p))?)?.to_scalar::<f32>()?);
     }
     let logit = |id: u32| -> Result<f32> { Ok(logits.i(id as usize)?.to_scalar::<f32>()?) };
-    let total = logit(a)? - b.map(logit).transpose()?.unwrap_or(0.0);
+    let model_total = logit(a)? - b.map(logit).transpose()?.unwrap_or(0.0);
+    let total = project(&get(HookPoint::Block(n - 1, BlockSite::ResidPost))?.i((0, p))?)?.to_scalar::<f32>()?;
     let sum_of_parts = embed + heads.iter().flatten().sum::<f32>() + mlp.iter().sum::<f32>();
     Ok(DlaResult {
         tokens: tok.token_infos(&ids),
@@ -99,6 +103,7 @@ pub fn direct_logit_attribution(model: &Llama, tok: &LoupeTokenizer, req: &DlaRe
         minus: b.map(|b| tok.token_infos(&[b]).remove(0)),
         total,
         sum_of_parts,
+        model_total,
         embed,
         heads,
         mlp,

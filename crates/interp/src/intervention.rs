@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub enum InterventionOp {
     /// Set the activation to zero (zero-ablation).
     Zero,
+    /// Replace by its own mean over the positions of this forward pass (mean-ablation over
+    /// the prompt; during KV-cached generation, over the positions of each step).
+    Mean,
     /// Multiply by a constant.
     Scale { factor: f32 },
     /// Add a vector along the last axis (a steering vector: `d_model` for the residual
@@ -35,6 +38,9 @@ pub struct Intervention {
     /// Head indices, for hooks with a head axis; all if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heads: Option<Vec<usize>>,
+    /// Indices along the last axis (e.g. MLP neurons of `mlp.hook_post`); all if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<usize>>,
     pub op: InterventionOp,
 }
 
@@ -65,6 +71,9 @@ impl Interventions {
                     return Err(bad(format!("intervention on '{}' selects no heads", iv.hook)));
                 }
             }
+            if iv.features.as_ref().is_some_and(|f| f.is_empty()) {
+                return Err(bad(format!("intervention on '{}' selects no features", iv.hook)));
+            }
             let mut tensor = None;
             for &point in &points {
                 let shape = point.shape(cfg, 1, 1);
@@ -78,6 +87,15 @@ impl Interventions {
                     };
                     if let Some(h) = heads.iter().find(|&&h| h >= n) {
                         return Err(bad(format!("head {h} out of range: {point} has {n} heads")));
+                    }
+                }
+                if let Some(features) = &iv.features {
+                    let d = *shape.last().unwrap_or(&0);
+                    if point.layout() == Layout::HeadQueryKey {
+                        return Err(bad(format!("{point} has no feature axis; use positions/heads")));
+                    }
+                    if let Some(f) = features.iter().find(|&&f| f >= d) {
+                        return Err(bad(format!("feature {f} out of range: {point} has {d}")));
                     }
                 }
                 match &iv.op {
@@ -115,7 +133,7 @@ impl Interventions {
                         }
                         tensor = Some(Tensor::from_vec(values.clone(), given.as_slice(), &Device::Cpu)?);
                     }
-                    InterventionOp::Zero | InterventionOp::Scale { .. } => {}
+                    InterventionOp::Zero | InterventionOp::Mean | InterventionOp::Scale { .. } => {}
                 }
             }
             items.push((points, iv.clone(), tensor));
@@ -158,6 +176,10 @@ impl Hooks for Interventions {
 fn apply(layout: Layout, iv: &Intervention, tensor: Option<&Tensor>, x: &Tensor, offset: usize) -> Result<Tensor> {
     let new = match (&iv.op, tensor) {
         (InterventionOp::Zero, _) => x.zeros_like()?,
+        (InterventionOp::Mean, _) => {
+            let axis = if layout == Layout::HeadQueryKey { 2 } else { 1 };
+            x.mean_keepdim(axis)?.broadcast_as(x.dims())?.contiguous()?
+        }
         (InterventionOp::Scale { factor }, _) => (x * (*factor as f64))?,
         (InterventionOp::Add { .. }, Some(v)) => x.broadcast_add(v)?,
         (InterventionOp::Replace { .. }, Some(values)) => match replacement_window(layout, values, x, offset)? {
@@ -205,7 +227,7 @@ fn replacement_window(layout: Layout, values: &Tensor, x: &Tensor, offset: usize
 
 /// A u8 mask broadcastable to `dims`, 1 where the intervention applies; `None` = everywhere.
 fn selection_mask(layout: Layout, iv: &Intervention, dims: &[usize], offset: usize) -> Result<Option<Tensor>> {
-    if iv.positions.is_none() && iv.heads.is_none() {
+    if iv.positions.is_none() && iv.heads.is_none() && iv.features.is_none() {
         return Ok(None);
     }
     let (pos_axis, head_axis) = match layout {
@@ -219,6 +241,14 @@ fn selection_mask(layout: Layout, iv: &Intervention, dims: &[usize], offset: usi
         let m: Vec<u8> = (0..p).map(|i| positions.contains(&(offset + i)) as u8).collect();
         let mut shape = vec![1; dims.len()];
         shape[pos_axis] = p;
+        mask = mask.broadcast_mul(&Tensor::from_vec(m, shape, &Device::Cpu)?)?;
+    }
+    if let Some(features) = &iv.features {
+        let axis = dims.len() - 1;
+        let d = dims[axis];
+        let m: Vec<u8> = (0..d).map(|i| features.contains(&i) as u8).collect();
+        let mut shape = vec![1; dims.len()];
+        shape[axis] = d;
         mask = mask.broadcast_mul(&Tensor::from_vec(m, shape, &Device::Cpu)?)?;
     }
     if let (Some(heads), Some(axis)) = (&iv.heads, head_axis) {

@@ -20,6 +20,7 @@ pub struct LensRequest {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LensCell {
     pub top: Vec<TopToken>,
     /// Log-probability and rank (tokens with a larger logit) of the target, when asked for.

@@ -4,12 +4,16 @@
 //!
 //! Everything here implements or uses `loupe_model::Hooks`; the model never knows.
 
+pub mod ablation;
 pub mod capture;
 pub mod chain;
 pub mod detectors;
 pub mod dla;
 pub mod intervention;
 pub mod lens;
+pub mod metric;
+pub mod neuron;
+pub mod pairs;
 pub mod patching;
 pub mod pattern;
 pub mod run;

@@ -10,22 +10,13 @@
 //! layers before it are the same in every run and are computed once.
 
 use crate::capture::Capture;
-use crate::lens::log_softmax;
+pub use crate::metric::Metric;
+use crate::metric::ResolvedMetric;
 use crate::run::tokenize_checked;
-use crate::target::TokenRef;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
 use loupe_model::{BlockSite, HookPoint, Hooks, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Metric {
-    /// logit(token) − logit(minus) at the last position.
-    LogitDiff { token: TokenRef, minus: TokenRef },
-    /// log p(token) at the last position.
-    Logprob { token: TokenRef },
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,23 +68,6 @@ pub struct PatchResult {
     pub n_layers: usize,
 }
 
-enum ResolvedMetric {
-    LogitDiff(u32, u32),
-    Logprob(u32),
-}
-
-impl ResolvedMetric {
-    /// The metric for each row of last-position logits `[batch, vocab]`.
-    fn eval(&self, logits: &Tensor) -> Result<Vec<f32>> {
-        Ok(match *self {
-            ResolvedMetric::LogitDiff(a, b) => {
-                (logits.i((.., a as usize))? - logits.i((.., b as usize))?)?.to_vec1()?
-            }
-            ResolvedMetric::Logprob(a) => log_softmax(logits)?.i((.., a as usize))?.to_vec1()?,
-        })
-    }
-}
-
 pub struct PatchSweep {
     site: PatchSite,
     metric: ResolvedMetric,
@@ -104,6 +78,9 @@ pub struct PatchSweep {
     clean_metric: f32,
     corrupted_metric: f32,
     values: Vec<Vec<f32>>,
+    /// Positions before the first token where the prompts differ hold identical activations
+    /// in both runs (causal attention), so patching them is exactly 0 and is not run.
+    first_difference: usize,
 }
 
 /// Patched runs per forward batch: bounds memory for long prompts.
@@ -122,16 +99,7 @@ impl PatchSweep {
                 corrupted.len()
             )));
         }
-        let metric = match &req.metric {
-            Metric::LogitDiff { token, minus } => {
-                let (a, b) = (token.resolve(tok)?, minus.resolve(tok)?);
-                if a == b {
-                    return Err(LoupeError::BadInput("the metric's two tokens are the same".into()));
-                }
-                ResolvedMetric::LogitDiff(a, b)
-            }
-            Metric::Logprob { token } => ResolvedMetric::Logprob(token.resolve(tok)?),
-        };
+        let metric = req.metric.resolve(tok)?;
         let n = model.cfg.n_layers;
         let site_points: Vec<HookPoint> = (0..n).map(|l| HookPoint::Block(l, req.site.block_site())).collect();
         let resid_points: Vec<HookPoint> = (0..n).map(|l| HookPoint::Block(l, BlockSite::ResidPre)).collect();
@@ -161,6 +129,7 @@ impl PatchSweep {
             clean_metric,
             corrupted_metric,
             values: Vec::with_capacity(n),
+            first_difference: clean.iter().zip(&corrupted).position(|(a, b)| a != b).unwrap_or(clean.len()),
         })
     }
 
@@ -180,6 +149,10 @@ impl PatchSweep {
         let units = if self.site == PatchSite::HeadZ { clean.dim(2)? } else { pos };
         let mut row = Vec::with_capacity(units);
         let mut first = 0;
+        if self.site != PatchSite::HeadZ {
+            first = self.first_difference.min(units);
+            row.resize(first, 0.0);
+        }
         while first < units {
             let b = MAX_BATCH.min(units - first);
             let x = self.corrupted_resid[l].broadcast_as((b, pos, self.corrupted_resid[l].dim(2)?))?.contiguous()?;

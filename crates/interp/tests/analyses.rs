@@ -98,6 +98,8 @@ fn dla_matches_pytorch_and_sums_to_the_logit_difference() {
     println!("DLA: max |Δ| heads {d_heads:.2e}, mlp {d_mlp:.2e}, embed {d_embed:.2e}, total {d_total:.2e}; parts − total = {:.2e}", out.sum_of_parts - out.total);
     assert!(d_heads <= 1e-3 && d_mlp <= 1e-3 && d_embed <= 1e-3 && d_total <= 1e-3);
     assert!((out.sum_of_parts - out.total).abs() <= 1e-3);
+    // In f32 mode the decomposed total is the model's own logit difference.
+    assert!((out.model_total - out.total).abs() <= 1e-3, "{} vs {}", out.model_total, out.total);
 }
 
 fn sweep(site: PatchSite) -> loupe_interp::patching::PatchResult {
@@ -178,4 +180,63 @@ fn head_detectors_match_pytorch() {
         println!("{name}: max |Δ| = {d:.2e}");
         assert!(d <= 1e-4, "{name}: {d}");
     }
+}
+
+#[test]
+fn ablations_match_pytorch() {
+    use loupe_interp::ablation::{ablate, AblateRequest, AblationMethod, Component};
+    let (m, t) = setup();
+    let cases = [
+        (Component::Head { layer: 23, head: 3 }, AblationMethod::Zero),
+        (Component::Head { layer: 23, head: 3 }, AblationMethod::Mean),
+        (Component::Head { layer: 23, head: 3 }, AblationMethod::Resample),
+        (Component::Mlp { layer: 28 }, AblationMethod::Zero),
+        (Component::Mlp { layer: 28 }, AblationMethod::Mean),
+        (Component::Neuron { layer: 20, index: 100 }, AblationMethod::Zero),
+        (Component::Neuron { layer: 20, index: 100 }, AblationMethod::Mean),
+    ];
+    let want_metric: Vec<f32> = fixture("ablate.metric").to_vec1().expect("metric");
+    let want_kl: Vec<f32> = fixture("ablate.kl").to_vec1().expect("kl");
+    for (i, (component, method)) in cases.into_iter().enumerate() {
+        let req = AblateRequest {
+            prompt: CLEAN.into(),
+            component,
+            method,
+            metric: Metric::LogitDiff { token: text(" Mary"), minus: text(" John") },
+            reference: Some(CORRUPT.into()),
+            prepend_bos: false,
+        };
+        let out = ablate(m, t, &req, 1024).expect("ablate");
+        let (dm, dk) = ((out.ablated_metric - want_metric[i]).abs(), (out.kl - want_kl[i]).abs());
+        println!("ablation {i} {component:?} {method:?}: metric {:.5} (Δ {dm:.1e}), KL {:.5} (Δ {dk:.1e})", out.ablated_metric, out.kl);
+        assert!((out.clean_metric - scalar("ablate.clean_metric")).abs() <= 1e-3);
+        // KL is compared relative to its size: row 4's is 6 nats.
+        assert!(dm <= 1e-3 && dk <= 1e-3 * want_kl[i].max(1.0), "ablation {i}: Δmetric {dm}, ΔKL {dk}");
+    }
+}
+
+#[test]
+fn minimal_pair_and_neuron_view_match_pytorch() {
+    use loupe_interp::neuron::{neuron_view, NeuronRequest};
+    use loupe_interp::pairs::{minimal_pair, PairRequest};
+    let (m, t) = setup();
+    let pair = minimal_pair(m, t, &PairRequest { a: P0.into(), b: "The Colosseum is located in the city of".into(), top_k: Some(5), prepend_bos: false }, 1024).expect("pair");
+    let dk = (pair.kl_ab - scalar("pair.kl")).abs();
+    let d_rel = max_diff(&[pair.rel_diff.clone()], &[fixture("pair.rel_diff").to_vec1().expect("rel")]);
+    let d_cos = max_diff(&[pair.cosine.clone()], &[fixture("pair.cosine").to_vec1().expect("cos")]);
+    println!("pair: KL {:.4} (Δ {dk:.1e}), max Δ rel_diff {d_rel:.1e}, cosine {d_cos:.1e}", pair.kl_ab);
+    assert!(dk <= 1e-3 * scalar("pair.kl").max(1.0) && d_rel <= 1e-4 && d_cos <= 1e-4);
+    let ids = |v: &[loupe_interp::TopToken]| v.iter().map(|t| t.id as i64).collect::<Vec<_>>();
+    assert_eq!(ids(&pair.top_a), fixture("pair.top5_p0").to_vec1::<i64>().expect("top5"));
+    assert_eq!(ids(&pair.top_b), fixture("pair.top5_alt").to_vec1::<i64>().expect("top5"));
+
+    let n = neuron_view(m, t, &NeuronRequest { prompt: P0.into(), layer: 20, neuron: 100, top_k: Some(10), prepend_bos: false }, 1024).expect("neuron");
+    let d_act = max_diff(&[n.activations.clone()], &[fixture("neuron.acts").to_vec1().expect("acts")]);
+    assert!(d_act <= 1e-4, "neuron activations differ by {d_act}");
+    assert_eq!(ids(&n.promoted), fixture("neuron.top_ids").to_vec1::<i64>().expect("top"));
+    assert_eq!(ids(&n.suppressed), fixture("neuron.bottom_ids").to_vec1::<i64>().expect("bottom"));
+    let vals = |v: &[loupe_interp::TopToken]| vec![v.iter().map(|t| t.prob).collect::<Vec<f32>>()];
+    let d_vals = max_diff(&vals(&n.promoted), &[fixture("neuron.top_vals").to_vec1().expect("v")])
+        .max(max_diff(&vals(&n.suppressed), &[fixture("neuron.bottom_vals").to_vec1().expect("v")]));
+    assert!(d_vals <= 1e-3, "logit effects differ by {d_vals}");
 }

@@ -39,6 +39,7 @@ fn replace_with(hook: &str, act: &Tensor) -> Intervention {
         hook: hook.into(),
         positions: None,
         heads: None,
+        features: None,
         op: InterventionOp::Replace {
             shape: act.dims().to_vec(),
             values: act.flatten_all().and_then(|t| t.to_vec1()).expect("values"),
@@ -88,6 +89,7 @@ fn zeroing_a_heads_z_equals_zeroing_its_result() {
         hook: hook.into(),
         positions: None,
         heads: Some(vec![4]),
+        features: None,
         op: InterventionOp::Zero,
     };
     let via_z = run(&[], vec![zero("blocks.9.attn.hook_z")]);
@@ -104,6 +106,7 @@ fn a_position_restricted_intervention_is_causal() {
         hook: "blocks.6.hook_resid_pre".into(),
         positions: Some(vec![5]),
         heads: None,
+        features: None,
         op: InterventionOp::Add { vector: vec![2.0; d_model] },
     };
     let clean = run(&[], vec![]);
@@ -122,7 +125,7 @@ fn bad_interventions_get_clear_errors() {
         let err = Interventions::new(&[iv], cfg).err().expect("must be rejected").to_string();
         assert!(err.contains(needle), "{err:?} should mention {needle:?}");
     };
-    let base = Intervention { hook: "blocks.0.hook_resid_pre".into(), positions: None, heads: None, op: InterventionOp::Zero };
+    let base = Intervention { hook: "blocks.0.hook_resid_pre".into(), positions: None, heads: None, features: None, op: InterventionOp::Zero };
     check(Intervention { hook: "blocks.99.hook_resid_pre".into(), ..base.clone() }, "no hook matches");
     check(Intervention { heads: Some(vec![0]), ..base.clone() }, "no head axis");
     check(Intervention { positions: Some(vec![]), ..base.clone() }, "selects no positions");
@@ -143,7 +146,7 @@ fn interventions_apply_during_generation() {
     let req = GenerateRequest { prompt: "The Eiffel Tower is located in the city of".into(), max_tokens: 4, ..Default::default() };
     let plain = generate_text(m, t, &req, 1024, |_| true).expect("generate");
     // Zeroing the MLP output of layers 20–29 at every position changes the continuation.
-    let ablate = Intervention { hook: "blocks.2?.hook_mlp_out".into(), positions: None, heads: None, op: InterventionOp::Zero };
+    let ablate = Intervention { hook: "blocks.2?.hook_mlp_out".into(), positions: None, heads: None, features: None, op: InterventionOp::Zero };
     let req2 = GenerateRequest { interventions: vec![ablate], ..req.clone() };
     let ablated = generate_text(m, t, &req2, 1024, |_| true).expect("generate");
     assert_eq!(plain[0].text, " Paris");
@@ -154,6 +157,7 @@ fn interventions_apply_during_generation() {
         hook: "blocks.*.hook_resid_post".into(),
         positions: Some(vec![12]),
         heads: None,
+        features: None,
         op: InterventionOp::Zero,
     };
     let req3 = GenerateRequest { interventions: vec![late], stop_at_eos: false, max_tokens: 4, ..req };

@@ -57,7 +57,7 @@ impl GgufFile {
     fn extent(&self, info: &TensorInfo) -> Result<(usize, usize)> {
         let elems = info.shape.elem_count();
         let block = info.ggml_dtype.block_size();
-        if elems % block != 0 {
+        if !elems.is_multiple_of(block) {
             return Err(LoupeError::InvalidModel(format!(
                 "tensor of {elems} elements is not a whole number of {block}-element blocks"
             )));

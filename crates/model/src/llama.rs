@@ -366,6 +366,23 @@ impl Llama {
         self.unembed.forward(&x)
     }
 
+    /// What MLP neuron `n` of `layer` writes to the residual stream per unit of activation:
+    /// column n of W_down, `[d_model]`.
+    pub fn mlp_out_direction(&self, layer: usize, n: usize) -> Result<Tensor> {
+        let block = self.blocks.get(layer).ok_or_else(|| bad_input(format!("no layer {layer}")))?;
+        let w = match &block.mlp.down.0 {
+            QMatMul::QTensor(q) => q.dequantize(&Device::Cpu)?,
+            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.to_dtype(DType::F32)?,
+        }; // [d_model, d_mlp]
+        Ok(w.narrow(1, n, 1)?.squeeze(1)?)
+    }
+
+    /// A residual-stream direction `[d_model]` through the unembedding only (no norm): its
+    /// direct effect on every logit, `[vocab]`.
+    pub fn unembed_vector(&self, v: &Tensor) -> Result<Tensor> {
+        Ok(self.unembed.forward(&v.unsqueeze(0)?)?.squeeze(0)?)
+    }
+
     /// The final norm's gain `[d_model]`.
     pub fn ln_final_weight(&self) -> &Tensor {
         &self.ln_final.weight

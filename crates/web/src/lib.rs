@@ -9,7 +9,10 @@ mod convert;
 mod panic;
 
 use convert::{activations_to_js, to_js, JsResult};
+use loupe_interp::ablation::{ablate, AblateRequest};
 use loupe_interp::detectors::{detect_heads, DetectRequest};
+use loupe_interp::neuron::{neuron_view, NeuronRequest};
+use loupe_interp::pairs::{minimal_pair, PairRequest};
 use loupe_interp::dla::{direct_logit_attribution, DlaRequest};
 use loupe_interp::lens::{logit_lens, LensRequest};
 use loupe_interp::patching::{PatchRequest, PatchSweep};
@@ -139,6 +142,26 @@ impl Loupe {
     pub fn detect_heads(&self, request: JsValue) -> JsResult<JsValue> {
         let req: DetectRequest = convert::from_js(request)?;
         to_js(&detect_heads(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Ablates one component: `{intervention, cleanMetric, ablatedMetric, kl, topClean, topAblated}`.
+    pub fn ablate(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: AblateRequest = convert::from_js(request)?;
+        to_js(&ablate(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Minimal pair: `{tokensA, tokensB, topA, topB, rose, fell, klAb, klBa, relDiff, cosine}`.
+    #[wasm_bindgen(js_name = minimalPair)]
+    pub fn minimal_pair(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: PairRequest = convert::from_js(request)?;
+        to_js(&minimal_pair(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Neuron view: `{tokens, activations, promoted, suppressed}`.
+    #[wasm_bindgen(js_name = neuronView)]
+    pub fn neuron_view(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: NeuronRequest = convert::from_js(request)?;
+        to_js(&neuron_view(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
     }
 
     /// Starts an activation-patching sweep; see `Patching`.

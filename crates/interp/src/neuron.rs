@@ -1,0 +1,67 @@
+//! The neuron view: one MLP neuron's activation (`blocks.L.mlp.hook_post[…, n]`) over the
+//! prompt, and what it writes: its output direction (column n of W_down) read through the
+//! final norm's gain and the unembedding — the tokens it promotes and suppresses directly
+//! (Geva et al. 2022, "Transformer feed-forward layers build predictions by promoting
+//! concepts in the vocabulary space").
+
+use crate::capture::Capture;
+use crate::run::tokenize_checked;
+use crate::TopToken;
+use candle_core::{Device, IndexOp, Tensor};
+use loupe_model::tokenizer::TokenInfo;
+use loupe_model::{BlockSite, HookPoint, Llama, LoupeError, LoupeTokenizer, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NeuronRequest {
+    pub prompt: String,
+    pub layer: usize,
+    pub neuron: usize,
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    #[serde(default)]
+    pub prepend_bos: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NeuronResult {
+    pub tokens: Vec<TokenInfo>,
+    /// The activation at every position.
+    pub activations: Vec<f32>,
+    /// Largest and smallest entries of W_U (w_ln ⊙ W_down[:, n]); `prob` holds the value.
+    pub promoted: Vec<TopToken>,
+    pub suppressed: Vec<TopToken>,
+}
+
+pub fn neuron_view(model: &Llama, tok: &LoupeTokenizer, req: &NeuronRequest, max_tokens: usize) -> Result<NeuronResult> {
+    let cfg = &model.cfg;
+    if req.layer >= cfg.n_layers || req.neuron >= cfg.d_mlp {
+        return Err(LoupeError::BadInput(format!(
+            "neuron {}.{} does not exist: layers 0..{}, neurons 0..{}",
+            req.layer,
+            req.neuron,
+            cfg.n_layers - 1,
+            cfg.d_mlp - 1
+        )));
+    }
+    let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
+    let point = HookPoint::Block(req.layer, BlockSite::MlpPost);
+    let mut capture = Capture::new([point]);
+    model.forward(&Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
+    let post = capture.cache.get(point).ok_or_else(|| LoupeError::BadInput(format!("{point} not captured")))?;
+    let activations = post.i((0, .., req.neuron))?.to_vec1::<f32>()?;
+    let direction = model.mlp_out_direction(req.layer, req.neuron)?; // [d_model]
+    let effect: Vec<f32> = model.unembed_vector(&(direction * model.ln_final_weight())?)?.to_vec1()?;
+    let k = req.top_k.unwrap_or(10).clamp(1, 50);
+    let mut order: Vec<usize> = (0..effect.len()).collect();
+    order.sort_by(|&a, &b| effect[b].total_cmp(&effect[a]).then(a.cmp(&b)));
+    let pick = |i: &usize| TopToken { token: tok.token_text(*i as u32), id: *i as u32, prob: effect[*i] };
+    Ok(NeuronResult {
+        tokens: tok.token_infos(&ids),
+        activations,
+        promoted: order.iter().take(k).map(pick).collect(),
+        suppressed: order.iter().rev().take(k).map(pick).collect(),
+    })
+}

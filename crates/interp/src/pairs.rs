@@ -1,0 +1,85 @@
+//! Minimal pairs (behavioural): two prompts that differ in one detail, side by side — their
+//! next-token distributions, the tokens whose probability moved most, the KL divergence, and
+//! where in depth their last-position residual streams part ways.
+
+use crate::ablation::kl_divergence;
+use crate::capture::Capture;
+use crate::lens::log_softmax;
+use crate::run::tokenize_checked;
+use crate::TopToken;
+use candle_core::{Device, IndexOp, Tensor};
+use loupe_model::tokenizer::TokenInfo;
+use loupe_model::{BlockSite, HookPoint, Llama, LoupeTokenizer, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairRequest {
+    pub a: String,
+    pub b: String,
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    #[serde(default)]
+    pub prepend_bos: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairResult {
+    pub tokens_a: Vec<TokenInfo>,
+    pub tokens_b: Vec<TokenInfo>,
+    pub top_a: Vec<TopToken>,
+    pub top_b: Vec<TopToken>,
+    /// The tokens whose probability rose most from a to b (prob = p_b − p_a), then fell most.
+    pub rose: Vec<TopToken>,
+    pub fell: Vec<TopToken>,
+    pub kl_ab: f32,
+    pub kl_ba: f32,
+    /// Per layer, at each prompt's last position, of `blocks.L.hook_resid_post`:
+    /// ‖r_a − r_b‖ / ‖r_a‖ and the cosine similarity.
+    pub rel_diff: Vec<f32>,
+    pub cosine: Vec<f32>,
+}
+
+pub fn minimal_pair(model: &Llama, tok: &LoupeTokenizer, req: &PairRequest, max_tokens: usize) -> Result<PairResult> {
+    let k = req.top_k.unwrap_or(10).clamp(1, 50);
+    let points: Vec<HookPoint> = (0..model.cfg.n_layers).map(|l| HookPoint::Block(l, BlockSite::ResidPost)).collect();
+    let run = |prompt: &str| -> Result<(Vec<u32>, Tensor, Vec<Tensor>)> {
+        let ids = tokenize_checked(tok, prompt, req.prepend_bos, max_tokens)?;
+        let mut capture = Capture::new(points.clone());
+        let logits = model.forward(&Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
+        let last = ids.len() - 1;
+        let lp = log_softmax(&logits.i((0, last))?)?;
+        let resid = capture.cache.entries.iter().map(|(_, t)| t.i((0, last))).collect::<candle_core::Result<_>>()?;
+        Ok((ids, lp, resid))
+    };
+    let (ids_a, lp_a, res_a) = run(&req.a)?;
+    let (ids_b, lp_b, res_b) = run(&req.b)?;
+    let pa: Vec<f32> = lp_a.exp()?.to_vec1()?;
+    let pb: Vec<f32> = lp_b.exp()?.to_vec1()?;
+    let ranked = |score: &dyn Fn(usize) -> f32, value: &dyn Fn(usize) -> f32| -> Vec<TopToken> {
+        let mut order: Vec<usize> = (0..pa.len()).collect();
+        order.sort_by(|&x, &y| score(y).total_cmp(&score(x)).then(x.cmp(&y)));
+        order.into_iter().take(k).map(|i| TopToken { token: tok.token_text(i as u32), id: i as u32, prob: value(i) }).collect()
+    };
+    let mut rel_diff = Vec::with_capacity(points.len());
+    let mut cosine = Vec::with_capacity(points.len());
+    for (a, b) in res_a.iter().zip(&res_b) {
+        let norm = |t: &Tensor| -> Result<f32> { Ok(t.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?) };
+        let dot = (a * b)?.sum_all()?.to_scalar::<f32>()?;
+        rel_diff.push(norm(&(a - b)?)? / norm(a)?);
+        cosine.push(dot / (norm(a)? * norm(b)?));
+    }
+    Ok(PairResult {
+        tokens_a: tok.token_infos(&ids_a),
+        tokens_b: tok.token_infos(&ids_b),
+        top_a: ranked(&|i| pa[i], &|i| pa[i]),
+        top_b: ranked(&|i| pb[i], &|i| pb[i]),
+        rose: ranked(&|i| pb[i] - pa[i], &|i| pb[i] - pa[i]),
+        fell: ranked(&|i| pa[i] - pb[i], &|i| pb[i] - pa[i]),
+        kl_ab: kl_divergence(&lp_a, &lp_b)?,
+        kl_ba: kl_divergence(&lp_b, &lp_a)?,
+        rel_diff,
+        cosine,
+    })
+}
