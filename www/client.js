@@ -105,6 +105,18 @@ export class ModelClient {
     return this.call(Command.Patch, options, { onProgress: (message) => onProgress?.(message.partial) });
   }
 
+  ablate(options) {
+    return this.call(Command.Ablate, options);
+  }
+
+  minimalPair(options) {
+    return this.call(Command.MinimalPair, options);
+  }
+
+  neuronView(options) {
+    return this.call(Command.NeuronView, options);
+  }
+
   /** Tests only: makes the wasm panic, to check that panics reach the page and are survived. */
   debugPanic(message) {
     return this.call(Command.DebugPanic, { message });

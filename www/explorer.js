@@ -11,6 +11,9 @@ import { createLensView } from './views/lens.js';
 import { createDlaView } from './views/dla.js';
 import { createPatchingView } from './views/patching.js';
 import { createHeadsView } from './views/heads.js';
+import { createAblationView } from './views/ablation.js';
+import { createPairView } from './views/pair.js';
+import { createNeuronView } from './views/neuron.js';
 import { el } from './views/format.js';
 
 export const DEFAULT_PROMPT = 'The Eiffel Tower is located in the city of';
@@ -28,6 +31,10 @@ export const IOI_EXAMPLE = Object.freeze({
   token: ' Mary',
   minus: ' John',
 });
+/** The minimal-pair partner of the default prompt: the same sentence about another landmark. */
+export const DEFAULT_PAIR = 'The Colosseum is located in the city of';
+/** The ablation the IOI example sets up: the name-mover head with the largest direct effect. */
+const IOI_ABLATION = Object.freeze({ component: { kind: 'head', layer: 23, head: 3 }, method: 'zero' });
 
 /**
  * @param {Document} doc
@@ -61,6 +68,9 @@ export function createExplorer(doc, { loupe, status }) {
       { id: 'dla', title: 'Logit attribution' },
       { id: 'patching', title: 'Activation patching' },
       { id: 'heads', title: 'Head detectors' },
+      { id: 'ablation', title: 'Ablation' },
+      { id: 'pair', title: 'Minimal pair' },
+      { id: 'neuron', title: 'Neuron' },
     ],
     aside: ioiButton,
   });
@@ -77,6 +87,10 @@ export function createExplorer(doc, { loupe, status }) {
       attention?.select(layer, head);
     },
   });
+  const ablation = createAblationView(tabs.panels.ablation, { onRun: runAblation });
+  const pair = createPairView(tabs.panels.pair, { onRun: runPair });
+  const neuron = createNeuronView(tabs.panels.neuron, { onRun: runNeuron });
+  pair.suggest(DEFAULT_PAIR); // the page starts on the default prompt
 
   let attention = null;
   let modelReady = false;
@@ -87,7 +101,7 @@ export function createExplorer(doc, { loupe, status }) {
 
   function refresh() {
     const enabled = modelReady && busy === 0;
-    for (const view of [promptPanel, generatePanel, lens, dla, patching, heads]) view.setEnabled(enabled);
+    for (const view of [promptPanel, generatePanel, lens, dla, patching, heads, ablation, pair, neuron]) view.setEnabled(enabled);
     ioiButton.disabled = !enabled;
     root.dataset.busy = String(busy > 0);
     root.setAttribute('aria-busy', String(busy > 0));
@@ -114,6 +128,8 @@ export function createExplorer(doc, { loupe, status }) {
         lens.suggestTarget(first ?? '');
         dla.suggest(first ?? '', second ?? '');
         patching.suggest(first ?? '', second ?? '');
+        ablation.suggest(first ?? '', second ?? '');
+        if (prompt === DEFAULT_PROMPT) pair.suggest(DEFAULT_PAIR);
         status.clear();
         promptPanel.setTiming(`${result.tokens.length} tokens · ${Math.round(ms)} ms`);
         root.dataset.runState = 'done';
@@ -213,6 +229,20 @@ export function createExplorer(doc, { loupe, status }) {
     return analysis(heads, 'Head detection', (request) => loupe.detectHeads(request));
   }
 
+  /** The page prompt is the one ablated; resample takes the reference prompt's activation. */
+  function runAblation() {
+    return analysis(ablation, 'Ablation', (request) => loupe.ablate({ ...request, ...ablation.value() }));
+  }
+
+  /** The page prompt is prompt A. */
+  function runPair() {
+    return analysis(pair, 'Minimal pair', ({ prompt, prependBos }) => loupe.minimalPair({ a: prompt, b: pair.value().b, prependBos }));
+  }
+
+  function runNeuron() {
+    return analysis(neuron, 'Neuron view', (request) => loupe.neuronView({ ...request, ...neuron.value() }));
+  }
+
   /** The page prompt is the clean run; the sweep reports each layer and stops on request. */
   async function runPatching() {
     const { prompt, prependBos } = promptPanel.value();
@@ -245,6 +275,12 @@ export function createExplorer(doc, { loupe, status }) {
       metric: { type: 'logit_diff', token: IOI_EXAMPLE.token, minus: IOI_EXAMPLE.minus },
       site: 'head_z',
     });
+    ablation.setExample({
+      ...IOI_ABLATION,
+      reference: IOI_EXAMPLE.corrupted,
+      metric: { type: 'logit_diff', token: IOI_EXAMPLE.token, minus: IOI_EXAMPLE.minus },
+    });
+    pair.suggest(IOI_EXAMPLE.corrupted);
   }
 
   return {

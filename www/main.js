@@ -61,6 +61,27 @@
  *       each layer; returning false stops the sweep, which then resolves with the finished
  *       layers and `stopped: true` (false when every layer was done). An AbortSignal as
  *       options.signal stops it too, after the layer in progress (generate takes one as well).
+ *   loupe.ablate({prompt, component, method, metric, reference?, prependBos?})
+ *       : Promise<{intervention, cleanMetric, ablatedMetric, kl, topClean: [{token, id, prob}],
+ *                  topAblated: [{token, id, prob}]}>
+ *       Knocks out one component and measures the metric at the last position with and
+ *       without it. component: {kind: 'head', layer, head} | {kind: 'mlp', layer} |
+ *       {kind: 'neuron', layer, index}; method: 'zero' | 'mean' | 'resample' (the component's
+ *       activation on `reference`, a prompt with the same number of tokens); metric as for
+ *       patch. kl is KL(clean ‖ ablated) of the next-token distribution, in nats; intervention
+ *       is the JSON intervention used, which run and generate accept as they are.
+ *   loupe.minimalPair({a, b, topK?, prependBos?})
+ *       : Promise<{tokensA, tokensB, topA, topB, rose: [{token, id, prob}], fell, klAb, klBa,
+ *                  relDiff: [layer], cosine: [layer]}>
+ *       Compares the next-token distributions of two prompts: rose / fell hold the tokens whose
+ *       probability changed most from a to b (prob = p_b − p_a); klAb = KL(a ‖ b), klBa =
+ *       KL(b ‖ a). relDiff and cosine compare 'blocks.L.hook_resid_post' at each prompt's last
+ *       position (‖b − a‖ / ‖a‖ and the cosine similarity), one value per layer.
+ *   loupe.neuronView({prompt, layer, neuron, topK?, prependBos?})
+ *       : Promise<{tokens, activations: [position], promoted: [{token, id, prob}], suppressed}>
+ *       One MLP neuron ('blocks.L.mlp.hook_post'[…, neuron]): its activation at every position,
+ *       and the tokens its output weights push up (promoted) and down (suppressed) through the
+ *       unembedding, prob holding that logit effect (topK each, default 10).
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
  *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'q8' re-encodes them to
  *       Q8_0 at load (the default: SIMD kernels), 'f32' dequantizes).
@@ -122,6 +143,9 @@ const loupe = {
   dla: (options) => client.dla(options),
   detectHeads: (options) => client.detectHeads(options),
   patch: (options, onProgress) => client.patch(options, onProgress),
+  ablate: (options) => client.ablate(options),
+  minimalPair: (options) => client.minimalPair(options),
+  neuronView: (options) => client.neuronView(options),
   load: (options) => client.load(options),
   debugPanic: (message) => client.debugPanic(message),
 };

@@ -15,6 +15,11 @@
 //   {id, command: 'patch', clean, corrupted, metric, site, prependBos}
 //        metric: {type: 'logit_diff', token, minus} | {type: 'logprob', token};
 //        site: 'resid_pre' | 'attn_out' | 'mlp_out' | 'head_z'
+//   {id, command: 'ablate', prompt, component, method, metric, reference, prependBos}
+//        component: {kind: 'head', layer, head} | {kind: 'mlp', layer} | {kind: 'neuron', layer, index};
+//        method: 'zero' | 'mean' | 'resample' (reference: a prompt of the same token length)
+//   {id, command: 'minimalPair', a, b, topK, prependBos}
+//   {id, command: 'neuronView', prompt, layer, neuron, topK, prependBos}
 //   {command: 'stop', target}                 (ends generation or patch `target` after its
 //                                              current token or layer; not queued: it reaches
 //                                              the worker between steps)
@@ -40,6 +45,9 @@ export const Command = Object.freeze({
   Dla: 'dla',
   DetectHeads: 'detectHeads',
   Patch: 'patch',
+  Ablate: 'ablate',
+  MinimalPair: 'minimalPair',
+  NeuronView: 'neuronView',
   Stop: 'stop',
   DebugPanic: 'debugPanic',
 });

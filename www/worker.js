@@ -70,6 +70,12 @@ async function dispatch(id, command, args) {
       return { result: loaded().detectHeads(args), transfer: [] };
     case Command.Patch:
       return { result: await patch(id, args), transfer: [] };
+    case Command.Ablate:
+      return { result: loaded().ablate(args), transfer: [] };
+    case Command.MinimalPair:
+      return { result: loaded().minimalPair(args), transfer: [] };
+    case Command.NeuronView:
+      return { result: loaded().neuronView(args), transfer: [] };
     case Command.DebugPanic:
       if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
       if (!wasmReady) throw new Error('the wasm module is not started yet');

@@ -7,9 +7,11 @@
 // the explorer gives " Paris" for the Eiffel Tower prompt, patterns are proper softmaxes,
 // errors reach the banner instead of a blank page, tokens stream, and a reload takes the
 // model from the Cache API; the analyses (logit lens, direct logit attribution, activation
-// patching, head detectors) give the known answers through window.loupe and the page.
+// patching, head detectors, ablation, minimal pairs, single neurons) give the known answers
+// through window.loupe and the page.
 // Exits non-zero, with the reasons, on any failure.
-// Writes tests/artifacts/explorer.png, lens.png, dla.png, patching.png and heads.png.
+// Writes tests/artifacts/explorer.png, lens.png, dla.png, patching.png, heads.png,
+// ablation.png, pair.png and neuron.png.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,6 +49,10 @@ const DLA_MODEL_TOLERANCE = 0.1;
 /** Patching one head's output must restore at least this much of the IOI logit difference
  *  for some head (name movers restore about half of it). */
 const PATCH_HEAD_MIN = 0.3;
+/** The default prompt's minimal-pair partner, as the page's Minimal pair tab has it. */
+const PAIR_B = 'The Colosseum is located in the city of';
+/** Zero-ablating the name mover must cut the IOI logit difference by more than this. */
+const ABLATE_HEAD_MIN_DROP = 1;
 
 const failures = [];
 const timings = [];
@@ -589,6 +595,150 @@ async function analyses(page, { nLayers, nHeads }) {
     const best = await page.textContent('#heads-induction .best');
     console.log(`    induction ${best}`);
     await shoot(page, 'heads.png', () => hoverGrid(page, '#heads-induction canvas.heatmap', head, layer, '#heads-readout'));
+  });
+
+  const api = {}; // API results the page must agree with
+  await step('API ablate: zeroing L23 H3 cuts the IOI logit difference', async () => {
+    const r = await page.evaluate(async (ioi) => {
+      const t0 = performance.now();
+      const a = await window.loupe.ablate({
+        prompt: ioi.clean,
+        component: { kind: 'head', layer: 23, head: 3 },
+        method: 'zero',
+        metric: { type: 'logit_diff', token: ioi.token, minus: ioi.minus },
+      });
+      let resample = null;
+      try {
+        const b = await window.loupe.ablate({
+          prompt: ioi.clean,
+          component: { kind: 'mlp', layer: 0 },
+          method: 'resample',
+          reference: 'too short',
+          metric: { type: 'logprob', token: ioi.token },
+        });
+        resample = `resolved: ${JSON.stringify(b.kl)}`;
+      } catch (error) {
+        resample = error.message;
+      }
+      return { ms: performance.now() - t0, ...a, resample };
+    }, IOI);
+    timings.push(['API ablate (IOI, head 23.3, zero)', Math.round(r.ms)]);
+    api.ablate = r;
+    check(r.ablatedMetric < r.cleanMetric - ABLATE_HEAD_MIN_DROP, `ablated metric ${r.ablatedMetric} is not below the clean ${r.cleanMetric} − ${ABLATE_HEAD_MIN_DROP}`);
+    check(r.kl > 0, `KL(clean ‖ ablated) = ${r.kl}, expected > 0`);
+    check(r.topClean?.[0]?.token === IOI.token, `clean top-1 ${JSON.stringify(r.topClean?.[0])}, expected " Mary"`);
+    check(r.topAblated?.length > 0 && r.intervention && typeof r.intervention === 'object', 'ablate lacks topAblated or its intervention');
+    check(typeof r.resample === 'string' && !r.resample.startsWith('resolved'), `resampling from a shorter reference should reject, got ${JSON.stringify(r.resample)}`);
+    console.log(`    clean ${r.cleanMetric.toFixed(3)} → ablated ${r.ablatedMetric.toFixed(3)}, KL ${r.kl.toFixed(4)}; intervention ${JSON.stringify(r.intervention)}`);
+    console.log(`    short reference: ${r.resample}`);
+  });
+
+  await step('explorer ablation: the IOI example fills the form; clean vs ablated, intervention JSON', async () => {
+    // Later runs suggest their own top tokens, as for the other tabs: set the example again.
+    const count = Number(await page.getAttribute('main', 'data-run-count'));
+    await page.click('#ioi-example');
+    await page.waitForFunction((c) => Number(document.querySelector('main').dataset.runCount) > c, count, { timeout: STEP_TIMEOUT_MS });
+    await page.waitForSelector('#run:not([disabled])');
+    check((await page.inputValue('#ablate-kind')) === 'head', 'the IOI example did not select a head');
+    check((await page.inputValue('#ablate-layer')) === '23' && (await page.inputValue('#ablate-head')) === '3', 'the IOI example did not select L23 H3');
+    check((await page.inputValue('#ablate-method')) === 'zero', 'the IOI example did not select zero ablation');
+    check((await page.inputValue('#ablate-reference')) === IOI.corrupted, 'the IOI example did not set the reference prompt');
+    check((await page.inputValue('#ablate-token')) === IOI.token && (await page.inputValue('#ablate-minus')) === IOI.minus, 'the IOI example did not set the ablation metric tokens');
+    await page.click('#tab-ablation');
+    const ms = await uiAnalysis(page, 'ablation', '#ablate-run');
+    timings.push(['explorer ablation', ms]);
+    const summary = await page.textContent('#ablate-summary');
+    check(/clean/.test(summary) && /ablated/.test(summary) && /KL/.test(summary), `ablation summary ${JSON.stringify(summary)}`);
+    const rows = [await page.$$eval('#ablate-top-clean tbody tr', (r) => r.length), await page.$$eval('#ablate-top-ablated tbody tr', (r) => r.length)];
+    check(rows[0] === 5 && rows[1] === 5, `top-5 tables have ${rows} rows`);
+    check((await page.textContent('#ablate-top-clean tbody tr:first-child .chip')) === '·Mary', 'the clean top-1 is not ·Mary');
+    let json = null;
+    try {
+      json = JSON.parse(await page.textContent('#ablate-intervention'));
+    } catch (error) {
+      failures.push(`the intervention <pre> is not JSON: ${error.message}`);
+    }
+    check(json && /23/.test(JSON.stringify(json)), `intervention ${JSON.stringify(json)} does not name layer 23`);
+    console.log(`    ${summary}`);
+    check(summary.includes(`clean ${api.ablate?.cleanMetric.toFixed(3)}`), `the page's clean metric differs from the API's ${api.ablate?.cleanMetric}`);
+    await shoot(page, 'ablation.png');
+  });
+
+  await step('API minimalPair: Eiffel → " Paris", Colosseum → " Rome", per-layer distances', async () => {
+    const r = await page.evaluate(async ([a, b]) => {
+      const t0 = performance.now();
+      const p = await window.loupe.minimalPair({ a, b });
+      return { ms: performance.now() - t0, ...p };
+    }, [PROMPT, PAIR_B]);
+    timings.push(['API minimalPair (Eiffel / Colosseum)', Math.round(r.ms)]);
+    check(r.topA?.[0]?.token === ' Paris', `topA[0] ${JSON.stringify(r.topA?.[0])}, expected " Paris"`);
+    check(r.topB?.[0]?.token === ' Rome', `topB[0] ${JSON.stringify(r.topB?.[0])}, expected " Rome"`);
+    check(r.klAb > 1, `KL(A ‖ B) = ${r.klAb}, expected > 1`);
+    check(r.klBa > 0, `KL(B ‖ A) = ${r.klBa}, expected > 0`);
+    check(r.relDiff?.length === nLayers && r.cosine?.length === nLayers, `relDiff/cosine have ${r.relDiff?.length}/${r.cosine?.length} layers, expected ${nLayers}`);
+    check(r.rose?.length > 0 && r.fell?.length > 0, 'rose/fell are empty');
+    check(r.rose?.some((t) => t.token === ' Rome') && r.fell?.some((t) => t.token === ' Paris'), `" Rome" did not rise or " Paris" did not fall: rose ${JSON.stringify(r.rose?.map((t) => t.token))}, fell ${JSON.stringify(r.fell?.map((t) => t.token))}`);
+    console.log(`    KL ${r.klAb.toFixed(3)} / ${r.klBa.toFixed(3)}; relDiff ${r.relDiff.map((v) => v.toFixed(2)).join(' ')}`);
+  });
+
+  await step('explorer minimal pair: default B for the Eiffel prompt; both lists, chart', async () => {
+    await uiRun(page, PROMPT);
+    check((await page.inputValue('#pair-b')) === PAIR_B, `prompt B is ${JSON.stringify(await page.inputValue('#pair-b'))}, expected the Colosseum prompt`);
+    await page.click('#tab-pair');
+    const ms = await uiAnalysis(page, 'pair', '#pair-run');
+    timings.push(['explorer minimal pair', ms]);
+    check((await page.textContent('#pair-top-a tbody tr:first-child .chip')) === '·Paris', 'A\'s top-1 is not ·Paris');
+    check((await page.textContent('#pair-top-b tbody tr:first-child .chip')) === '·Rome', 'B\'s top-1 is not ·Rome');
+    const rows = [await page.$$eval('#pair-top-a tbody tr', (r) => r.length), await page.$$eval('#pair-top-b tbody tr', (r) => r.length)];
+    check(rows[0] === 10 && rows[1] === 10, `top-10 tables have ${rows} rows`);
+    check(await page.isVisible('#pair canvas.bars'), 'the per-layer chart is not shown');
+    const summary = await page.textContent('#pair-summary');
+    check(/KL\(A ‖ B\)/.test(summary) && /KL\(B ‖ A\)/.test(summary), `pair summary ${JSON.stringify(summary)}`);
+    const hoverBars = async () => {
+      const canvas = await page.$('#pair canvas.bars');
+      await canvas.hover({ position: { x: 48 + 20.5 * 22, y: 60 } });
+    };
+    await shoot(page, 'pair.png', hoverBars);
+    const readout = (await page.textContent('#pair-readout')).trim();
+    check(/^layer 20: /.test(readout), `hovering layer 20 of the chart reads ${JSON.stringify(readout)}`);
+    console.log(`    ${summary}\n    ${readout}`);
+  });
+
+  await step('API neuronView: L20 N100 on the Eiffel prompt', async () => {
+    const r = await page.evaluate(async (prompt) => {
+      const t0 = performance.now();
+      const n = await window.loupe.neuronView({ prompt, layer: 20, neuron: 100 });
+      let bad = null;
+      try {
+        await window.loupe.neuronView({ prompt, layer: 20, neuron: 1e6 });
+      } catch (error) {
+        bad = error.message;
+      }
+      return { ms: performance.now() - t0, ...n, bad };
+    }, PROMPT);
+    timings.push(['API neuronView', Math.round(r.ms)]);
+    check(r.activations?.length === r.tokens?.length, `${r.activations?.length} activations for ${r.tokens?.length} tokens`);
+    check(r.activations.every(Number.isFinite), 'some activation is not finite');
+    check(r.promoted?.length === 10 && r.suppressed?.length === 10, `promoted/suppressed have ${r.promoted?.length}/${r.suppressed?.length} tokens, expected 10`);
+    check(r.promoted[0].prob >= r.promoted.at(-1).prob && r.suppressed[0].prob <= r.suppressed.at(-1).prob, 'promoted/suppressed are not sorted by effect');
+    check(/does not exist/.test(r.bad ?? ''), `a neuron out of range should reject, got ${JSON.stringify(r.bad)}`);
+    console.log(`    activations ${r.activations.map((v) => v.toFixed(2)).join(' ')}; promoted ${r.promoted.slice(0, 3).map((t) => JSON.stringify(t.token)).join(' ')}`);
+  });
+
+  await step('explorer neuron: tokens shaded by activation, promoted/suppressed lists', async () => {
+    await page.click('#tab-neuron');
+    check((await page.inputValue('#neuron-layer')) === '20' && (await page.inputValue('#neuron-index')) === '100', 'the neuron inputs do not default to L20 N100');
+    const ms = await uiAnalysis(page, 'neuron', '#neuron-run');
+    timings.push(['explorer neuron', ms]);
+    const chips = await page.$$eval('#neuron-tokens .chip', (cs) => cs.map((c) => ({ text: c.textContent, title: c.title, bg: c.style.background })));
+    check(chips.map((c) => c.text).join('') === visible(PROMPT), `neuron chips ${JSON.stringify(chips.map((c) => c.text))} do not spell the prompt`);
+    check(chips.every((c) => /activation [+−]\d/.test(c.title) && /rgb/.test(c.bg)), 'neuron chips lack their activation on hover or their shade');
+    const rows = [await page.$$eval('#neuron-promoted tbody tr', (r) => r.length), await page.$$eval('#neuron-suppressed tbody tr', (r) => r.length)];
+    check(rows[0] === 10 && rows[1] === 10, `promoted/suppressed tables have ${rows} rows`);
+    const summary = await page.textContent('#neuron-summary');
+    check(/^L20 N100: /.test(summary), `neuron summary ${JSON.stringify(summary)}`);
+    console.log(`    ${summary}`);
+    await shoot(page, 'neuron.png');
   });
 }
 

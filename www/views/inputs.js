@@ -48,6 +48,20 @@ export function createSelect(id, options, selected) {
   return select;
 }
 
+/** A whole-number <input> (a layer, a head, a neuron index). */
+export function createNumberInput(id, value) {
+  return el('input', { type: 'number', id, name: id, min: 0, step: 1, value: String(value), className: 'number-input' });
+}
+
+/** The value of a createNumberInput; throws, naming `what`, unless it is a whole number ≥ 0. */
+export function integerOf(input, what) {
+  const v = Number(input.value);
+  if (input.value.trim() === '' || !Number.isInteger(v) || v < 0) {
+    throw new Error(`${what} must be a whole number ≥ 0, not ${JSON.stringify(input.value)}`);
+  }
+  return v;
+}
+
 /** A labelled control in the style of the generate panel's fields. */
 export function field(text, control) {
   return el('label', { className: 'field' }, el('span', {}, text), control);
