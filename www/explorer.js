@@ -229,7 +229,8 @@ export function createExplorer(doc, { loupe, status }) {
     return analysis(heads, 'Head detection', (request) => loupe.detectHeads(request));
   }
 
-  /** The page prompt is the one ablated; resample takes the reference prompt's activation. */
+  /** The page prompt is the one ablated; resample takes the reference prompt's activation,
+   *  mean_reference the mean over the reference prompts. */
   function runAblation() {
     return analysis(ablation, 'Ablation', (request) => loupe.ablate({ ...request, ...ablation.value() }));
   }

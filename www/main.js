@@ -51,24 +51,30 @@
  *       duplicate-token and induction on a random sequence repeated twice (randomIds).
  *   loupe.patch({clean, corrupted, metric, site, prependBos?}, onProgress?)
  *       : Promise<{cleanTokens, corruptedTokens, site, cleanMetric, corruptedMetric,
- *                  values: [layer][position | head], layersDone, nLayers, stopped}>
+ *                  values: [layer][position | head | head × position],
+ *                  layersDone, nLayers, stopped}>
  *       Activation patching: runs the corrupted prompt with one clean activation patched in
  *       at a time; values are normalised so clean = 1 and corrupted = 0.
  *       metric: {type: 'logit_diff', token, minus} | {type: 'logprob', token}, at the last
- *       position. site: 'resid_pre' | 'attn_out' | 'mlp_out' (per layer and position) or
- *       'head_z' (per layer and head). The prompts must have the same number of tokens.
+ *       position. site: 'resid_pre' | 'attn_out' | 'mlp_out' (per layer and position),
+ *       'head_z' (per layer and head, all positions at once) or 'head_z_pos' (one head at one
+ *       position: values[layer] is head-major, n_heads × positions long, entry
+ *       [h * positions + p]; positions before the first one where the prompts differ are
+ *       exactly 0 and not computed). The prompts must have the same number of tokens.
  *       The sweep runs one layer at a time: onProgress(partial) gets the result so far after
  *       each layer; returning false stops the sweep, which then resolves with the finished
  *       layers and `stopped: true` (false when every layer was done). An AbortSignal as
  *       options.signal stops it too, after the layer in progress (generate takes one as well).
- *   loupe.ablate({prompt, component, method, metric, reference?, prependBos?})
+ *   loupe.ablate({prompt, component, method, metric, reference?, references?, prependBos?})
  *       : Promise<{intervention, cleanMetric, ablatedMetric, kl, topClean: [{token, id, prob}],
  *                  topAblated: [{token, id, prob}]}>
  *       Knocks out one component and measures the metric at the last position with and
  *       without it. component: {kind: 'head', layer, head} | {kind: 'mlp', layer} |
- *       {kind: 'neuron', layer, index}; method: 'zero' | 'mean' | 'resample' (the component's
- *       activation on `reference`, a prompt with the same number of tokens); metric as for
- *       patch. kl is KL(clean ‖ ablated) of the next-token distribution, in nats; intervention
+ *       {kind: 'neuron', layer, index}; method: 'zero' | 'mean' (its mean over the prompt's
+ *       positions) | 'resample' (the component's activation on `reference`, a prompt with the
+ *       same number of tokens) | 'mean_reference' (its mean over every position of every
+ *       prompt in `references: string[]`, prompts of any length; rejects if the list is
+ *       empty); metric as for patch. kl is KL(clean ‖ ablated) of the next-token distribution, in nats; intervention
  *       is the JSON intervention used, which run and generate accept as they are.
  *   loupe.minimalPair({a, b, topK?, prependBos?})
  *       : Promise<{tokensA, tokensB, topA, topB, rose: [{token, id, prob}], fell, klAb, klBa,

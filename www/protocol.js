@@ -14,10 +14,11 @@
 //   {id, command: 'detectHeads', prompt, randomLength, seed, prependBos}
 //   {id, command: 'patch', clean, corrupted, metric, site, prependBos}
 //        metric: {type: 'logit_diff', token, minus} | {type: 'logprob', token};
-//        site: 'resid_pre' | 'attn_out' | 'mlp_out' | 'head_z'
-//   {id, command: 'ablate', prompt, component, method, metric, reference, prependBos}
+//        site: 'resid_pre' | 'attn_out' | 'mlp_out' | 'head_z' | 'head_z_pos'
+//   {id, command: 'ablate', prompt, component, method, metric, reference, references, prependBos}
 //        component: {kind: 'head', layer, head} | {kind: 'mlp', layer} | {kind: 'neuron', layer, index};
 //        method: 'zero' | 'mean' | 'resample' (reference: a prompt of the same token length)
+//                | 'mean_reference' (references: prompts of any length, at least one)
 //   {id, command: 'minimalPair', a, b, topK, prependBos}
 //   {id, command: 'neuronView', prompt, layer, neuron, topK, prependBos}
 //   {command: 'stop', target}                 (ends generation or patch `target` after its

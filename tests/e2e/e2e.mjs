@@ -498,6 +498,31 @@ async function analyses(page, { nLayers, nHeads }) {
     console.log(`    stopped after ${result.layersDone} of ${result.nLayers} layers; progress ${JSON.stringify(seen)}`);
   });
 
+  await step('API patch head_z_pos: head-major values per layer; stopped after 2 layers', async () => {
+    const r = await page.evaluate(async ({ clean, corrupted, token, minus }) => {
+      const t0 = performance.now();
+      const result = await window.loupe.patch(
+        { clean, corrupted, metric: { type: 'logit_diff', token, minus }, site: 'head_z_pos' },
+        (partial) => (partial.layersDone >= 2 ? false : undefined),
+      );
+      return { ms: performance.now() - t0, result };
+    }, IOI);
+    const { result } = r;
+    const positions = result.cleanTokens.length;
+    timings.push(['API patch head_z_pos, IOI (2 layers, then stopped)', Math.round(r.ms)]);
+    check(result.site === 'head_z_pos', `site ${JSON.stringify(result.site)}`);
+    check(result.stopped === true && result.layersDone >= 2 && result.layersDone < nLayers, `stopped = ${result.stopped} after ${result.layersDone} layers`);
+    check(positions === 14, `the IOI prompt is ${positions} tokens, expected 14`);
+    check(result.values.length === result.layersDone && result.values.every((row) => row.length === nHeads * positions),
+      `values[0] has ${result.values[0]?.length} entries, expected ${nHeads} × ${positions} = ${nHeads * positions}`);
+    check(result.values.flat().every(Number.isFinite), 'some head_z_pos value is not finite');
+    // Positions before the first changed token cannot carry the difference: exactly 0.
+    const first = result.cleanTokens.findIndex((t, i) => t.id !== result.corruptedTokens[i].id);
+    const early = result.values.flatMap((row) => Array.from({ length: nHeads }, (_, h) => row.slice(h * positions, h * positions + first)).flat());
+    check(first > 0 && early.every((v) => v === 0), `values before the first changed position (${first}) are not all 0`);
+    console.log(`    ${result.layersDone} layers × ${nHeads} heads × ${positions} positions in ${Math.round(r.ms)} ms; first changed position ${first}`);
+  });
+
   await step('explorer patching head_z on IOI: progress, full sweep, heatmap', async () => {
     await page.click('#tab-patching');
     await page.click('#patch-run');
@@ -631,6 +656,39 @@ async function analyses(page, { nLayers, nHeads }) {
     check(typeof r.resample === 'string' && !r.resample.startsWith('resolved'), `resampling from a shorter reference should reject, got ${JSON.stringify(r.resample)}`);
     console.log(`    clean ${r.cleanMetric.toFixed(3)} → ablated ${r.ablatedMetric.toFixed(3)}, KL ${r.kl.toFixed(4)}; intervention ${JSON.stringify(r.intervention)}`);
     console.log(`    short reference: ${r.resample}`);
+  });
+
+  await step('API ablate mean_reference: L23 H3 set to its mean over reference prompts cuts the IOI logit difference', async () => {
+    const r = await page.evaluate(async (ioi) => {
+      const t0 = performance.now();
+      const a = await window.loupe.ablate({
+        prompt: ioi.clean,
+        component: { kind: 'head', layer: 23, head: 3 },
+        method: 'mean_reference',
+        references: ['The cat sat on the mat.', 'Yesterday I went to the market and bought apples.'],
+        metric: { type: 'logit_diff', token: ioi.token, minus: ioi.minus },
+      });
+      const ms = performance.now() - t0;
+      let empty = null;
+      try {
+        const b = await window.loupe.ablate({
+          prompt: ioi.clean,
+          component: { kind: 'head', layer: 23, head: 3 },
+          method: 'mean_reference',
+          references: [],
+          metric: { type: 'logprob', token: ioi.token },
+        });
+        empty = `resolved: ${JSON.stringify(b.kl)}`;
+      } catch (error) {
+        empty = error.message;
+      }
+      return { ms, ...a, empty };
+    }, IOI);
+    timings.push(['API ablate (IOI, head 23.3, mean_reference, 2 prompts)', Math.round(r.ms)]);
+    check(r.ablatedMetric < r.cleanMetric - 1, `ablated metric ${r.ablatedMetric} is not below the clean ${r.cleanMetric} − 1`);
+    check(Number.isFinite(r.kl) && r.kl > 0, `KL(clean ‖ ablated) = ${r.kl}, expected > 0`);
+    check(typeof r.empty === 'string' && !r.empty.startsWith('resolved') && r.empty.length > 0, `mean_reference with no references should reject, got ${JSON.stringify(r.empty)}`);
+    console.log(`    clean ${r.cleanMetric.toFixed(3)} → ablated ${r.ablatedMetric.toFixed(3)}, KL ${r.kl.toFixed(4)}; no references: ${r.empty}`);
   });
 
   await step('explorer ablation: the IOI example fills the form; clean vs ablated, intervention JSON', async () => {

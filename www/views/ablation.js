@@ -1,5 +1,6 @@
 // Ablation view: knock out one component (a head, an MLP layer or one neuron) by zeroing it,
-// replacing it with its mean over positions, or resampling it from a reference prompt, and
+// replacing it with its mean over positions (of the prompt, or of every reference prompt), or
+// resampling it from a reference prompt, and
 // compare the metric and the next-token distribution with and without it. The intervention
 // used is shown as JSON, ready for loupe.run / loupe.generate.
 
@@ -16,6 +17,7 @@ const METHODS = [
   ['zero', 'zero'],
   ['mean', 'mean over positions'],
   ['resample', 'resample from a reference prompt'],
+  ['mean_reference', 'mean over reference prompts'],
 ];
 const METRICS = [
   ['logit_diff', 'logit difference'],
@@ -43,6 +45,16 @@ export function createAblationView(container, { onRun }) {
     placeholder: 'a prompt with the same number of tokens, e.g. one name for another',
   });
   const referenceField = el('label', { className: 'field grow' }, el('span', {}, 'Reference prompt (resample: same number of tokens)'), reference);
+  const references = el('textarea', {
+    id: 'ablate-references',
+    name: 'ablate-references',
+    spellcheck: false,
+    rows: 4,
+    className: 'wide-input',
+    placeholder: 'one prompt per line, any length, e.g.\nThe cat sat on the mat.\nYesterday I went to the market and bought apples.',
+  });
+  const referencesField = el('label', { className: 'field grow' },
+    el('span', {}, 'Reference prompts (one per line: the component is set to its mean over all their positions)'), references);
   const metric = createSelect('ablate-metric', METRICS, 'logit_diff');
   const token = createTokenInput({ id: 'ablate-token', label: 'Token', title: 'exact token text, leading space included (" Mary")' });
   const minus = createTokenInput({ id: 'ablate-minus', label: 'minus token', title: 'exact token text, leading space included (" John")' });
@@ -61,6 +73,7 @@ export function createAblationView(container, { onRun }) {
         'distribution at the last position with the clean run. KL(clean ‖ ablated) is in nats.'),
     el('div', { className: 'controls' }, field('Component', kind), field('Layer', layer), headField, indexField, field('Method', method)),
     el('div', { className: 'controls' }, referenceField),
+    el('div', { className: 'controls' }, referencesField),
     el('div', { className: 'controls' }, field('Metric', metric), token.element, minus.element, run),
     summary,
     sides,
@@ -73,6 +86,7 @@ export function createAblationView(container, { onRun }) {
   };
   method.onchange = () => {
     referenceField.hidden = method.value !== 'resample';
+    referencesField.hidden = method.value !== 'mean_reference';
   };
   metric.onchange = () => {
     minus.element.hidden = metric.value !== 'logit_diff';
@@ -92,7 +106,12 @@ export function createAblationView(container, { onRun }) {
       const m = metric.value === 'logit_diff'
         ? { type: 'logit_diff', token: token.value(), minus: minus.value() }
         : { type: 'logprob', token: token.value() };
-      return { component, method: method.value, metric: m, ...(method.value === 'resample' ? { reference: reference.value } : {}) };
+      const extra = method.value === 'resample'
+        ? { reference: reference.value }
+        : method.value === 'mean_reference'
+          ? { references: references.value.split(/\r?\n/).map((line) => line.trim()).filter(Boolean) }
+          : {};
+      return { component, method: method.value, metric: m, ...extra };
     },
     suggest(t, m) {
       token.suggest(t);
@@ -108,6 +127,7 @@ export function createAblationView(container, { onRun }) {
       method.value = example.method;
       method.onchange();
       reference.value = example.reference ?? '';
+      if (example.references) references.value = example.references.join('\n');
       metric.value = example.metric.type;
       metric.onchange();
       token.set(example.metric.token);

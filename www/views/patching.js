@@ -1,7 +1,8 @@
 // Activation patching view (Meng et al. 2022; Wang et al. 2022): run the corrupted prompt,
 // put back one clean activation at a time, and see how much of the clean behaviour returns.
-// 1 = fully clean, 0 = no effect. Rows are positions (or heads), columns layers; the sweep
-// fills the grid one layer at a time and can be stopped.
+// 1 = fully clean, 0 = no effect. Rows are positions (or heads), columns layers; for
+// head_z_pos rows are layer·head and columns positions. The sweep fills the grid one layer
+// at a time and can be stopped.
 
 import { el, visible } from './format.js';
 import { createHeatmap } from './heatmap.js';
@@ -13,7 +14,10 @@ const SITES = [
   ['attn_out', 'attention output (attn_out), per position'],
   ['mlp_out', 'MLP output (mlp_out), per position'],
   ['head_z', 'each head (attn.hook_z), all positions'],
+  ['head_z_pos', 'each head at each position (attn.hook_z)'],
 ];
+/** Row height (CSS px) of the head × position grid: 270 rows for the default model. */
+const HEAD_POS_ROW = 7;
 const METRICS = [
   ['logit_diff', 'logit difference'],
   ['logprob', 'log-probability'],
@@ -135,10 +139,14 @@ export function createPatchingView(container, { onRun, onStop }) {
 
   function draw(result) {
     shown = result;
+    if (result.site === 'head_z_pos') {
+      drawHeadPositions(result);
+      return;
+    }
     const heads = result.site === 'head_z';
     const clean = result.cleanTokens;
     const units = heads ? (result.values[0]?.length ?? 0) : clean.length;
-    const changed = new Set(clean.flatMap((t, i) => (t.id !== result.corruptedTokens[i]?.id ? [i] : [])));
+    const changed = changedPositions(result);
     const cellWidth = Math.max(18, Math.min(34, Math.floor((container.clientWidth - 160) / result.nLayers)));
     container.querySelector('#patch-axes').textContent = heads
       ? 'rows: heads · columns: layers'
@@ -154,9 +162,51 @@ export function createPatchingView(container, { onRun, onStop }) {
     });
   }
 
+  /** head_z_pos: rows layer·head (L0 H0, L0 H1, …), columns clean positions;
+   *  values[layer][h * positions + p]. Only each layer's first head is labelled (rows are
+   *  thin); the hover readout names every cell. */
+  function drawHeadPositions(result) {
+    const clean = result.cleanTokens;
+    const positions = clean.length;
+    const nHeads = headsOf(result);
+    container.querySelector('#patch-axes').textContent =
+      'rows: layer · head (each layer from H0) · columns: positions (changed tokens in orange)';
+    if (nHeads === 0) return; // the first layer tells how many heads there are
+    const cellWidth = Math.max(14, Math.min(40, Math.floor((container.clientWidth - 160) / Math.max(1, positions))));
+    heatmap.draw({
+      rows: Array.from({ length: result.nLayers * nHeads }, (_, r) => (r % nHeads === 0 ? `L${r / nHeads} H0` : '')),
+      cols: clean.map((t, i) => `${visible(t.text)} ${i}`),
+      cellWidth,
+      cellHeight: HEAD_POS_ROW,
+      rotateColumnLabels: true,
+      markCols: changedPositions(result),
+      colour: (r, p) => {
+        const layer = Math.floor(r / nHeads);
+        return layer < result.values.length ? diverging(result.values[layer][(r % nHeads) * positions + p]) : null;
+      },
+    });
+  }
+
   function hover(cell) {
     if (!cell || !shown) {
       readout.textContent = shown ? AXIS_HINT : '';
+      return;
+    }
+    if (shown.site === 'head_z_pos') {
+      const nHeads = headsOf(shown);
+      const positions = shown.cleanTokens.length;
+      const layer = Math.floor(cell.row / nHeads);
+      const h = cell.row % nHeads;
+      const p = cell.col;
+      const c = shown.cleanTokens[p];
+      const k = shown.corruptedTokens[p];
+      const swap = c.id === k?.id ? '' : ` (corrupted '${visible(k?.text ?? '')}')`;
+      if (layer >= shown.values.length) {
+        readout.textContent = `L${layer} H${h} at '${visible(c.text)}' ${p}: not patched yet`;
+        return;
+      }
+      const v = shown.values[layer][h * positions + p];
+      readout.textContent = `L${layer} H${h} at '${visible(c.text)}' ${p}${swap}: ${v.toFixed(3)} of the clean value restored`;
       return;
     }
     const { row, col: layer } = cell;
@@ -174,6 +224,17 @@ export function createPatchingView(container, { onRun, onStop }) {
     const swap = c.id === k.id ? '' : ` (corrupted '${visible(k.text)}')`;
     readout.textContent = `L${layer} · position ${row} '${visible(c.text)}'${swap}: ${v.toFixed(3)} of the clean value restored`;
   }
+}
+
+/** Positions where the clean and corrupted tokens differ. */
+function changedPositions(result) {
+  return new Set(result.cleanTokens.flatMap((t, i) => (t.id !== result.corruptedTokens[i]?.id ? [i] : [])));
+}
+
+/** head_z_pos: heads per layer, from the first finished layer (0 before it). */
+function headsOf(result) {
+  const positions = result.cleanTokens.length;
+  return positions > 0 && result.values.length > 0 ? Math.round(result.values[0].length / positions) : 0;
 }
 
 function metrics(r) {

@@ -87,12 +87,13 @@ fn component(args: &Args) -> Result<Component> {
 }
 
 pub fn ablate_cmd(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["head", "mlp", "neuron", "method", "reference", "token", "minus"]), &["prepend-bos"])?;
+    let args = Args::parse(raw, &flags(&["head", "mlp", "neuron", "method", "reference", "references", "token", "minus"]), &["prepend-bos"])?;
     let method = match args.get("method", "zero".to_string())?.as_str() {
         "zero" => AblationMethod::Zero,
         "mean" => AblationMethod::Mean,
         "resample" => AblationMethod::Resample,
-        other => anyhow::bail!("unknown --method '{other}' (zero, mean, resample)"),
+        "mean_reference" => AblationMethod::MeanReference,
+        other => anyhow::bail!("unknown --method '{other}' (zero, mean, resample, mean_reference)"),
     };
     let req = AblateRequest {
         prompt: args.required("prompt")?.into(),
@@ -100,6 +101,8 @@ pub fn ablate_cmd(raw: &[String]) -> Result<()> {
         method,
         metric: metric(&args)?,
         reference: args.optional("reference").map(String::from),
+        // `--references 'first prompt|second prompt|…'`
+        references: args.optional("references").map(|r| r.split('|').map(String::from).collect()).unwrap_or_default(),
         prepend_bos: args.flag("prepend-bos"),
     };
     let (model, tok) = load(&args)?;
@@ -138,7 +141,8 @@ pub fn patch(raw: &[String]) -> Result<()> {
         "attn_out" => PatchSite::AttnOut,
         "mlp_out" => PatchSite::MlpOut,
         "head_z" => PatchSite::HeadZ,
-        other => anyhow::bail!("unknown --site '{other}' (resid_pre, attn_out, mlp_out, head_z)"),
+        "head_z_pos" => PatchSite::HeadZPos,
+        other => anyhow::bail!("unknown --site '{other}' (resid_pre, attn_out, mlp_out, head_z, head_z_pos)"),
     };
     let req = PatchRequest {
         clean: args.required("clean")?.into(),

@@ -50,9 +50,9 @@ const USAGE: &str = "usage: loupe <command> --model FILE.gguf [--weights quantiz
   bench    [--reps N] [--gen N]        time forward and generation (docs/BENCHMARKS.md)
   lens     --prompt TEXT [--target TOK] [--top-k K] [--out F.json]     logit lens
   dla      --prompt TEXT --token TOK [--minus TOK] [--position P]      direct logit attribution
-  patch    --clean TEXT --corrupted TEXT --token TOK [--minus TOK] [--site resid_pre|attn_out|mlp_out|head_z]
+  patch    --clean TEXT --corrupted TEXT --token TOK [--minus TOK] [--site resid_pre|attn_out|mlp_out|head_z|head_z_pos]
   heads    --prompt TEXT [--seed S] [--random-length N]                previous-token/duplicate/induction scores
-  ablate   --prompt TEXT (--head L.H | --mlp L | --neuron L.N) [--method zero|mean|resample --reference TEXT] --token TOK [--minus TOK]
+  ablate   --prompt TEXT (--head L.H | --mlp L | --neuron L.N) [--method zero|mean|resample|mean_reference --reference TEXT --references 'A|B|…'] --token TOK [--minus TOK]
   pair     --a TEXT --b TEXT [--top-k K]                                 minimal pair: distributions, KL, residual divergence
   neuron   --prompt TEXT --layer L --neuron N                           activations and promoted/suppressed tokens
   (TOK is a token's exact text, e.g. ' Paris', or #ID; analysis results are JSON)";

@@ -1,6 +1,6 @@
 //! Ablation: knock out one component — a head, an MLP layer, one neuron — by zeroing it,
-//! replacing it with its mean over the prompt's positions, or resampling it from another
-//! prompt (Chan et al. 2022, causal scrubbing), and measure the effect on a metric and on
+//! replacing it with its mean over the prompt's positions or over a reference set of
+//! prompts, or resampling it from another prompt (Chan et al. 2022, causal scrubbing), and measure the effect on a metric and on
 //! the whole next-token distribution. Each ablation is an ordinary `Intervention`, which
 //! the result returns so it can be replayed or shared.
 
@@ -32,6 +32,9 @@ pub enum AblationMethod {
     Mean,
     /// The component's activation on `reference` (same token length).
     Resample,
+    /// Its mean over every position of every prompt in `references` (any lengths): the
+    /// "typical" value, without this prompt's own information.
+    MeanReference,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -43,6 +46,8 @@ pub struct AblateRequest {
     pub metric: Metric,
     #[serde(default)]
     pub reference: Option<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
     #[serde(default)]
     pub prepend_bos: bool,
 }
@@ -91,6 +96,34 @@ pub fn ablate(model: &Llama, tok: &LoupeTokenizer, req: &AblateRequest, max_toke
             model.forward(&Tensor::new(ref_ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
             let act = capture.cache.get(point).ok_or_else(|| LoupeError::BadInput(format!("{point} not captured")))?;
             InterventionOp::Replace { shape: act.dims().to_vec(), values: act.flatten_all()?.to_vec1()? }
+        }
+        AblationMethod::MeanReference => {
+            let prompts: Vec<&str> = req.references.iter().map(|r| r.trim()).filter(|r| !r.is_empty()).collect();
+            if prompts.is_empty() {
+                return Err(LoupeError::BadInput("mean ablation over a reference set needs at least one reference prompt".into()));
+            }
+            let point: HookPoint = hook.parse()?;
+            let mut sum: Option<Tensor> = None;
+            let mut count = 0usize;
+            for prompt in prompts {
+                let ids = tokenize_checked(tok, prompt, req.prepend_bos, max_tokens)?;
+                let mut capture = Capture::new([point]);
+                model.forward(&Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
+                let act = capture.cache.get(point).ok_or_else(|| LoupeError::BadInput(format!("{point} not captured")))?;
+                let total = act.sum(1)?.squeeze(0)?; // over positions: [d] or [head, d]
+                count += ids.len();
+                sum = Some(match sum {
+                    Some(s) => (s + total)?,
+                    None => total,
+                });
+            }
+            let mean = (sum.ok_or_else(|| LoupeError::BadInput("no reference activations".into()))? / count as f64)?;
+            // A head's mean is its own d_head vector; other sites keep their last axis.
+            let vector = match req.component {
+                Component::Head { head, .. } => mean.get(head)?,
+                _ => mean,
+            };
+            InterventionOp::Set { vector: vector.to_vec1()? }
         }
     };
     let intervention = Intervention { hook, positions: None, heads, features, op };

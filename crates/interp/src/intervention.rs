@@ -23,6 +23,8 @@ pub enum InterventionOp {
     /// Add a vector along the last axis (a steering vector: `d_model` for the residual
     /// stream, `d_head` for a head's q/k/v/z).
     Add { vector: Vec<f32> },
+    /// Set the activation to a vector along the last axis (e.g. a mean over a reference set).
+    Set { vector: Vec<f32> },
     /// Write back a whole activation (e.g. one captured from another prompt: patching).
     /// `shape` is the hook's shape over the full sequence; batch may be 1 (broadcast).
     Replace { shape: Vec<usize>, values: Vec<f32> },
@@ -99,10 +101,10 @@ impl Interventions {
                     }
                 }
                 match &iv.op {
-                    InterventionOp::Add { vector } => {
+                    InterventionOp::Add { vector } | InterventionOp::Set { vector } => {
                         let d = *shape.last().unwrap_or(&0);
                         if point.layout() == Layout::HeadQueryKey {
-                            return Err(bad(format!("cannot add a vector to {point}; use scale/replace")));
+                            return Err(bad(format!("cannot add or set a vector on {point}; use scale/replace")));
                         }
                         if vector.len() != d {
                             return Err(bad(format!(
@@ -182,6 +184,7 @@ fn apply(layout: Layout, iv: &Intervention, tensor: Option<&Tensor>, x: &Tensor,
         }
         (InterventionOp::Scale { factor }, _) => (x * (*factor as f64))?,
         (InterventionOp::Add { .. }, Some(v)) => x.broadcast_add(v)?,
+        (InterventionOp::Set { .. }, Some(v)) => v.broadcast_as(x.dims())?.contiguous()?,
         (InterventionOp::Replace { .. }, Some(values)) => match replacement_window(layout, values, x, offset)? {
             Some(r) => r,
             None => return Ok(x.clone()),

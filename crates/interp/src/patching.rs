@@ -29,6 +29,9 @@ pub enum PatchSite {
     MlpOut,
     /// `blocks.L.attn.hook_z`, one head at all positions: every (layer, head).
     HeadZ,
+    /// `blocks.L.attn.hook_z`, one head at one position: every (layer, head, position);
+    /// each layer's values are head-major, `[head * positions + position]`.
+    HeadZPos,
 }
 
 impl PatchSite {
@@ -37,7 +40,7 @@ impl PatchSite {
             PatchSite::ResidPre => BlockSite::ResidPre,
             PatchSite::AttnOut => BlockSite::AttnOut,
             PatchSite::MlpOut => BlockSite::MlpOut,
-            PatchSite::HeadZ => BlockSite::Z,
+            PatchSite::HeadZ | PatchSite::HeadZPos => BlockSite::Z,
         }
     }
 }
@@ -61,8 +64,8 @@ pub struct PatchResult {
     pub site: PatchSite,
     pub clean_metric: f32,
     pub corrupted_metric: f32,
-    /// `[n_layers][positions]` (or `[n_layers][heads]` for `head_z`), normalised; rows not
-    /// yet computed are absent.
+    /// `[n_layers][positions]` (`[n_layers][heads]` for `head_z`, `[n_layers][heads × positions]`
+    /// head-major for `head_z_pos`), normalised; rows not yet computed are absent.
     pub values: Vec<Vec<f32>>,
     pub layers_done: usize,
     pub n_layers: usize,
@@ -146,21 +149,25 @@ impl PatchSweep {
         let point = HookPoint::Block(l, self.site.block_site());
         let clean = &self.clean_acts[l];
         let (_, pos, _) = self.corrupted_resid[l].dims3()?;
-        let units = if self.site == PatchSite::HeadZ { clean.dim(2)? } else { pos };
-        let mut row = Vec::with_capacity(units);
-        let mut first = 0;
-        if self.site != PatchSite::HeadZ {
-            first = self.first_difference.min(units);
-            row.resize(first, 0.0);
-        }
-        while first < units {
-            let b = MAX_BATCH.min(units - first);
+        let heads = clean.dim(2)?;
+        // Each patched run is one (position, head) choice; None = all of that axis.
+        let runs: Vec<(Option<usize>, Option<usize>)> = match self.site {
+            PatchSite::HeadZ => (0..heads).map(|h| (None, Some(h))).collect(),
+            PatchSite::HeadZPos => (0..heads).flat_map(|h| (0..pos).map(move |p| (Some(p), Some(h)))).collect(),
+            _ => (0..pos).map(|p| (Some(p), None)).collect(),
+        };
+        let span = self.clean_metric - self.corrupted_metric;
+        let mut row = vec![0.0; runs.len()];
+        // Positions before the first difference are identical in both runs: exactly 0.
+        let todo: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].0.is_none_or(|p| p >= self.first_difference)).collect();
+        for chunk in todo.chunks(MAX_BATCH) {
+            let b = chunk.len();
             let x = self.corrupted_resid[l].broadcast_as((b, pos, self.corrupted_resid[l].dim(2)?))?.contiguous()?;
-            let mut hooks = OneHotPatch { point, clean: clean.clone(), first, head_axis: self.site == PatchSite::HeadZ };
+            let mut hooks = OneHotPatch { point, clean: clean.clone(), runs: chunk.iter().map(|&i| runs[i]).collect() };
             let logits = model.forward_from_layer(l, &x, &mut hooks, true)?.squeeze(1)?; // [b, vocab]
-            let span = self.clean_metric - self.corrupted_metric;
-            row.extend(self.metric.eval(&logits)?.into_iter().map(|m| (m - self.corrupted_metric) / span));
-            first += b;
+            for (&i, m) in chunk.iter().zip(self.metric.eval(&logits)?) {
+                row[i] = (m - self.corrupted_metric) / span;
+            }
         }
         self.values.push(row);
         Ok(!self.is_done())
@@ -180,13 +187,12 @@ impl PatchSweep {
     }
 }
 
-/// Batch row i takes the clean activation at position `first + i` (or, with `head_axis`,
-/// head `first + i` at every position); everything else stays corrupted.
+/// Batch row i takes the clean activation at `runs[i]` = (position, head), `None` meaning
+/// every position / every head; everything else stays corrupted.
 struct OneHotPatch {
     point: HookPoint,
     clean: Tensor,
-    first: usize,
-    head_axis: bool,
+    runs: Vec<(Option<usize>, Option<usize>)>,
 }
 
 impl Hooks for OneHotPatch {
@@ -195,15 +201,22 @@ impl Hooks for OneHotPatch {
             return Ok(act);
         }
         let dims = act.dims().to_vec();
-        let (b, axis) = (dims[0], if self.head_axis { 2 } else { 1 });
-        let n = dims[axis];
-        let mut mask = vec![0u8; b * n];
-        for i in 0..b {
-            mask[i * n + self.first + i] = 1;
+        // [b, pos, 1] for the residual-stream sites, [b, pos, head, 1] for hook_z.
+        let (b, pos) = (dims[0], dims[1]);
+        let heads = if dims.len() == 4 { dims[2] } else { 1 };
+        let mut mask = vec![0u8; b * pos * heads];
+        for (i, &(p_sel, h_sel)) in self.runs.iter().enumerate() {
+            for p in (0..pos).filter(|&p| p_sel.is_none_or(|x| x == p)) {
+                for h in (0..heads).filter(|&h| h_sel.is_none_or(|x| x == h)) {
+                    mask[(i * pos + p) * heads + h] = 1;
+                }
+            }
         }
-        let mut shape = vec![1; dims.len()];
-        shape[0] = b;
-        shape[axis] = n;
+        let mut shape = vec![b, pos];
+        if dims.len() == 4 {
+            shape.push(heads);
+        }
+        shape.push(1);
         let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?.broadcast_as(dims.as_slice())?;
         let clean = self.clean.to_dtype(DType::F32)?.broadcast_as(dims.as_slice())?;
         Ok(mask.where_cond(&clean, &act)?)

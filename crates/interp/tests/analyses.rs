@@ -123,6 +123,7 @@ fn patching_sweeps_match_pytorch() {
         (PatchSite::AttnOut, "patch.attn_out"),
         (PatchSite::MlpOut, "patch.mlp_out"),
         (PatchSite::HeadZ, "patch.head_z"),
+        (PatchSite::HeadZPos, "patch.head_z_pos"),
     ] {
         let out = sweep(site);
         assert!((out.clean_metric - scalar("patch.clean_metric")).abs() <= 1e-3);
@@ -204,6 +205,7 @@ fn ablations_match_pytorch() {
             method,
             metric: Metric::LogitDiff { token: text(" Mary"), minus: text(" John") },
             reference: Some(CORRUPT.into()),
+            references: vec![],
             prepend_bos: false,
         };
         let out = ablate(m, t, &req, 1024).expect("ablate");
@@ -239,4 +241,29 @@ fn minimal_pair_and_neuron_view_match_pytorch() {
     let d_vals = max_diff(&vals(&n.promoted), &[fixture("neuron.top_vals").to_vec1().expect("v")])
         .max(max_diff(&vals(&n.suppressed), &[fixture("neuron.bottom_vals").to_vec1().expect("v")]));
     assert!(d_vals <= 1e-3, "logit effects differ by {d_vals}");
+}
+
+#[test]
+fn mean_ablation_over_the_prompt_itself_equals_mean_ablation() {
+    // A reference set made of the prompt alone has the prompt's own positional mean, so the
+    // two methods must agree (mean ablation itself is checked against PyTorch above).
+    use loupe_interp::ablation::{ablate, AblateRequest, AblationMethod, Component};
+    let (m, t) = setup();
+    let run = |method, references: Vec<String>| {
+        let req = AblateRequest {
+            prompt: CLEAN.into(),
+            component: Component::Head { layer: 23, head: 3 },
+            method,
+            metric: Metric::LogitDiff { token: text(" Mary"), minus: text(" John") },
+            reference: None,
+            references,
+            prepend_bos: false,
+        };
+        ablate(m, t, &req, 1024)
+    };
+    let mean = run(AblationMethod::Mean, vec![]).expect("mean");
+    let reference = run(AblationMethod::MeanReference, vec![CLEAN.into()]).expect("mean over references");
+    assert!((mean.ablated_metric - reference.ablated_metric).abs() <= 1e-4, "{} vs {}", mean.ablated_metric, reference.ablated_metric);
+    let err = run(AblationMethod::MeanReference, vec!["  ".into()]).err().expect("rejected").to_string();
+    assert!(err.contains("at least one reference prompt"), "{err}");
 }
