@@ -2,7 +2,7 @@
 //! generate a continuation — shared by the CLI and the browser so both give the same numbers.
 
 use crate::{resolve_patterns, ActivationCache, Capture, Chain, Intervention, Interventions};
-use candle_core::{Device, Tensor, D};
+use candle_core::{Device, Tensor};
 use loupe_model::sampling::SamplingParams;
 use loupe_model::tokenizer::TokenInfo;
 use loupe_model::{GenerateOptions, Generator, Llama, LoupeError, LoupeTokenizer, Result};
@@ -72,7 +72,7 @@ pub fn run_prompt(model: &Llama, tok: &LoupeTokenizer, req: &RunRequest, max_tok
 
 /// The `k` most probable tokens of one position's logits `[vocab]`.
 pub fn top_k(tok: &LoupeTokenizer, logits: &Tensor, k: usize) -> Result<Vec<TopToken>> {
-    let probs = softmax_f32(logits)?;
+    let probs: Vec<f32> = crate::lens::log_softmax(logits)?.exp()?.to_vec1()?;
     let mut order: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(order
@@ -80,14 +80,6 @@ pub fn top_k(tok: &LoupeTokenizer, logits: &Tensor, k: usize) -> Result<Vec<TopT
         .take(k)
         .map(|(id, prob)| TopToken { token: tok.token_text(id as u32), id: id as u32, prob })
         .collect())
-}
-
-/// softmax over a 1-D logits tensor.
-fn softmax_f32(logits: &Tensor) -> Result<Vec<f32>> {
-    let max = logits.max_keepdim(D::Minus1)?;
-    let e = logits.broadcast_sub(&max)?.exp()?;
-    let sum = e.sum_keepdim(D::Minus1)?;
-    Ok(e.broadcast_div(&sum)?.to_vec1::<f32>()?)
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -506,15 +506,6 @@ impl Llama {
         let post = hooks.on(at(S::MlpPost), (pre.silu()? * pre_linear)?, offset)?;
         mlp.down.forward(&post)
     }
-
-    /// The unembedding as a dense `[vocab, d_model]` matrix (dequantized if needed):
-    /// analyses such as the logit lens read residuals through it.
-    pub fn unembed_weight(&self) -> Result<Tensor> {
-        Ok(match &self.unembed.0 {
-            QMatMul::QTensor(q) => q.dequantize(&Device::Cpu)?,
-            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.to_dtype(DType::F32)?,
-        })
-    }
 }
 
 fn check_dims(name: &str, got: &[usize], want: &[usize]) -> Result<()> {
