@@ -16,7 +16,7 @@ use serde::Serialize;
 
 const COMMON: [&str; 4] = ["model", "weights", "out", "prompt"];
 
-fn write_json(args: &Args, value: &impl Serialize) -> Result<()> {
+pub(crate) fn write_json(args: &Args, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     match args.optional("out") {
         Some(path) => std::fs::write(path, text).with_context(|| format!("writing {path}")),
@@ -28,14 +28,14 @@ fn write_json(args: &Args, value: &impl Serialize) -> Result<()> {
 }
 
 /// A token given on the command line: its exact text (" Paris"), or `#ID`.
-fn token(arg: &str) -> TokenRef {
+pub(crate) fn token(arg: &str) -> TokenRef {
     match arg.strip_prefix('#').and_then(|n| n.parse().ok()) {
         Some(id) => TokenRef::Id(id),
         None => TokenRef::Text(arg.to_string()),
     }
 }
 
-fn flags(extra: &[&'static str]) -> Vec<&'static str> {
+pub(crate) fn flags(extra: &[&'static str]) -> Vec<&'static str> {
     COMMON.iter().chain(extra).copied().collect()
 }
 
@@ -64,7 +64,7 @@ pub fn dla(raw: &[String]) -> Result<()> {
     write_json(&args, &direct_logit_attribution(&model, &tok, &req, model.cfg.context_length)?)
 }
 
-fn metric(args: &Args) -> Result<Metric> {
+pub(crate) fn metric(args: &Args) -> Result<Metric> {
     let target = token(args.required("token")?);
     Ok(match args.optional("minus") {
         Some(m) => Metric::LogitDiff { token: target, minus: token(m) },

@@ -5,6 +5,7 @@
 //!   loupe hooks    --model F.gguf [--pos N]
 //!   loupe bench    --model F.gguf [--reps 5 --gen 32 --json]
 //!   loupe lens | dla | patch | heads --model F.gguf …   (analyses, JSON out)
+//!   loupe attribute | grad | attrpatch --model F.gguf …  (gradients, f32 weights)
 //!
 //! Errors are one line on stderr and exit status 1.
 
@@ -12,6 +13,7 @@ mod analyses;
 mod args;
 mod bench;
 mod commands;
+mod gradients;
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +30,9 @@ fn main() {
         Some("ablate") => analyses::ablate_cmd(&argv[1..]),
         Some("pair") => analyses::pair(&argv[1..]),
         Some("neuron") => analyses::neuron(&argv[1..]),
+        Some("attribute") => gradients::attribute(&argv[1..]),
+        Some("grad") => gradients::grad(&argv[1..]),
+        Some("attrpatch") => gradients::attrpatch(&argv[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -55,4 +60,9 @@ const USAGE: &str = "usage: loupe <command> --model FILE.gguf [--weights quantiz
   ablate   --prompt TEXT (--head L.H | --mlp L | --neuron L.N) [--method zero|mean|resample|mean_reference --reference TEXT --references 'A|B|…'] --token TOK [--minus TOK]
   pair     --a TEXT --b TEXT [--top-k K]                                 minimal pair: distributions, KL, residual divergence
   neuron   --prompt TEXT --layer L --neuron N                           activations and promoted/suppressed tokens
+  attribute --prompt TEXT --token TOK [--minus TOK] [--kind logprob|logit|logit_diff] [--position P]
+           [--method saliency|grad_x_input|integrated_gradients|smoothgrad|occlusion] [--steps N --baseline zero|TOK --keep-first
+            --adaptive --tolerance E --max-passes N] [--samples N --noise S --seed S] [--window W --remove]
+  grad     --prompt TEXT --hooks PATTERNS --token TOK [--minus TOK --kind K --position P] --out GRADS.safetensors
+  attrpatch --clean TEXT --corrupted TEXT --token TOK [--minus TOK]   attribution patching (gradient estimate)
   (TOK is a token's exact text, e.g. ' Paris', or #ID; analysis results are JSON)";

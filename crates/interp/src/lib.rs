@@ -5,10 +5,14 @@
 //! Everything here implements or uses `loupe_model::Hooks`; the model never knows.
 
 pub mod ablation;
+pub mod attribution;
+pub mod attribution_patching;
 pub mod capture;
 pub mod chain;
 pub mod detectors;
 pub mod dla;
+pub mod gradient;
+pub mod integrated_gradients;
 pub mod intervention;
 pub mod lens;
 pub mod metric;

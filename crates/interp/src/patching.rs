@@ -86,6 +86,20 @@ pub struct PatchSweep {
     first_difference: usize,
 }
 
+/// Patching swaps activations position by position, so both prompts need the same length.
+pub(crate) fn check_same_length(clean: &[u32], corrupted: &[u32]) -> Result<()> {
+    if clean.len() != corrupted.len() {
+        return Err(LoupeError::BadInput(format!(
+            "the clean prompt has {} tokens and the corrupted one {}: patching position by position needs \
+             prompts of the same token length (change words for words that are one token each, e.g. names); \
+             head patching (all positions) needs it too",
+            clean.len(),
+            corrupted.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Patched runs per forward batch: bounds memory for long prompts.
 const MAX_BATCH: usize = 16;
 
@@ -93,15 +107,7 @@ impl PatchSweep {
     pub fn start(model: &Llama, tok: &LoupeTokenizer, req: &PatchRequest, max_tokens: usize) -> Result<Self> {
         let clean = tokenize_checked(tok, &req.clean, req.prepend_bos, max_tokens)?;
         let corrupted = tokenize_checked(tok, &req.corrupted, req.prepend_bos, max_tokens)?;
-        if clean.len() != corrupted.len() {
-            return Err(LoupeError::BadInput(format!(
-                "the clean prompt has {} tokens and the corrupted one {}: patching position by position needs \
-                 prompts of the same token length (change words for words that are one token each, e.g. names); \
-                 head patching (all positions) needs it too",
-                clean.len(),
-                corrupted.len()
-            )));
-        }
+        check_same_length(&clean, &corrupted)?;
         let metric = req.metric.resolve(tok)?;
         let n = model.cfg.n_layers;
         let site_points: Vec<HookPoint> = (0..n).map(|l| HookPoint::Block(l, req.site.block_site())).collect();

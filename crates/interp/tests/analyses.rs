@@ -4,55 +4,30 @@
 //! logit difference within 1e-3; patching a position with its own clean activation gives
 //! exactly the clean metric.
 
-use candle_core::{IndexOp, Tensor};
+use candle_core::Tensor;
 use loupe_interp::detectors::{detect_heads, DetectRequest};
 use loupe_interp::dla::{direct_logit_attribution, DlaRequest};
 use loupe_interp::lens::{logit_lens, LensRequest};
 use loupe_interp::patching::{Metric, PatchRequest, PatchSite, PatchSweep};
 use loupe_interp::target::TokenRef;
-use loupe_model::{GgufFile, Llama, LoupeTokenizer, WeightMode};
-use std::collections::HashMap;
-use std::sync::OnceLock;
 
 const P0: &str = "The Eiffel Tower is located in the city of";
 const CLEAN: &str = "When Mary and John went to the store, John gave a drink to";
 const CORRUPT: &str = "When Mary and John went to the store, Mary gave a drink to";
 
-fn setup() -> &'static (Llama, LoupeTokenizer) {
-    static M: OnceLock<(Llama, LoupeTokenizer)> = OnceLock::new();
-    M.get_or_init(|| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-        let file = GgufFile::read_path(&path).expect("run scripts/setup.sh model");
-        (Llama::load(&file, WeightMode::F32).expect("model"), LoupeTokenizer::from_gguf(&file).expect("tok"))
-    })
-}
-
-fn fixture(name: &str) -> Tensor {
-    static F: OnceLock<HashMap<String, Tensor>> = OnceLock::new();
-    let all = F.get_or_init(|| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/analysis.safetensors");
-        candle_core::safetensors::load(path, &candle_core::Device::Cpu).expect("analysis fixtures")
-    });
-    all.get(name).unwrap_or_else(|| panic!("fixture {name} missing")).clone()
-}
+mod common;
+use common::{max_diff, setup};
 
 fn matrix(name: &str) -> Vec<Vec<f32>> {
-    fixture(name).to_dtype(candle_core::DType::F32).and_then(|t| t.to_vec2()).expect("2-D fixture")
+    common::matrix_of("analysis", name)
 }
 
 fn scalar(name: &str) -> f32 {
-    fixture(name).flatten_all().and_then(|t| t.i(0)).and_then(|t| t.to_dtype(candle_core::DType::F32)).and_then(|t| t.to_scalar()).expect("scalar")
+    common::scalar_of("analysis", name)
 }
 
-fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    assert_eq!(a.len(), b.len(), "rows");
-    a.iter()
-        .zip(b)
-        .flat_map(|(x, y)| {
-            assert_eq!(x.len(), y.len(), "columns");
-            x.iter().zip(y).map(|(p, q)| (p - q).abs())
-        })
-        .fold(0.0, f32::max)
+fn fixture(name: &str) -> Tensor {
+    common::tensor("analysis", name)
 }
 
 fn text(s: &str) -> TokenRef {

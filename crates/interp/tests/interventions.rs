@@ -4,19 +4,12 @@
 use candle_core::{Device, Tensor};
 use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
 use loupe_interp::{Capture, Chain, Intervention, InterventionOp, Interventions};
-use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, NoHooks, WeightMode};
-use std::sync::OnceLock;
+use loupe_model::{HookPoint, NoHooks};
 
 const PROMPT: &str = "When Mary and John went to the store, John gave a drink to";
 
-fn setup() -> &'static (Llama, LoupeTokenizer) {
-    static M: OnceLock<(Llama, LoupeTokenizer)> = OnceLock::new();
-    M.get_or_init(|| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-        let file = GgufFile::read_path(&path).expect("run scripts/setup.sh model");
-        (Llama::load(&file, WeightMode::F32).expect("model"), LoupeTokenizer::from_gguf(&file).expect("tok"))
-    })
-}
+mod common;
+use common::setup;
 
 fn run(capture: &[&str], interventions: Vec<Intervention>) -> loupe_interp::RunOutput {
     let (m, t) = setup();

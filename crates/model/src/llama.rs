@@ -57,6 +57,55 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(self.0.forward(x)?)
     }
+
+    /// `x @ W^T` with a backward pass for `x` only. candle's own matmul backward also
+    /// computes the weight's gradient (`[batch, in, out]` for a broadcast weight) even when
+    /// nothing asks for it: for input attribution that is wasted work and memory.
+    fn forward_input_grad(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.0 {
+            QMatMul::Tensor(w) => Ok(x.contiguous()?.apply_op1(InputGradLinear(w.clone()))?),
+            _ => Err(bad_input("gradients need the f32 weights (weights=f32)")),
+        }
+    }
+}
+
+/// The custom op behind `Linear::forward_input_grad`: forward `x @ W^T`, backward `g @ W`.
+struct InputGradLinear(Tensor);
+
+impl InputGradLinear {
+    fn matmul_2d(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let (last, lead) = dims.split_last().ok_or_else(|| candle_core::Error::Msg("scalar input".into()))?;
+        let x2 = x.reshape((lead.iter().product::<usize>(), *last))?;
+        let y = x2.matmul(w)?;
+        let mut out = lead.to_vec();
+        out.push(y.dim(1)?);
+        y.reshape(out)
+    }
+}
+
+impl candle_core::CustomOp1 for InputGradLinear {
+    fn name(&self) -> &'static str {
+        "input-grad-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("input-grad-linear needs a contiguous input".into()))?;
+        let x = Tensor::from_slice(&storage.as_slice::<f32>()?[start..end], layout.shape(), &Device::Cpu)?;
+        let y = Self::matmul_2d(&x, &self.0.t()?)?;
+        let shape = y.shape().clone();
+        Ok((candle_core::CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(Self::matmul_2d(&grad_res.contiguous()?, &self.0)?))
+    }
 }
 
 /// Re-encodes a block-quantized matrix as Q8_0 (through f32); F32/F16 and Q8_0 stay as they are.
@@ -272,6 +321,26 @@ impl Llama {
         self
     }
 
+    /// A copy (weights shared) whose every op has a backward pass, including the matrix
+    /// products (input gradient only). Needs `F32` weights: a quantized matmul has no backward.
+    pub fn differentiable(&self) -> Result<Self> {
+        if self.mode != WeightMode::F32 {
+            return Err(bad_input("gradients need the f32 weights (load the model with weights=f32)"));
+        }
+        Ok(self.clone().with_differentiable_ops(true))
+    }
+
+    pub fn is_differentiable(&self) -> bool {
+        self.differentiable
+    }
+
+    fn linear(&self, w: &Linear, x: &Tensor) -> Result<Tensor> {
+        match self.differentiable && self.mode == WeightMode::F32 {
+            true => w.forward_input_grad(x),
+            false => w.forward(x),
+        }
+    }
+
     /// Token embeddings `[batch, pos, d_model]` of ids `[batch, pos]`.
     pub fn embed(&self, ids: &Tensor) -> Result<Tensor> {
         let max = ids.max_all()?.to_dtype(DType::U32)?.to_scalar::<u32>()? as usize;
@@ -308,7 +377,7 @@ impl Llama {
             )));
         }
         let x = hooks.on(HookPoint::Embed, x.clone(), offset)?;
-        let logits = self.forward_blocks(0, &x, hooks, cache.as_deref_mut(), offset, false)?;
+        let logits = self.forward_blocks(0, &x, hooks, cache.as_deref_mut(), offset, None)?;
         if let Some(c) = cache {
             c.len += pos;
         }
@@ -325,7 +394,26 @@ impl Llama {
         if start >= self.cfg.n_layers {
             return Err(bad_input(format!("layer {start} out of range: the model has {} layers", self.cfg.n_layers)));
         }
-        self.forward_blocks(start, resid_pre, hooks, None, 0, last_only)
+        let read = last_only.then(|| resid_pre.dim(1)).transpose()?.map(|p| p - 1);
+        self.forward_blocks(start, resid_pre, hooks, None, 0, read)
+    }
+
+    /// Logits `[batch, vocab]` at one position of embeddings `[batch, pos, d_model]` (no KV
+    /// cache): what a scalar attribution target needs. Later positions still run (they may
+    /// be hooked) but skip the final norm and unembedding.
+    pub fn forward_embeds_at(&self, x: &Tensor, hooks: &mut dyn Hooks, position: usize) -> Result<Tensor> {
+        let (_b, pos, _d) = x.dims3()?;
+        if position >= pos {
+            return Err(bad_input(format!("position {position} is outside the prompt's {pos} tokens")));
+        }
+        if pos > self.cfg.context_length {
+            return Err(bad_input(format!(
+                "{pos} tokens exceed this model's context of {} tokens",
+                self.cfg.context_length
+            )));
+        }
+        let x = hooks.on(HookPoint::Embed, x.clone(), 0)?;
+        Ok(self.forward_blocks(0, &x, hooks, None, 0, Some(position))?.squeeze(1)?)
     }
 
     fn forward_blocks(
@@ -335,19 +423,16 @@ impl Llama {
         hooks: &mut dyn Hooks,
         mut cache: Option<&mut KvCache>,
         offset: usize,
-        last_only: bool,
+        read: Option<usize>,
     ) -> Result<Tensor> {
         let mut x = x.clone();
         for (l, block) in self.blocks.iter().enumerate().skip(start) {
             let kv = cache.as_deref_mut().map(|c| &mut c.layers[l]);
             x = self.block_forward(l, block, &x, hooks, kv, offset)?;
         }
-        let (x, offset) = match last_only {
-            true => {
-                let p = x.dim(1)?;
-                (x.narrow(1, p - 1, 1)?, offset + p - 1)
-            }
-            false => (x, offset),
+        let (x, offset) = match read {
+            Some(p) => (x.narrow(1, p, 1)?, offset + p),
+            None => (x, offset),
         };
         let x = self.ln_final.forward(
             &x,
@@ -355,7 +440,7 @@ impl Llama {
             (HookPoint::LnFinalScale, HookPoint::LnFinalNormalized),
             offset,
         )?;
-        self.unembed.forward(&x)
+        self.linear(&self.unembed, &x)
     }
 
     /// Logits `[…, vocab]` of residual-stream vectors `[…, d_model]` read through the final
@@ -436,9 +521,9 @@ impl Llama {
         let (b, p, _) = x.dims3()?;
         let (h, kvh, dh) = (cfg.n_heads, cfg.n_kv_heads, cfg.d_head);
         // [batch, pos, head, d_head]
-        let q = hooks.on(at(S::Q), attn.wq.forward(x)?.reshape((b, p, h, dh))?, offset)?;
-        let k = hooks.on(at(S::K), attn.wk.forward(x)?.reshape((b, p, kvh, dh))?, offset)?;
-        let v = hooks.on(at(S::V), attn.wv.forward(x)?.reshape((b, p, kvh, dh))?, offset)?;
+        let q = hooks.on(at(S::Q), self.linear(&attn.wq, x)?.reshape((b, p, h, dh))?, offset)?;
+        let k = hooks.on(at(S::K), self.linear(&attn.wk, x)?.reshape((b, p, kvh, dh))?, offset)?;
+        let v = hooks.on(at(S::V), self.linear(&attn.wv, x)?.reshape((b, p, kvh, dh))?, offset)?;
         let q = self.rope(&q, offset)?;
         let q = hooks.on(at(S::RotQ), q, offset)?.transpose(1, 2)?.contiguous()?; // [b, h, p, dh]
         let k = self.rope(&k, offset)?;
@@ -477,11 +562,11 @@ impl Llama {
             // [b, p, h, h*dh] with only block i of row i non-zero → [b, p, h, d_model]
             let eye = Tensor::eye(h, DType::F32, &Device::Cpu)?;
             let spread = z.unsqueeze(3)?.broadcast_mul(&eye.reshape((1, 1, h, h, 1))?)?;
-            let result = attn.wo.forward(&spread.reshape((b, p * h, h * dh))?)?;
+            let result = self.linear(&attn.wo, &spread.reshape((b, p * h, h * dh))?)?;
             let result = hooks.on(at(S::Result), result.reshape((b, p, h, ()))?, offset)?;
             Ok(result.sum(2)?)
         } else {
-            attn.wo.forward(&z.reshape((b, p, h * dh))?)
+            self.linear(&attn.wo, &z.reshape((b, p, h * dh))?)
         }
     }
 
@@ -501,10 +586,10 @@ impl Llama {
 
     fn mlp(&self, l: usize, mlp: &Mlp, x: &Tensor, hooks: &mut dyn Hooks, offset: usize) -> Result<Tensor> {
         let at = |s| HookPoint::Block(l, s);
-        let pre = hooks.on(at(S::MlpPre), mlp.gate.forward(x)?, offset)?;
-        let pre_linear = hooks.on(at(S::MlpPreLinear), mlp.up.forward(x)?, offset)?;
+        let pre = hooks.on(at(S::MlpPre), self.linear(&mlp.gate, x)?, offset)?;
+        let pre_linear = hooks.on(at(S::MlpPreLinear), self.linear(&mlp.up, x)?, offset)?;
         let post = hooks.on(at(S::MlpPost), (pre.silu()? * pre_linear)?, offset)?;
-        mlp.down.forward(&post)
+        self.linear(&mlp.down, &post)
     }
 }
 

@@ -38,6 +38,24 @@ impl SplitMix64 {
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// `n` standard normal draws by Box–Muller, in pairs: u1 = 1 − uniform (so ln u1 is
+    /// finite), u2 = uniform, emit r·cos(2πu2) then r·sin(2πu2), r = √(−2 ln u1); an odd
+    /// count drops the last sine. The same sequence is rebuilt by the PyTorch reference
+    /// script (tests/fixtures/make_gradient_fixtures.py), so SmoothGrad's noise is shared.
+    pub fn normals(&mut self, n: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(n + 1);
+        while out.len() < n {
+            let u1 = 1.0 - self.next_f64();
+            let u2 = self.next_f64();
+            let r = (-2.0 * u1.ln()).sqrt();
+            let angle = 2.0 * std::f64::consts::PI * u2;
+            out.push(r * angle.cos());
+            out.push(r * angle.sin());
+        }
+        out.truncate(n);
+        out
+    }
 }
 
 pub struct Sampler {

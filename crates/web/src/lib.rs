@@ -10,6 +10,9 @@ mod panic;
 
 use convert::{activations_to_js, to_js, JsResult};
 use loupe_interp::ablation::{ablate, AblateRequest};
+use loupe_interp::attribution::{AttributeRequest, AttributionJob};
+use loupe_interp::attribution_patching::{attribution_patching, AttributionPatchRequest};
+use loupe_interp::gradient::{gradient, GradientRequest};
 use loupe_interp::detectors::{detect_heads, DetectRequest};
 use loupe_interp::neuron::{neuron_view, NeuronRequest};
 use loupe_interp::pairs::{minimal_pair, PairRequest};
@@ -18,6 +21,7 @@ use loupe_interp::lens::{logit_lens, LensRequest};
 use loupe_interp::patching::{PatchRequest, PatchSweep};
 use loupe_interp::run::{run_prompt, GenerateRequest, RunRequest, TextGeneration};
 use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, WeightMode};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -31,6 +35,32 @@ pub const MAX_PROMPT_TOKENS: usize = 1024;
 pub struct Loupe {
     model: Rc<Llama>,
     tok: Rc<LoupeTokenizer>,
+    /// The file, kept so the f32 model gradients need can be built on first use.
+    file: Rc<GgufFile>,
+    /// The differentiable f32 model, built lazily (about 650 MB): most sessions never need it.
+    grad_model: RefCell<Option<Rc<Llama>>>,
+}
+
+/// An attribution in progress (`Loupe.startAttribution`): `step()` runs one batch of
+/// forward/backward passes, so the worker can report progress and stop between batches.
+#[wasm_bindgen]
+pub struct Attributing {
+    model: Rc<Llama>,
+    job: AttributionJob,
+}
+
+#[wasm_bindgen]
+impl Attributing {
+    /// Runs one batch; returns whether work remains.
+    pub fn step(&mut self) -> JsResult<bool> {
+        Ok(self.job.step(&self.model)?)
+    }
+
+    /// `{tokens, method, target, value, signed, l2, integratedGradients?, sigma?, passes,
+    /// done, total, finished}` (partial until `finished`).
+    pub fn result(&self) -> JsResult<JsValue> {
+        to_js(&self.job.result()?)
+    }
 }
 
 /// A generation in progress (`Loupe.startGeneration`): `next()` makes one token, so the
@@ -93,7 +123,57 @@ impl Loupe {
         let file = GgufFile::from_bytes(bytes)?;
         let model = Llama::load(&file, mode)?;
         let tok = LoupeTokenizer::from_gguf(&file)?;
-        Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok) })
+        Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok), file: Rc::new(file), grad_model: RefCell::new(None) })
+    }
+
+    /// Whether the differentiable model is built (the first gradient request builds it).
+    #[wasm_bindgen(js_name = hasGradientModel)]
+    pub fn has_gradient_model(&self) -> bool {
+        self.grad_model.borrow().is_some()
+    }
+
+    fn gradient_model(&self) -> JsResult<Rc<Llama>> {
+        if let Some(m) = self.grad_model.borrow().as_ref() {
+            return Ok(m.clone());
+        }
+        let model = match self.model.mode {
+            WeightMode::F32 => self.model.differentiable()?,
+            _ => Llama::load(&self.file, WeightMode::F32)?.differentiable()?,
+        };
+        let model = Rc::new(model);
+        *self.grad_model.borrow_mut() = Some(model.clone());
+        Ok(model)
+    }
+
+    /// Starts an input attribution (saliency, gradient × input, Integrated Gradients,
+    /// SmoothGrad, occlusion) on the f32 differentiable model; see `Attributing`.
+    #[wasm_bindgen(js_name = startAttribution)]
+    pub fn start_attribution(&self, request: JsValue) -> JsResult<Attributing> {
+        let req: AttributeRequest = convert::from_js(request)?;
+        let model = self.gradient_model()?;
+        let job = AttributionJob::start(&model, &self.tok, &req, MAX_PROMPT_TOKENS)?;
+        Ok(Attributing { model, job })
+    }
+
+    /// Gradient of a target with respect to hooked activations:
+    /// `{tokens, target, value, grads: {name: {shape, data: Float32Array}}}`.
+    pub fn gradient(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: GradientRequest = convert::from_js(request)?;
+        let model = self.gradient_model()?;
+        let out = gradient(&model, &self.tok, &req, MAX_PROMPT_TOKENS)?;
+        let result = to_js(&serde_json::json!({ "tokens": out.tokens, "target": out.target, "value": out.value }))?;
+        js_sys::Reflect::set(&result, &"grads".into(), &activations_to_js(&out.grads)?)
+            .map_err(|_| JsError::new("could not build the result object"))?;
+        Ok(result)
+    }
+
+    /// Attribution patching: `{cleanTokens, corruptedTokens, cleanMetric, corruptedMetric,
+    /// residPre[layer][pos], attnOut, mlpOut, headZ[layer][head]}`, normalised as patching is.
+    #[wasm_bindgen(js_name = attributionPatching)]
+    pub fn attribution_patching(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: AttributionPatchRequest = convert::from_js(request)?;
+        let model = self.gradient_model()?;
+        to_js(&attribution_patching(&model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
     }
 
     /// `{config, weights, hooks: [name], maxPromptTokens}`
