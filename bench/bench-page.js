@@ -64,3 +64,34 @@ window.runBench = async ({ mode, reps, gen, modelUrl }) => {
     simd128: WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11])),
   };
 };
+
+// Attribution in the page's own flow: the explorer's default q8 model, then the f32
+// differentiable copy built by the first gradient request, then IG and SmoothGrad.
+const ATTRIBUTION_PROMPT = 'The Eiffel Tower is in Paris, and the famous Colosseum is located in the city of';
+
+window.runAttributionBench = async ({ modelUrl }) => {
+  const wasm = await init();
+  const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
+  const m = Loupe.load(bytes, 'q8');
+  if (m.tokenize(ATTRIBUTION_PROMPT, false).length !== 20) throw new Error('attribution prompt is not 20 tokens');
+  const target = { type: 'logprob', token: ' Rome' };
+  const run = (method, params) => {
+    const t0 = performance.now();
+    const job = m.startAttribution({ prompt: ATTRIBUTION_PROMPT, target, method, params });
+    while (job.step()) {}
+    const result = job.result();
+    job.free();
+    return { s: (performance.now() - t0) / 1e3, passes: result.passes };
+  };
+  const build = run('saliency', {}); // includes building the f32 model
+  const ig = run('integrated_gradients', { steps: 32 });
+  const sg = run('smoothgrad', { samples: 16 });
+  return {
+    first_gradient_with_model_build_s: build.s,
+    ig32_s: ig.s,
+    ig32_passes: ig.passes,
+    smoothgrad16_s: sg.s,
+    smoothgrad16_passes: sg.passes,
+    wasm_memory_mb: wasm.memory.buffer.byteLength / 2 ** 20,
+  };
+};

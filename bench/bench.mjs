@@ -3,7 +3,10 @@
 // a fresh page, so its wasm memory is its own peak) and our native CLI (`loupe bench`), on
 // the same machine, same prompt, same model; prints a markdown table with the ratios.
 //
-//   node bench/bench.mjs [--reps 5] [--gen 32] [--modes quantized,q8,f32]
+//   node bench/bench.mjs [--reps 5] [--gen 32] [--modes quantized,q8,f32] [--attribution]
+// --attribution adds IG (32 steps) and SmoothGrad (16 samples) on a 20-token prompt, native
+// (its own process, so its peak memory is its own) and in a fresh page (q8 model + the f32
+// gradient model, as the explorer runs it); --modes '' skips the forward/generation table.
 // (scripts/bench.sh builds what it needs first.) Results go into docs/BENCHMARKS.md.
 
 import fs from 'node:fs';
@@ -26,11 +29,12 @@ const arg = (name, fallback) => {
 };
 const reps = Number(arg('reps', 5));
 const gen = Number(arg('gen', 32));
-const modes = arg('modes', 'quantized,q8,f32').split(',');
+const modes = arg('modes', 'quantized,q8,f32').split(',').filter(Boolean);
+const attribution = process.argv.includes('--attribution');
 
-const native = JSON.parse(
-  execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), '--reps', String(reps), '--gen', String(gen), '--json'], { encoding: 'utf8' }),
-);
+const loupe = (args) => JSON.parse(execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), ...args, '--json'], { encoding: 'utf8' }));
+const native = modes.length ? loupe(['--reps', String(reps), '--gen', String(gen)]) : { results: [] };
+const nativeAttribution = attribution ? loupe(['--attribution']) : null;
 // One native process per mode would give per-mode peaks; the CLI reports the process peak.
 const server = await serveStatic(path.join(ROOT, 'dist'), {
   synthetic: {
@@ -43,6 +47,7 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const wasm = [];
+let wasmAttribution = null;
 try {
   for (const mode of modes) {
     const context = await browser.newContext();
@@ -50,6 +55,14 @@ try {
     await page.goto(`${server.url}bench.html`);
     await page.waitForFunction(() => typeof window.runBench === 'function');
     wasm.push(await page.evaluate((a) => window.runBench(a), { mode, reps, gen, modelUrl: MODEL }));
+    await context.close();
+  }
+  if (attribution) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}bench.html`);
+    await page.waitForFunction(() => typeof window.runAttributionBench === 'function');
+    wasmAttribution = await page.evaluate((a) => window.runAttributionBench(a), { modelUrl: MODEL });
     await context.close();
   }
 } finally {
@@ -75,6 +88,19 @@ for (const w of wasm) {
       `| ${f(w.load_ms)} ms / ${f(n.load_ms)} ms | ${f(w.wasm_memory_mb)} MB |`,
   );
 }
+if (attribution) {
+  const w = wasmAttribution;
+  const n = nativeAttribution;
+  lines.push(
+    '',
+    '| 20-token prompt, f32 gradients | wasm (1 thread) | native | ratio |',
+    '|---|---|---|---|',
+    `| Integrated Gradients, 32 steps (${w.ig32_passes} passes) | ${f(w.ig32_s, 2)} s | ${f(n.ig32_s, 2)} s | ${f(w.ig32_s / n.ig32_s, 2)}× |`,
+    `| SmoothGrad, 16 samples (${w.smoothgrad16_passes} passes) | ${f(w.smoothgrad16_s, 2)} s | ${f(n.smoothgrad16_s, 2)} s | ${f(w.smoothgrad16_s / n.smoothgrad16_s, 2)}× |`,
+    `| first gradient request (builds the f32 model) | ${f(w.first_gradient_with_model_build_s, 2)} s | — | |`,
+    `| peak memory | ${f(w.wasm_memory_mb)} MB wasm (q8 + f32 models) | ${f(n.peak_rss_mb)} MB RSS (f32 model alone: ${f(n.model_rss_mb)} MB), ${n.threads} thread(s) | |`,
+  );
+}
 lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
 console.log(lines.join('\n'));
-console.log('\nraw:', JSON.stringify({ native, wasm }));
+console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttribution }));

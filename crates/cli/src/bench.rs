@@ -5,6 +5,9 @@
 //! capture of every residual stream (median of `--reps`), greedy generation speed (decode
 //! tokens/s after the prefill), full activation-patching sweeps (residual stream 30 layers ×
 //! 16 positions; heads 30 × 9), and peak resident memory.
+//!
+//! With `--attribution`, instead: Integrated Gradients (32 steps) and SmoothGrad (16
+//! samples) on a 20-token prompt with the f32 differentiable model, and the peak memory.
 
 use crate::args::Args;
 use crate::commands::load_file;
@@ -23,7 +26,10 @@ pub const PATCH_CORRUPTED: &str = "When Mary and John went to the store yesterda
 pub const BENCH_PROMPT: &str = "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox";
 
 pub fn bench(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "reps", "gen", "weights"], &["json"])?;
+    let args = Args::parse(raw, &["model", "reps", "gen", "weights"], &["json", "attribution"])?;
+    if args.flag("attribution") {
+        return bench_attribution(&args);
+    }
     let reps: usize = args.get("reps", 5)?;
     let gen: usize = args.get("gen", 32)?;
     let modes = match args.optional("weights") {
@@ -106,6 +112,38 @@ fn bench_mode(model: &Llama, tok: &LoupeTokenizer, mode: WeightMode, load_ms: f6
         "generate_total_s": total_s,
         "decode_tok_per_s": (out.len().saturating_sub(1)) as f64 / decode_s,
     }))
+}
+
+/// 20 tokens with the default model's tokenizer (checked at run time); the model answers " Rome".
+pub const ATTRIBUTION_PROMPT: &str = "The Eiffel Tower is in Paris, and the famous Colosseum is located in the city of";
+
+fn bench_attribution(args: &Args) -> Result<()> {
+    use loupe_interp::attribution::{attribute, AttributeRequest, AttributionParams, Method};
+    use loupe_interp::gradient::{Target, TargetKind};
+    let file = load_file(args)?;
+    let tok = LoupeTokenizer::from_gguf(&file)?;
+    anyhow::ensure!(tok.encode(ATTRIBUTION_PROMPT, false)?.len() == 20, "attribution prompt is not 20 tokens");
+    let model = Llama::load(&file, WeightMode::F32)?.differentiable()?;
+    let model_rss_mb = peak_rss_mb();
+    let target = Target { kind: TargetKind::Logprob, token: TokenRef::Text(" Rome".into()), minus: None, position: -1 };
+    let time = |method: Method, params: AttributionParams| -> Result<(f64, usize)> {
+        let req = AttributeRequest { prompt: ATTRIBUTION_PROMPT.into(), target: target.clone(), method, params, prepend_bos: false };
+        let t = Instant::now();
+        let (result, _) = attribute(&model, &tok, &req, 1024)?;
+        Ok((t.elapsed().as_secs_f64(), result.passes))
+    };
+    let (ig_s, ig_passes) = time(Method::IntegratedGradients, AttributionParams { steps: 32, ..Default::default() })?;
+    let (sg_s, sg_passes) = time(Method::Smoothgrad, AttributionParams { samples: 16, ..Default::default() })?;
+    let json = serde_json::json!({
+        "runtime": "native",
+        "threads": candle_core::utils::get_num_threads(),
+        "ig32_s": ig_s, "ig32_passes": ig_passes,
+        "smoothgrad16_s": sg_s, "smoothgrad16_passes": sg_passes,
+        "model_rss_mb": model_rss_mb,
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("{json}");
+    Ok(())
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in MB.

@@ -48,7 +48,8 @@ pub fn attribute(raw: &[String]) -> Result<()> {
     let params = AttributionParams {
         steps: args.get("steps", d.steps)?,
         baseline: match args.optional("baseline") {
-            None | Some("zero") => Baseline::Zero,
+            None => d.baseline.clone(),
+            Some("zero") => Baseline::Zero,
             Some(t) => Baseline::Token { token: token(t) },
         },
         keep_first: args.flag("keep-first"),

@@ -109,3 +109,46 @@ fn bad_prompts_and_flags_get_one_clear_line() {
     assert_one_line_error(&loupe(&["run", "--model", m, "--promt", "hi"]), "unknown option '--promt'");
     assert_one_line_error(&loupe(&["generate", "--model", m, "--prompt", "hi", "--top-p", "0"]), "top_p must be in (0, 1]");
 }
+
+#[test]
+fn attribute_grad_and_attrpatch_write_what_they_say() {
+    let m = model();
+    let m = m.to_str().expect("utf8");
+    let p0 = "The Eiffel Tower is located in the city of";
+    let out = loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--method", "integrated_gradients", "--steps", "4", "--baseline", "#0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["signed"].as_array().expect("signed").len(), 10);
+    assert_eq!(json["integratedGradients"]["alphas"].as_array().expect("alphas").len(), 4);
+    assert!(json["integratedGradients"]["completenessError"].as_f64().expect("error").is_finite());
+    assert_eq!(json["target"]["token"]["id"], 7042, "' Paris'");
+
+    let grads = tmp("grads.safetensors");
+    let out = loupe(&["grad", "--model", m, "--prompt", p0, "--token", " Paris", "--hooks", "blocks.*.hook_resid_pre", "--out", grads.to_str().expect("utf8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&grads).expect("written");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+    assert_eq!(st.len(), 30);
+    assert_eq!(st.tensor("blocks.7.hook_resid_pre").expect("present").shape(), [1, 10, 576]);
+
+    let out = loupe(&["attrpatch", "--model", m, "--clean", "When Mary and John went to the store, John gave a drink to",
+        "--corrupted", "When Mary and John went to the store, Mary gave a drink to", "--token", " Mary", "--minus", " John"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["residPre"].as_array().expect("rows").len(), 30);
+    assert_eq!(json["headZ"][0].as_array().expect("heads").len(), 9);
+}
+
+#[test]
+fn bad_attribution_requests_get_one_clear_line() {
+    let m = model();
+    let m = m.to_str().expect("utf8");
+    let p0 = "The Eiffel Tower is located in the city of";
+    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Eiffel Tower"]), "is 3 tokens");
+    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--method", "lime"]), "--method 'lime'");
+    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--position", "10"]), "position 10 is outside");
+    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--kind", "logit_diff"]), "needs a second token");
+    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--method", "occlusion", "--window", "11"]), "window must be 1 to 10");
+    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--steps", "0"]), "at least one step");
+    assert_one_line_error(&loupe(&["attrpatch", "--model", m, "--clean", "a b", "--corrupted", "a b c", "--token", " Mary"]), "same token length");
+}

@@ -37,11 +37,14 @@ pub enum Method {
 }
 
 /// What replaces the input: for IG the path's start, for occlusion the occluding embedding.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+///
+/// The zero embedding is a poor IG baseline for RMSNorm models: normalisation makes f(αx)
+/// the same for every α not tiny, so the whole change happens in a sliver near α = 0 that
+/// few quadrature steps see. The default is `<|endoftext|>`'s embedding (the choice).
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Baseline {
     /// The zero embedding.
-    #[default]
     Zero,
     /// One token's embedding at every position (a padding or "neutral" token).
     Token { token: TokenRef },
@@ -76,13 +79,16 @@ impl Default for AttributionParams {
     fn default() -> Self {
         Self {
             steps: 32,
-            baseline: Baseline::Zero,
+            baseline: Baseline::Token { token: TokenRef::Text("<|endoftext|>".into()) },
             keep_first: false,
             adaptive: false,
             tolerance: 0.01,
             max_passes: 256,
             samples: 16,
-            noise: 0.1,
+            // σ = 0.02 × (max − min of the embeddings) ≈ 0.3 × their standard deviation for
+            // the default model, whose few outlier dimensions make the range large; Smilkov
+            // et al.'s 10–20% would swamp the input (f(x + ε) ≪ f(x)).
+            noise: 0.02,
             seed: 0,
             window: 1,
             remove: false,

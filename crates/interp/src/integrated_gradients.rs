@@ -24,6 +24,31 @@ use serde::Serialize;
 
 use crate::gradient::ResolvedTarget;
 
+/// New path points for one round: the round's `room` points are shared among the intervals
+/// in proportion to their |error| (largest remainders first), each interval getting its
+/// points equally spaced inside it. A sharp feature in one interval thus gets most of a
+/// round at once, instead of one bisection per round.
+fn split_points(alphas: &[f64], errors: &[f64], room: usize) -> Vec<f64> {
+    let total: f64 = errors.iter().map(|e| e.abs()).sum();
+    if room == 0 || !(total > 0.0) {
+        return Vec::new();
+    }
+    let shares: Vec<f64> = errors.iter().map(|e| e.abs() / total * room as f64).collect();
+    let mut counts: Vec<usize> = shares.iter().map(|s| s.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| (shares[b] - shares[b].floor()).total_cmp(&(shares[a] - shares[a].floor())));
+    let left = room - counts.iter().sum::<usize>();
+    for &i in order.iter().take(left) {
+        counts[i] += 1;
+    }
+    let mut points = Vec::with_capacity(room);
+    for (i, &n) in counts.iter().enumerate() {
+        let (a, b) = (alphas[i], alphas[i + 1]);
+        points.extend((1..=n).map(|k| a + (b - a) * k as f64 / (n + 1) as f64).filter(|&p| p > a && p < b));
+    }
+    points
+}
+
 /// The adaptive grid starts with this many equal intervals.
 const ADAPTIVE_START_INTERVALS: usize = 8;
 
@@ -176,14 +201,8 @@ impl IntegratedGradients {
             return Ok(());
         }
         let room = budget.saturating_sub(self.passes).min(batch.max(1));
-        let mut order: Vec<usize> = (0..errors.len()).collect();
-        order.sort_by(|&a, &b| errors[b].abs().total_cmp(&errors[a].abs()));
-        self.pending = order
-            .into_iter()
-            .take(room)
-            .map(|i| (self.nodes[i].alpha + self.nodes[i + 1].alpha) / 2.0)
-            .filter(|&mid| mid > 0.0 && mid < 1.0)
-            .collect();
+        let alphas: Vec<f64> = self.nodes.iter().map(|n| n.alpha).collect();
+        self.pending = split_points(&alphas, &errors, room);
         Ok(())
     }
 
@@ -243,5 +262,23 @@ impl IntegratedGradients {
             integrand: self.nodes.iter().map(|n| n.integrand as f32).collect(),
             adaptive,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_points;
+
+    #[test]
+    fn a_round_goes_mostly_to_the_interval_with_the_largest_error() {
+        let alphas = [0.0, 0.25, 0.5, 0.75, 1.0];
+        let points = split_points(&alphas, &[0.01, 0.9, -0.08, 0.01], 10);
+        assert_eq!(points.len(), 10);
+        let inside = |a: f64, b: f64| points.iter().filter(|&&p| p > a && p < b).count();
+        assert_eq!(inside(0.25, 0.5), 9, "{points:?}");
+        assert_eq!(inside(0.5, 0.75), 1, "{points:?}");
+        assert!(points.iter().all(|p| !alphas.contains(p)));
+        assert!(split_points(&alphas, &[0.0; 4], 10).is_empty());
+        assert!(split_points(&alphas, &[1.0; 4], 0).is_empty());
     }
 }

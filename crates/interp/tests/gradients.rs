@@ -79,9 +79,9 @@ fn integrated_gradients_reports_its_completeness_error() {
 }
 
 #[test]
-fn adaptive_integrated_gradients_meets_its_tolerance_or_says_why() {
+fn adaptive_integrated_gradients_reaches_one_percent_where_fixed_steps_do_not() {
     let (_, tok) = common::setup();
-    let (m, _) = (model(), ());
+    let m = model();
     let params = AttributionParams { adaptive: true, tolerance: 0.01, max_passes: 128, baseline: endoftext(), ..Default::default() };
     let t = std::time::Instant::now();
     let (result, _) = attribute(m, tok, &request(Method::IntegratedGradients, params), 1024).expect("ig");
@@ -101,11 +101,18 @@ fn adaptive_integrated_gradients_meets_its_tolerance_or_says_why() {
     assert_eq!(ig.alphas.last().copied(), Some(1.0));
     assert!((ig.path_values.last().unwrap() - result.value).abs() < 1e-4);
     assert!(result.passes <= 128 + 1);
-    if adaptive.converged {
-        assert!(ig.completeness_error <= 0.01 + 1e-4, "converged means within the tolerance");
-    } else {
-        assert!(result.passes >= 128 - 16, "not converged means the budget was spent");
-    }
+    // Where 32 or 64 midpoint steps leave 65% / 16% unexplained, the adaptive rule gets
+    // within 1% inside 128 passes on this prompt.
+    assert!(adaptive.converged, "expected convergence within 128 passes");
+    assert!(ig.completeness_error <= 0.01);
+    // Completeness checked independently: Σ attributions against two fresh forward passes.
+    let ids = tok.encode(P0, false).expect("ids");
+    let target = paris().resolve(tok, ids.len()).expect("target");
+    let x = m.embed(&Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap()).unwrap();
+    let base = m.embed(&Tensor::new(vec![0u32; ids.len()], &Device::Cpu).unwrap().unsqueeze(0).unwrap()).unwrap();
+    let delta = target.eval(m, &x).unwrap()[0] - target.eval(m, &base).unwrap()[0];
+    let sum: f32 = result.signed.iter().sum();
+    assert!(((sum - delta) / delta).abs() <= 0.0101, "Σ attributions {sum} vs f(x) − f(x′) {delta}");
 }
 
 // ---- against PyTorch autograd (tests/fixtures/make_gradient_fixtures.py) ----

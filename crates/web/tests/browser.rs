@@ -90,3 +90,40 @@ fn generate_streams_tokens_and_can_be_stopped() {
     assert_eq!(seen.length(), 3);
     assert_eq!(Array::from(&get(&out, "tokens")).length(), 3);
 }
+
+#[wasm_bindgen_test]
+fn gradients_run_in_wasm_and_integrated_gradients_are_complete() {
+    // "quantized" weights: the first gradient request builds the f32 differentiable copy.
+    let m = tiny();
+    assert!(!m.has_gradient_model());
+    let mut job = m
+        .start_attribution(request(
+            r#"{"prompt":"abcab","target":{"type":"logprob","token":1},"method":"integrated_gradients","params":{"steps":64,"batch":16,"baseline":{"type":"token","token":2}}}"#,
+        ))
+        .map_err(JsValue::from)
+        .expect("start");
+    assert!(m.has_gradient_model());
+    let mut steps = 0;
+    while job.step().map_err(JsValue::from).expect("step") {
+        steps += 1;
+    }
+    assert!(steps >= 4, "batches of 16 make several steps: {steps}");
+    let out = job.result().map_err(JsValue::from).expect("result");
+    let ig = get(&out, "integratedGradients");
+    let err = get(&ig, "completenessError").as_f64().expect("error");
+    let signed: Vec<f64> = Array::from(&get(&out, "signed")).iter().map(|v| v.as_f64().expect("n")).collect();
+    let delta = get(&ig, "delta").as_f64().expect("delta");
+    // Between two token embeddings the tiny model's path is smooth (a zero baseline is not:
+    // RMSNorm makes f(αx) flat except for α near 0), so 64 midpoint steps account for
+    // f(x) − f(x′) — which only correct gradients can do.
+    assert!(err < 0.01, "completeness error {err}");
+    assert!((signed.iter().sum::<f64>() - delta).abs() < 0.01 * delta.abs());
+    assert_eq!(get(&out, "finished").as_bool(), Some(true));
+
+    let err = m
+        .start_attribution(request(r#"{"prompt":"ab","target":{"type":"logit_diff","token":1},"method":"saliency"}"#))
+        .err()
+        .expect("rejected");
+    let msg = get(&JsValue::from(err), "message").as_string().expect("message");
+    assert!(msg.contains("needs a second token"), "{msg}");
+}
