@@ -14,6 +14,7 @@ mod args;
 mod bench;
 mod commands;
 mod gradients;
+mod steering;
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +34,10 @@ fn main() {
         Some("attribute") => gradients::attribute(&argv[1..]),
         Some("grad") => gradients::grad(&argv[1..]),
         Some("attrpatch") => gradients::attrpatch(&argv[1..]),
+        Some("direction") => steering::direction(&argv[1..]),
+        Some("steer") => steering::steer(&argv[1..]),
+        Some("sae") => steering::sae(&argv[1..]),
+        Some("probe") => steering::probe(&argv[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -65,4 +70,9 @@ const USAGE: &str = "usage: loupe <command> --model FILE.gguf [--weights quantiz
             --adaptive --tolerance E --max-passes N] [--samples N --noise S --seed S] [--window W --remove]
   grad     --prompt TEXT --hooks PATTERNS --token TOK [--minus TOK --kind K --position P] --out GRADS.safetensors
   attrpatch --clean TEXT --corrupted TEXT --token TOK [--minus TOK]   attribution patching (gradient estimate)
+  direction --positive 'A|B|…' --negative 'C|D|…' --layer L [--reduce last|mean]   contrastive steering vector (CAA)
+  steer    --prompt TEXT --layers L[,L2] (--direction FILE.json | --positive … --negative …) [--mode add|clamp|ablate
+           --strength S --value V] [--max-tokens N --temperature T --seed S]   next-token shift + steered vs unsteered text
+  sae      --sae DIR --prompt TEXT [--top-k K] [--clamp FEATURE=VALUE --max-tokens N]   SAE features per token (SAELens format)
+  probe    --positive 'A|B|…' --negative 'C|D|…' [--layers 0,6,12] [--reduce last|mean]   linear probes per layer, held-out accuracy
   (TOK is a token's exact text, e.g. ' Paris', or #ID; analysis results are JSON)";

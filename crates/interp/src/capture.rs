@@ -1,8 +1,8 @@
 //! Capture: the hook set that records activations by name (TransformerLens's
 //! `run_with_cache`, restricted to the names asked for).
 
-use candle_core::Tensor;
-use loupe_model::{HookPoint, Hooks, Result};
+use candle_core::{Device, Tensor};
+use loupe_model::{HookPoint, Hooks, Llama, LoupeError, Result};
 use std::collections::HashSet;
 
 /// Captured activations in forward order.
@@ -39,4 +39,12 @@ impl Hooks for Capture {
     fn wants(&self, point: HookPoint) -> bool {
         self.wanted.contains(&point)
     }
+}
+
+/// One hook's activation for a prompt's token ids, `[pos, …]` (batch dropped).
+pub fn capture_one(model: &Llama, ids: &[u32], point: HookPoint) -> Result<Tensor> {
+    let mut capture = Capture::new([point]);
+    model.forward(&Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
+    let act = capture.cache.get(point).cloned();
+    Ok(act.ok_or_else(|| LoupeError::BadInput(format!("{point} was not captured")))?.squeeze(0)?)
 }

@@ -30,7 +30,7 @@ use crate::gradient::ResolvedTarget;
 /// round at once, instead of one bisection per round.
 fn split_points(alphas: &[f64], errors: &[f64], room: usize) -> Vec<f64> {
     let total: f64 = errors.iter().map(|e| e.abs()).sum();
-    if room == 0 || !(total > 0.0) {
+    if room == 0 || total.is_nan() || total <= 0.0 {
         return Vec::new();
     }
     let shares: Vec<f64> = errors.iter().map(|e| e.abs() / total * room as f64).collect();

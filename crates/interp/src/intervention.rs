@@ -25,6 +25,16 @@ pub enum InterventionOp {
     Add { vector: Vec<f32> },
     /// Set the activation to a vector along the last axis (e.g. a mean over a reference set).
     Set { vector: Vec<f32> },
+    /// Set the component along `direction` (normalised here) to `value`, keeping the rest:
+    /// x + (value − x·û) û. Clamping a steering direction or a probe's axis.
+    ClampProjection { direction: Vec<f32>, value: f32 },
+    /// Remove the component along `direction`: x − (x·û) û (directional ablation,
+    /// Arditi et al. 2024).
+    RemoveProjection { direction: Vec<f32> },
+    /// Clamp one sparse-autoencoder feature to `value` (see `sae::Sae::clamp_intervention`):
+    /// its activation f = relu(pre)·[pre > threshold], pre = (x − input_bias)·encoder +
+    /// encoder_bias, is read from x itself, and x ← x + (value − f) · decoder.
+    ClampFeature { encoder: Vec<f32>, encoder_bias: f32, input_bias: Vec<f32>, threshold: f32, decoder: Vec<f32>, value: f32 },
     /// Write back a whole activation (e.g. one captured from another prompt: patching).
     /// `shape` is the hook's shape over the full sequence; batch may be 1 (broadcast).
     Replace { shape: Vec<usize>, values: Vec<f32> },
@@ -114,6 +124,26 @@ impl Interventions {
                         }
                         tensor = Some(Tensor::new(vector.as_slice(), &Device::Cpu)?);
                     }
+                    InterventionOp::ClampProjection { direction, .. } | InterventionOp::RemoveProjection { direction } => {
+                        let d = *shape.last().unwrap_or(&0);
+                        if point.layout() == Layout::HeadQueryKey || direction.len() != d {
+                            return Err(bad(format!("direction for {point} has {} values; it needs {d}", direction.len())));
+                        }
+                        let norm = direction.iter().map(|v| v * v).sum::<f32>().sqrt();
+                        if !(norm.is_finite() && norm > 0.0) {
+                            return Err(bad(format!("the direction for {point} is zero or not finite")));
+                        }
+                        let unit: Vec<f32> = direction.iter().map(|v| v / norm).collect();
+                        tensor = Some(Tensor::new(unit.as_slice(), &Device::Cpu)?);
+                    }
+                    InterventionOp::ClampFeature { encoder, input_bias, decoder, .. } => {
+                        let d = *shape.last().unwrap_or(&0);
+                        if point.layout() == Layout::HeadQueryKey || [encoder, input_bias, decoder].iter().any(|v| v.len() != d) {
+                            return Err(bad(format!("a feature clamp on {point} needs encoder, input_bias and decoder of {d} values")));
+                        }
+                        let rows = [encoder.as_slice(), input_bias.as_slice(), decoder.as_slice()].concat();
+                        tensor = Some(Tensor::from_vec(rows, (3, d), &Device::Cpu)?);
+                    }
                     InterventionOp::Replace { shape: given, values } => {
                         if given.iter().product::<usize>() != values.len() {
                             return Err(bad(format!(
@@ -185,6 +215,20 @@ fn apply(layout: Layout, iv: &Intervention, tensor: Option<&Tensor>, x: &Tensor,
         (InterventionOp::Scale { factor }, _) => (x * (*factor as f64))?,
         (InterventionOp::Add { .. }, Some(v)) => x.broadcast_add(v)?,
         (InterventionOp::Set { .. }, Some(v)) => v.broadcast_as(x.dims())?.contiguous()?,
+        (InterventionOp::ClampProjection { value, .. }, Some(u)) => {
+            let along = x.broadcast_mul(u)?.sum_keepdim(candle_core::D::Minus1)?;
+            (x + (along.affine(-1.0, *value as f64)?).broadcast_mul(u)?)?
+        }
+        (InterventionOp::ClampFeature { encoder_bias, threshold, value, .. }, Some(rows)) => {
+            let (encoder, input_bias, decoder) = (rows.get(0)?, rows.get(1)?, rows.get(2)?);
+            let pre = (x.broadcast_sub(&input_bias)?.broadcast_mul(&encoder)?.sum_keepdim(candle_core::D::Minus1)? + *encoder_bias as f64)?;
+            let f = (pre.relu()? * pre.gt(*threshold as f64)?.to_dtype(DType::F32)?)?;
+            (x + f.affine(-1.0, *value as f64)?.broadcast_mul(&decoder)?)?
+        }
+        (InterventionOp::RemoveProjection { .. }, Some(u)) => {
+            let along = x.broadcast_mul(u)?.sum_keepdim(candle_core::D::Minus1)?;
+            (x - along.broadcast_mul(u)?)?
+        }
         (InterventionOp::Replace { .. }, Some(values)) => match replacement_window(layout, values, x, offset)? {
             Some(r) => r,
             None => return Ok(x.clone()),

@@ -20,7 +20,10 @@ pub mod neuron;
 pub mod pairs;
 pub mod patching;
 pub mod pattern;
+pub mod probe;
 pub mod run;
+pub mod sae;
+pub mod steering;
 pub mod target;
 
 pub use capture::{ActivationCache, Capture};

@@ -4,10 +4,10 @@
 //! (Geva et al. 2022, "Transformer feed-forward layers build predictions by promoting
 //! concepts in the vocabulary space").
 
-use crate::capture::Capture;
+use crate::capture::capture_one;
 use crate::run::tokenize_checked;
 use crate::TopToken;
-use candle_core::{Device, IndexOp, Tensor};
+use candle_core::{IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
 use loupe_model::{BlockSite, HookPoint, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
@@ -47,21 +47,21 @@ pub fn neuron_view(model: &Llama, tok: &LoupeTokenizer, req: &NeuronRequest, max
         )));
     }
     let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
-    let point = HookPoint::Block(req.layer, BlockSite::MlpPost);
-    let mut capture = Capture::new([point]);
-    model.forward(&Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
-    let post = capture.cache.get(point).ok_or_else(|| LoupeError::BadInput(format!("{point} not captured")))?;
-    let activations = post.i((0, .., req.neuron))?.to_vec1::<f32>()?;
+    let post = capture_one(model, &ids, HookPoint::Block(req.layer, BlockSite::MlpPost))?;
+    let activations = post.i((.., req.neuron))?.to_vec1::<f32>()?;
     let direction = model.mlp_out_direction(req.layer, req.neuron)?; // [d_model]
+    let (promoted, suppressed) = direct_token_effects(model, tok, &direction, req.top_k.unwrap_or(10))?;
+    Ok(NeuronResult { tokens: tok.token_infos(&ids), activations, promoted, suppressed })
+}
+
+/// The tokens a residual-stream direction `[d_model]` promotes and suppresses most through
+/// the final norm's gain and the unembedding (its direct effect on the logits); `prob`
+/// holds the logit change per unit of the direction.
+pub(crate) fn direct_token_effects(model: &Llama, tok: &LoupeTokenizer, direction: &Tensor, k: usize) -> Result<(Vec<TopToken>, Vec<TopToken>)> {
     let effect: Vec<f32> = model.unembed_vector(&(direction * model.ln_final_weight())?)?.to_vec1()?;
-    let k = req.top_k.unwrap_or(10).clamp(1, 50);
+    let k = k.clamp(1, 50);
     let mut order: Vec<usize> = (0..effect.len()).collect();
     order.sort_by(|&a, &b| effect[b].total_cmp(&effect[a]).then(a.cmp(&b)));
     let pick = |i: &usize| TopToken { token: tok.token_text(*i as u32), id: *i as u32, prob: effect[*i] };
-    Ok(NeuronResult {
-        tokens: tok.token_infos(&ids),
-        activations,
-        promoted: order.iter().take(k).map(pick).collect(),
-        suppressed: order.iter().rev().take(k).map(pick).collect(),
-    })
+    Ok((order.iter().take(k).map(pick).collect(), order.iter().rev().take(k).map(pick).collect()))
 }

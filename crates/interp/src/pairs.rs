@@ -6,6 +6,7 @@ use crate::ablation::kl_divergence;
 use crate::capture::Capture;
 use crate::lens::log_softmax;
 use crate::run::tokenize_checked;
+use crate::run::ranked_tokens;
 use crate::TopToken;
 use candle_core::{Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
@@ -57,11 +58,7 @@ pub fn minimal_pair(model: &Llama, tok: &LoupeTokenizer, req: &PairRequest, max_
     let (ids_b, lp_b, res_b) = run(&req.b)?;
     let pa: Vec<f32> = lp_a.exp()?.to_vec1()?;
     let pb: Vec<f32> = lp_b.exp()?.to_vec1()?;
-    let ranked = |score: &dyn Fn(usize) -> f32, value: &dyn Fn(usize) -> f32| -> Vec<TopToken> {
-        let mut order: Vec<usize> = (0..pa.len()).collect();
-        order.sort_by(|&x, &y| score(y).total_cmp(&score(x)).then(x.cmp(&y)));
-        order.into_iter().take(k).map(|i| TopToken { token: tok.token_text(i as u32), id: i as u32, prob: value(i) }).collect()
-    };
+    let ranked = |score: &dyn Fn(usize) -> f32, value: &dyn Fn(usize) -> f32| ranked_tokens(tok, pa.len(), k, score, value);
     let mut rel_diff = Vec::with_capacity(points.len());
     let mut cosine = Vec::with_capacity(points.len());
     for (a, b) in res_a.iter().zip(&res_b) {

@@ -31,6 +31,19 @@ pub struct TopToken {
     pub prob: f32,
 }
 
+/// The `k` token ids with the highest `score`, each reported with `value` (ties by id).
+pub(crate) fn ranked_tokens(
+    tok: &LoupeTokenizer,
+    vocab: usize,
+    k: usize,
+    score: impl Fn(usize) -> f32,
+    value: impl Fn(usize) -> f32,
+) -> Vec<TopToken> {
+    let mut order: Vec<usize> = (0..vocab).collect();
+    order.sort_by(|&x, &y| score(y).total_cmp(&score(x)).then(x.cmp(&y)));
+    order.into_iter().take(k).map(|i| TopToken { token: tok.token_text(i as u32), id: i as u32, prob: value(i) }).collect()
+}
+
 pub struct RunOutput {
     pub tokens: Vec<TokenInfo>,
     /// Top-k next tokens at the last position.

@@ -13,6 +13,9 @@ use loupe_interp::ablation::{ablate, AblateRequest};
 use loupe_interp::attribution::{AttributeRequest, AttributionJob};
 use loupe_interp::attribution_patching::{attribution_patching, AttributionPatchRequest};
 use loupe_interp::gradient::{gradient, GradientRequest};
+use loupe_interp::probe::{train_probes, ProbeRequest};
+use loupe_interp::sae::{feature_info, sae_features, FeaturesRequest, Sae};
+use loupe_interp::steering::{contrastive_direction, steer, DirectionRequest, SteerRequest};
 use loupe_interp::detectors::{detect_heads, DetectRequest};
 use loupe_interp::neuron::{neuron_view, NeuronRequest};
 use loupe_interp::pairs::{minimal_pair, PairRequest};
@@ -39,6 +42,8 @@ pub struct Loupe {
     file: Rc<GgufFile>,
     /// The differentiable f32 model, built lazily (about 650 MB): most sessions never need it.
     grad_model: RefCell<Option<Rc<Llama>>>,
+    /// The sparse autoencoder loaded with `loadSae`, if any.
+    sae: RefCell<Option<Rc<Sae>>>,
 }
 
 /// An attribution in progress (`Loupe.startAttribution`): `step()` runs one batch of
@@ -123,7 +128,64 @@ impl Loupe {
         let file = GgufFile::from_bytes(bytes)?;
         let model = Llama::load(&file, mode)?;
         let tok = LoupeTokenizer::from_gguf(&file)?;
-        Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok), file: Rc::new(file), grad_model: RefCell::new(None) })
+        Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok), file: Rc::new(file), grad_model: RefCell::new(None), sae: RefCell::new(None) })
+    }
+
+    /// A contrastive steering direction: `{layer, hook, vector, norm, typicalNorm}`.
+    #[wasm_bindgen(js_name = steeringDirection)]
+    pub fn steering_direction(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: DirectionRequest = convert::from_js(request)?;
+        to_js(&contrastive_direction(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// A steering's effect on the next token: `{tokens, interventions, typicalNorms, topBase,
+    /// topSteered, rose, fell, kl}`; pass `interventions` to `startGeneration` for the steered text.
+    pub fn steer(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: SteerRequest = convert::from_js(request)?;
+        to_js(&steer(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Linear probes per layer: `{layers: [{layer, trainAccuracy, testAccuracy, direction, bias}],
+    /// trainSize, testSize, testIndices}`.
+    #[wasm_bindgen(js_name = trainProbes)]
+    pub fn train_probes(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: ProbeRequest = convert::from_js(request)?;
+        to_js(&train_probes(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?)
+    }
+
+    /// Loads a sparse autoencoder in SAELens format (the text of `cfg.json` and the bytes of
+    /// its safetensors file), checked against this model: `{cfg}`.
+    #[wasm_bindgen(js_name = loadSae)]
+    pub fn load_sae(&self, cfg_json: &str, weights: Vec<u8>) -> JsResult<JsValue> {
+        let sae = Sae::load(cfg_json, &weights, &self.model.cfg)?;
+        let cfg = to_js(&serde_json::json!({ "cfg": sae.cfg }))?;
+        *self.sae.borrow_mut() = Some(Rc::new(sae));
+        Ok(cfg)
+    }
+
+    fn loaded_sae(&self) -> JsResult<Rc<Sae>> {
+        self.sae.borrow().clone().ok_or_else(|| JsError::new("no sparse autoencoder is loaded (loadSae first)"))
+    }
+
+    /// SAE features per token: `{tokens, hook, top[pos]: [{feature, activation}], l0, relativeError}`.
+    #[wasm_bindgen(js_name = saeFeatures)]
+    pub fn sae_features(&self, request: JsValue) -> JsResult<JsValue> {
+        let req: FeaturesRequest = convert::from_js(request)?;
+        to_js(&sae_features(&self.model, &self.tok, &*self.loaded_sae()?, &req, MAX_PROMPT_TOKENS)?.0)
+    }
+
+    /// What one feature writes: `{feature, decoderNorm, promoted, suppressed}`.
+    #[wasm_bindgen(js_name = saeFeatureInfo)]
+    pub fn sae_feature_info(&self, feature: usize, top_k: usize) -> JsResult<JsValue> {
+        to_js(&feature_info(&self.model, &self.tok, &*self.loaded_sae()?, feature, top_k)?)
+    }
+
+    /// The intervention that clamps a feature to `value` (at `positions`, or all when empty):
+    /// pass it to `startGeneration`/`run` to steer with the feature.
+    #[wasm_bindgen(js_name = saeClamp)]
+    pub fn sae_clamp(&self, feature: usize, value: f32, positions: Vec<usize>) -> JsResult<JsValue> {
+        let positions = (!positions.is_empty()).then_some(positions);
+        to_js(&self.loaded_sae()?.clamp_intervention(feature, value, positions)?)
     }
 
     /// Whether the differentiable model is built (the first gradient request builds it).
