@@ -1,0 +1,167 @@
+//! Steering vectors and sparse autoencoders against PyTorch forward hooks on the same GGUF
+//! (dequantized), from tests/fixtures/make_steering_fixtures.py, in f32: directions, the
+//! typical-norm scale, steered logits (add, clamp, ablate), steered greedy generation, SAE
+//! encode/decode/splice and feature clamping, all within 1e-3; clamping a feature to its own
+//! value changes nothing.
+
+mod common;
+
+use candle_core::{Device, IndexOp, Tensor};
+use loupe_interp::intervention::{Intervention, InterventionOp, Interventions};
+use loupe_interp::run::{generate_text, GenerateRequest};
+use loupe_interp::sae::Sae;
+use loupe_interp::steering::{contrastive_direction, steer, DirectionRequest, Reduce, SteerMode, SteerRequest, Steering};
+use loupe_model::NoHooks;
+
+const S: &str = "I went to see the film last night and I thought it was";
+const POSITIVE: [&str; 3] = ["I love this movie, it is wonderful", "What a fantastic and happy day", "This is the best meal I have ever had"];
+const NEGATIVE: [&str; 3] = ["I hate this movie, it is terrible", "What an awful and sad day", "This is the worst meal I have ever had"];
+
+fn reference(key: &str) -> Vec<f32> {
+    common::vector_of("steering", key)
+}
+
+fn ids(key: &str) -> Vec<u32> {
+    common::tensor("steering", key).to_dtype(candle_core::DType::I64).and_then(|t| t.to_vec1::<i64>()).expect("ids").into_iter().map(|i| i as u32).collect()
+}
+
+fn assert_close(what: &str, ours: &[f32], theirs: &[f32], tolerance: f32) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
+    let err = ours.iter().zip(theirs).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    println!("{what}: max |Δ| {err:.2e}");
+    assert!(err <= tolerance, "{what}: max |Δ| {err} > {tolerance}");
+}
+
+/// Last-position logits of S under interventions.
+fn last_logits(interventions: &[Intervention]) -> Tensor {
+    let (m, tok) = common::setup();
+    let ids = tok.encode(S, false).expect("ids");
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let logits = match interventions.is_empty() {
+        true => m.forward(&input, &mut NoHooks, None),
+        false => m.forward(&input, &mut Interventions::new(interventions, &m.cfg).expect("valid"), None),
+    };
+    logits.expect("forward").i((0, ids.len() - 1)).expect("last")
+}
+
+/// Compares a run's last-position logits with a stored readout (`X.top_ids/top_logits`,
+/// `X.fixed_logits`, `X.city_logits`).
+fn assert_readout(prefix: &str, logits: &Tensor) {
+    let at = |ids: &[u32]| -> Vec<f32> { ids.iter().map(|&i| logits.i(i as usize).and_then(|t| t.to_scalar()).expect("logit")).collect() };
+    assert_close(&format!("{prefix} top-20 logits"), &at(&ids(&format!("{prefix}.top_ids"))), &reference(&format!("{prefix}.top_logits")), 1e-3);
+    assert_close(&format!("{prefix} fixed logits"), &at(&ids("steer.fixed_ids")), &reference(&format!("{prefix}.fixed_logits")), 1e-3);
+    assert_close(&format!("{prefix} city logits"), &at(&ids("steer.city_ids")), &reference(&format!("{prefix}.city_logits")), 1e-3);
+}
+
+fn direction() -> Vec<f32> {
+    reference("dir.vector")
+}
+
+#[test]
+fn contrastive_directions_match_pytorch() {
+    let (m, tok) = common::setup();
+    for (reduce, key) in [(Reduce::Last, "dir"), (Reduce::Mean, "dir_mean")] {
+        let req = DirectionRequest {
+            positive: POSITIVE.map(String::from).to_vec(),
+            negative: NEGATIVE.map(String::from).to_vec(),
+            layer: 12,
+            reduce,
+            prepend_bos: false,
+        };
+        let d = contrastive_direction(m, tok, &req, 1024).expect("direction");
+        assert_close(&format!("{key}.vector"), &d.vector, &reference(&format!("{key}.vector")), 1e-3);
+        assert!((d.norm - reference(&format!("{key}.norm"))[0]).abs() < 1e-3);
+        if reduce == Reduce::Last {
+            assert!((d.typical_norm - reference("dir.typical_norm")[0]).abs() < 1e-3, "typical norm {}", d.typical_norm);
+        }
+    }
+}
+
+#[test]
+fn steered_logits_and_greedy_text_match_pytorch() {
+    let (m, tok) = common::setup();
+    assert_readout("steer.base", &last_logits(&[]));
+    for (name, mode) in [("add", SteerMode::Add { strength: -0.2 }), ("clamp", SteerMode::Clamp { value: -0.2 }), ("ablate", SteerMode::Ablate)] {
+        let req = SteerRequest {
+            prompt: S.into(),
+            steering: Steering { direction: direction(), layers: vec![12], positions: None, mode },
+            top_k: Some(5),
+            prepend_bos: false,
+        };
+        let shift = steer(m, tok, &req, 1024).expect("steer");
+        assert!((shift.typical_norms[0] - reference("steer.typical_norm")[0]).abs() < 1e-3);
+        assert_readout(&format!("steer.{name}"), &last_logits(&shift.interventions));
+        let kl = reference(&format!("steer.{name}.kl"))[0];
+        println!("{name}: KL ours {:.5}, PyTorch {kl:.5}", shift.kl);
+        assert!((shift.kl - kl).abs() < 1e-3);
+        if name == "add" {
+            let generate = |interventions: Vec<Intervention>| -> Vec<u32> {
+                let req = GenerateRequest { prompt: S.into(), max_tokens: 12, stop_at_eos: false, interventions, ..Default::default() };
+                generate_text(m, tok, &req, 1024, |_| true).expect("generate").iter().map(|t| t.id).collect()
+            };
+            assert_eq!(generate(vec![]), ids("steer.base.generated"), "unsteered greedy text");
+            assert_eq!(generate(shift.interventions.clone()), ids("steer.add.generated"), "steered greedy text");
+        }
+    }
+}
+
+fn tiny_sae() -> Sae {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny_sae");
+    let cfg = std::fs::read_to_string(dir.join("cfg.json")).expect("cfg");
+    let weights = std::fs::read(dir.join("sae_weights.safetensors")).expect("weights");
+    Sae::load(&cfg, &weights, &common::setup().0.cfg).expect("tiny SAE loads")
+}
+
+#[test]
+fn sae_encode_decode_splice_and_clamp_match_pytorch() {
+    let sae = tiny_sae();
+    let x = common::tensor("steering", "sae.input");
+    let f = sae.encode(&x).expect("encode");
+    let flat = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("flat");
+    // Position 0's residual has norm ~24 000 (an attention sink), so its features are in the
+    // hundreds: the bar is 1e-3 of the largest value (a relative 1e-3 for the big ones).
+    let scale = |v: &[f32]| v.iter().fold(1f32, |m, x| m.max(x.abs()));
+    let want = reference("sae.features");
+    assert_close("SAE features", &flat(&f), &want, 1e-3 * scale(&want));
+    let l0: Vec<f32> = f.gt(0.0).and_then(|t| t.to_dtype(candle_core::DType::F32)).and_then(|t| t.sum(1)).and_then(|t| t.to_vec1()).expect("l0");
+    assert_eq!(l0, reference("sae.l0"));
+    let x_hat = sae.decode(&f).expect("decode");
+    let want = reference("sae.reconstruction");
+    assert_close("SAE reconstruction", &flat(&x_hat), &want, 1e-3 * scale(&want));
+
+    // The splice: the reconstruction replaces blocks.12.hook_resid_pre at every position.
+    let splice = Intervention {
+        hook: "blocks.12.hook_resid_pre".into(),
+        positions: None,
+        heads: None,
+        features: None,
+        op: InterventionOp::Replace { shape: vec![1, 13, 576], values: flat(&x_hat) },
+    };
+    assert_readout("sae.spliced", &last_logits(&[splice]));
+
+    let j = reference("sae.clamp.feature")[0] as usize;
+    let clamp = sae.clamp_intervention(j, 3.0, None).expect("clamp");
+    assert_readout("sae.clamp", &last_logits(&[clamp]));
+
+    // Clamping to its own current value (here at the last position) changes nothing.
+    let own = f.i((12, j)).and_then(|t| t.to_scalar::<f32>()).expect("own value");
+    let same = sae.clamp_intervention(j, own, Some(vec![12])).expect("clamp");
+    let diff = (last_logits(&[same]) - last_logits(&[])).and_then(|d| d.abs()).and_then(|d| d.max_all()).and_then(|d| d.to_scalar::<f32>()).expect("diff");
+    println!("clamp to own value: max |Δ logit| {diff:.2e}");
+    assert!(diff < 1e-4, "{diff}");
+}
+
+#[test]
+fn mismatched_saes_get_clear_errors() {
+    let cfg = common::setup().0.cfg.clone();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny_sae");
+    let weights = std::fs::read(dir.join("sae_weights.safetensors")).expect("weights");
+    let text = std::fs::read_to_string(dir.join("cfg.json")).expect("cfg");
+    let err = |cfg_text: &str, bytes: &[u8]| Sae::load(cfg_text, bytes, &cfg).err().expect("rejected").to_string();
+    assert!(err(&text.replace("blocks.12.hook_resid_pre", "blocks.40.hook_resid_pre"), &weights).contains("has 30 layers"));
+    assert!(err(&text.replace("blocks.12.hook_resid_pre", "blocks.12.hook_nope"), &weights).contains("not a hook"));
+    assert!(err(&text.replace("\"d_in\": 576", "\"d_in\": 512"), &weights).contains("another model"));
+    assert!(err(&text.replace("\"d_sae\": 64", "\"d_sae\": 65"), &weights).contains("cfg.json implies"));
+    assert!(err(&text, &weights[..1000]).contains("not a valid safetensors"));
+    assert!(err("{", &weights).contains("cfg.json is not valid"));
+}
