@@ -3,7 +3,7 @@
 // every pending call is rejected with the panic message, the worker is replaced, and the
 // last model is loaded again (from the Cache API, so this takes seconds, not a download).
 
-import { Command, Status } from './protocol.js';
+import { Command, Status, Phase } from './protocol.js';
 
 /** More fatal errors than this within RESTART_WINDOW_MS means restarting does not help. */
 const MAX_RESTARTS = 3;
@@ -117,13 +117,38 @@ export class ModelClient {
     return this.call(Command.NeuronView, options);
   }
 
+  /** Input attribution. onProgress({phase: 'prepare'}) is called once if the f32 gradient
+   *  model has to be built first, then onProgress({phase: 'attribute', done, total, partial})
+   *  after each batch of passes; returning false from it, or aborting `signal`, stops the run,
+   *  which then resolves with the passes finished so far and `stopped: true`. */
+  attribute(options, { onProgress, signal } = {}) {
+    const args = signal ? { ...options, signal } : options;
+    return this.call(Command.Attribute, args, {
+      onProgress: (message) =>
+        message.phase === Phase.Attribute
+          ? onProgress?.({ phase: message.phase, done: message.loaded, total: message.total, partial: message.partial })
+          : void onProgress?.({ phase: message.phase }),
+    });
+  }
+
+  /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first. */
+  gradient(options, { onProgress } = {}) {
+    return this.call(Command.Gradient, options, { onProgress: preparing(onProgress) });
+  }
+
+  /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first. */
+  attributionPatching(options, { onProgress } = {}) {
+    return this.call(Command.AttributionPatching, options, { onProgress: preparing(onProgress) });
+  }
+
   /** Tests only: makes the wasm panic, to check that panics reach the page and are survived. */
   debugPanic(message) {
     return this.call(Command.DebugPanic, { message });
   }
 
-  /** Posts one request. `args.signal` (an AbortSignal, for generate and patch) is kept here:
-   *  aborting it asks the worker to stop at once, without waiting for the next report. */
+  /** Posts one request. `args.signal` (an AbortSignal, for generate, patch and attribute) is
+   *  kept here: aborting it asks the worker to stop at once, without waiting for the next
+   *  report. */
   call(command, { signal, ...args } = {}, extra = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -168,9 +193,10 @@ export class ModelClient {
     }
   }
 
-  /** Asks the worker to end generation or patching sweep `id` after the token or layer it is
-   *  making now; the call then resolves with what was made so far and `stopped: true`. The
-   *  worker checks for a stop between steps (it yields to its event loop after each one). */
+  /** Asks the worker to end generation, patching sweep or attribution `id` after the token,
+   *  layer or batch it is making now; the call then resolves with what was made so far and
+   *  `stopped: true`. The worker checks for a stop between steps (it yields to its event loop
+   *  after each one). */
   stop(id, call) {
     call.stopping = true;
     this.worker.postMessage({ command: Command.Stop, target: id });
@@ -202,4 +228,10 @@ export class ModelClient {
     this.start();
     this.load(this.lastLoad).catch(() => {}); // reported through hooks.onLoadFailed
   }
+}
+
+/** A progress hook for calls that cannot be stopped: it passes on the phase only and never
+ *  returns false (which would ask the worker to stop a call that does not listen). */
+function preparing(onProgress) {
+  return (message) => void onProgress?.({ phase: message.phase });
 }

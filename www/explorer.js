@@ -14,6 +14,7 @@ import { createHeadsView } from './views/heads.js';
 import { createAblationView } from './views/ablation.js';
 import { createPairView } from './views/pair.js';
 import { createNeuronView } from './views/neuron.js';
+import { createAttributionView } from './views/attribution.js';
 import { el } from './views/format.js';
 
 export const DEFAULT_PROMPT = 'The Eiffel Tower is located in the city of';
@@ -33,6 +34,11 @@ export const IOI_EXAMPLE = Object.freeze({
 });
 /** The minimal-pair partner of the default prompt: the same sentence about another landmark. */
 export const DEFAULT_PAIR = 'The Colosseum is located in the city of';
+/** Inputs per batched pass of an attribution in the explorer: few, so the progress bar moves
+ *  and Stop answers within a second or two, and at most about 256 tokens' worth (what the
+ *  wasm side batches by itself when not told, for memory). */
+const ATTRIBUTION_BATCH = 8;
+const ATTRIBUTION_BATCH_TOKENS = 256;
 /** The ablation the IOI example sets up: the name-mover head with the largest direct effect. */
 const IOI_ABLATION = Object.freeze({ component: { kind: 'head', layer: 23, head: 3 }, method: 'zero' });
 
@@ -66,6 +72,7 @@ export function createExplorer(doc, { loupe, status }) {
     tabs: [
       { id: 'lens', title: 'Logit lens' },
       { id: 'dla', title: 'Logit attribution' },
+      { id: 'attribution', title: 'Input attribution' },
       { id: 'patching', title: 'Activation patching' },
       { id: 'heads', title: 'Head detectors' },
       { id: 'ablation', title: 'Ablation' },
@@ -76,8 +83,14 @@ export function createExplorer(doc, { loupe, status }) {
   });
   const lens = createLensView(tabs.panels.lens, { onRun: runLens });
   const dla = createDlaView(tabs.panels.dla, { onRun: runDla });
+  const attribution = createAttributionView(tabs.panels.attribution, {
+    onRun: runAttribution,
+    onCompare: compareAttributions,
+    onStop: () => attributionAbort?.abort(),
+  });
   const patching = createPatchingView(tabs.panels.patching, {
     onRun: runPatching,
+    onEstimate: runAttributionPatching,
     onStop: () => patchAbort?.abort(),
   });
   const heads = createHeadsView(tabs.panels.heads, {
@@ -97,11 +110,12 @@ export function createExplorer(doc, { loupe, status }) {
   let busy = 0; // tasks in flight
   let stopRequested = false;
   let patchAbort = null; // the AbortController of the patching sweep in progress
+  let attributionAbort = null; // the AbortController of the attribution (or comparison) in progress
   let runCount = 0;
 
   function refresh() {
     const enabled = modelReady && busy === 0;
-    for (const view of [promptPanel, generatePanel, lens, dla, patching, heads, ablation, pair, neuron]) view.setEnabled(enabled);
+    for (const view of [promptPanel, generatePanel, lens, dla, attribution, patching, heads, ablation, pair, neuron]) view.setEnabled(enabled);
     ioiButton.disabled = !enabled;
     root.dataset.busy = String(busy > 0);
     root.setAttribute('aria-busy', String(busy > 0));
@@ -127,6 +141,7 @@ export function createExplorer(doc, { loupe, status }) {
         const [first, second] = result.top.map((t) => t.token);
         lens.suggestTarget(first ?? '');
         dla.suggest(first ?? '', second ?? '');
+        attribution.suggest(first ?? '', second ?? '');
         patching.suggest(first ?? '', second ?? '');
         ablation.suggest(first ?? '', second ?? '');
         if (prompt === DEFAULT_PROMPT) pair.suggest(DEFAULT_PAIR);
@@ -265,12 +280,90 @@ export function createExplorer(doc, { loupe, status }) {
     });
   }
 
+  /** The page prompt is attributed; each batch of passes is reported, and Stop ends the run
+   *  after the batch in progress. */
+  async function runAttribution() {
+    const { prompt, prependBos } = promptPanel.value();
+    attributionAbort = new AbortController();
+    const { signal } = attributionAbort;
+    const started = performance.now();
+    await whileBusy(async () => {
+      try {
+        const request = attribution.value();
+        attribution.start(request);
+        const batch = await attributionBatch(prompt, prependBos);
+        const result = await loupe.attribute(
+          { prompt, prependBos, ...request, params: { ...request.params, batch } },
+          { signal, onProgress: (p) => attribution.progress(p) },
+        );
+        status.clear();
+        attribution.finish(result, performance.now() - started);
+      } catch (error) {
+        status.error(`Attribution failed: ${error.message}`);
+        attribution.fail(error.message);
+      }
+    });
+  }
+
+  /** Every attribution method in turn on the page prompt and the same target, one row each;
+   *  Stop ends the method in progress and skips the rest. */
+  async function compareAttributions() {
+    const { prompt, prependBos } = promptPanel.value();
+    attributionAbort = new AbortController();
+    const { signal } = attributionAbort;
+    const started = performance.now();
+    await whileBusy(async () => {
+      try {
+        const requests = attribution.compareRequests();
+        attribution.startCompare(requests);
+        const batch = await attributionBatch(prompt, prependBos);
+        for (const [i, request] of requests.entries()) {
+          if (signal.aborted) break;
+          const onProgress = (p) => attribution.compareProgress(i, p);
+          const result = await loupe.attribute({ prompt, prependBos, ...request, params: { ...request.params, batch } }, { signal, onProgress });
+          attribution.compareRow(i, result);
+        }
+        status.clear();
+        attribution.finishCompare(performance.now() - started, signal.aborted);
+      } catch (error) {
+        status.error(`Attribution failed: ${error.message}`);
+        attribution.fail(error.message);
+      }
+    });
+  }
+
+  async function attributionBatch(prompt, prependBos) {
+    const tokens = await loupe.tokenize({ prompt, prependBos });
+    return Math.max(1, Math.min(ATTRIBUTION_BATCH, Math.floor(ATTRIBUTION_BATCH_TOKENS / Math.max(1, tokens.length))));
+  }
+
+  /** Attribution patching of the patching tab's prompts and metric: the gradient estimate of
+   *  every site at once, shown beside the real sweep. */
+  async function runAttributionPatching() {
+    const { prompt, prependBos } = promptPanel.value();
+    const { corrupted, metric } = patching.value();
+    patching.estimateStart();
+    const started = performance.now();
+    await whileBusy(async () => {
+      try {
+        const request = { clean: prompt, corrupted, metric, prependBos };
+        const result = await loupe.attributionPatching(request, { onProgress: () => patching.estimatePreparing() });
+        status.clear();
+        patching.estimateFinish(result, performance.now() - started);
+      } catch (error) {
+        status.error(`Attribution patching failed: ${error.message}`);
+        patching.estimateFail(error.message);
+      }
+    });
+  }
+
   /** Puts the IOI prompt on the page, runs it, and sets every analysis up for it. */
   async function ioiExample() {
     promptPanel.setPrompt(IOI_EXAMPLE.clean);
     await run();
     lens.setTarget(IOI_EXAMPLE.token);
     dla.set(IOI_EXAMPLE.token, IOI_EXAMPLE.minus);
+    attribution.setTarget({ type: 'logit_diff', token: IOI_EXAMPLE.token, minus: IOI_EXAMPLE.minus });
     patching.setExample({
       corrupted: IOI_EXAMPLE.corrupted,
       metric: { type: 'logit_diff', token: IOI_EXAMPLE.token, minus: IOI_EXAMPLE.minus },

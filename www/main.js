@@ -88,6 +88,38 @@
  *       One MLP neuron ('blocks.L.mlp.hook_post'[…, neuron]): its activation at every position,
  *       and the tokens its output weights push up (promoted) and down (suppressed) through the
  *       unembedding, prob holding that logit effect (topK each, default 10).
+ *   loupe.attribute({prompt, target, method, params?, prependBos?}, {onProgress?, signal?}?)
+ *       : Promise<{tokens, method, target: {kind, token: {id, text}, minus, position}, value,
+ *                  signed: [position], l2: [position], integratedGradients, sigma, passes,
+ *                  done, total, finished, stopped}>
+ *       Input attribution: how much each prompt token matters to the target, read at
+ *       target.position (default −1, the last; negative counts from the end).
+ *       target: {type: 'logprob' | 'logit' | 'logit_diff', token, minus?} (tokens by exact
+ *       text, " Paris", or id; minus for logit_diff). method: 'saliency' (∂f/∂x),
+ *       'grad_x_input', 'integrated_gradients', 'smoothgrad' or 'occlusion'. params (all
+ *       optional): IG steps (32), baseline ({type: 'token', token} | {type: 'zero'}; default the
+ *       '<|endoftext|>' token; also what occlusion puts in), keepFirst, adaptive, tolerance
+ *       (0.01), maxPasses (256); SmoothGrad samples (16), noise (0.02, × the range of the
+ *       embedding values: sigma), seed; occlusion window (1), remove (false: replace by the
+ *       baseline). value is f(x); signed sums each token's attribution over the embedding
+ *       dimensions, l2 is its norm. integratedGradients:
+ *       {baselineValue, sum, delta, completenessError = |sum − delta| / |delta|, rule,
+ *       alphas, pathValues, integrand, adaptive: {converged, tolerance, budget, localError} |
+ *       null}, null for other methods. Gradients run on an f32 copy of the model, built on the
+ *       first call (about 650 MB, a second or two): onProgress({phase: 'prepare'}) says so.
+ *       onProgress({phase: 'attribute', done, total, partial}) follows each batch of passes;
+ *       returning false, or aborting `signal`, stops the run after the batch in progress: it
+ *       resolves with `finished: false` and `stopped: true`.
+ *   loupe.gradient({prompt, target, hooks, prependBos?}, {onProgress?}?)
+ *       : Promise<{tokens, target, value, grads: {[hookName]: {shape, data: Float32Array}}}>
+ *       ∂target/∂activation at every hook named (names or globs, as run's capture;
+ *       'hook_embed' is the input), laid out as run's activations. target as for attribute.
+ *   loupe.attributionPatching({clean, corrupted, metric, prependBos?}, {onProgress?}?)
+ *       : Promise<{cleanTokens, corruptedTokens, cleanMetric, corruptedMetric,
+ *                  residPre: [layer][position], attnOut, mlpOut, headZ: [layer][head]}>
+ *       Attribution patching (Nanda 2023): the linear estimate (clean − corrupted) · ∂metric/∂a
+ *       of what patch would give at every site at once, from one backward pass on the
+ *       corrupted run; normalised as patch (clean = 1, corrupted = 0); metric as for patch.
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
  *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'q8' re-encodes them to
  *       Q8_0 at load (the default: SIMD kernels), 'f32' dequantizes).
@@ -152,6 +184,9 @@ const loupe = {
   ablate: (options) => client.ablate(options),
   minimalPair: (options) => client.minimalPair(options),
   neuronView: (options) => client.neuronView(options),
+  attribute: (options, progress) => client.attribute(options, progress),
+  gradient: (options, progress) => client.gradient(options, progress),
+  attributionPatching: (options, progress) => client.attributionPatching(options, progress),
   load: (options) => client.load(options),
   debugPanic: (message) => client.debugPanic(message),
 };

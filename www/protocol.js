@@ -21,9 +21,16 @@
 //                | 'mean_reference' (references: prompts of any length, at least one)
 //   {id, command: 'minimalPair', a, b, topK, prependBos}
 //   {id, command: 'neuronView', prompt, layer, neuron, topK, prependBos}
-//   {command: 'stop', target}                 (ends generation or patch `target` after its
-//                                              current token or layer; not queued: it reaches
-//                                              the worker between steps)
+//   {id, command: 'attribute', prompt, target, method, params, prependBos}
+//        target: {type: 'logprob' | 'logit' | 'logit_diff', token, minus?, position?};
+//        method: 'saliency' | 'grad_x_input' | 'integrated_gradients' | 'smoothgrad' | 'occlusion';
+//        params: {steps, baseline: {type: 'zero'} | {type: 'token', token}, keepFirst, adaptive,
+//                 tolerance, maxPasses, samples, noise, seed, window, remove, batch} (all optional)
+//   {id, command: 'gradient', prompt, target, hooks, prependBos}
+//   {id, command: 'attributionPatching', clean, corrupted, metric, prependBos}   (metric as for patch)
+//   {command: 'stop', target}                 (ends generation, patch or attribute `target` after
+//                                              its current token, layer or batch of passes; not
+//                                              queued: it reaches the worker between steps)
 //   {id, command: 'debugPanic', message}      (tests only: panics inside the wasm on purpose)
 //
 // worker → main
@@ -31,6 +38,12 @@
 //   {id, status: 'progress', phase: 'patch', loaded, total, partial}
 //        after each patched layer: loaded = layers done, total = layers, partial = the result
 //        so far (the shape of the final result, with `values` holding the finished layers)
+//   {id, status: 'progress', phase: 'prepare', loaded: 0, total: 0}
+//        attribute, gradient, attributionPatching: sent first when the differentiable f32 copy
+//        of the model is not built yet (the first gradient request builds it: ~650 MB, seconds)
+//   {id, status: 'progress', phase: 'attribute', loaded, total, partial}
+//        after each batch of passes: loaded = passes done, total = passes planned, partial = the
+//        result so far (the shape of the final one, `finished: false` until the last batch)
 //   {id, status: 'token', token: {id, text}}          (generate only, one per new token)
 //   {id, status: 'done', result}                      (Float32Arrays travel in the transfer list)
 //   {id, status: 'error', message}                    (the worker is still usable)
@@ -49,6 +62,9 @@ export const Command = Object.freeze({
   Ablate: 'ablate',
   MinimalPair: 'minimalPair',
   NeuronView: 'neuronView',
+  Attribute: 'attribute',
+  Gradient: 'gradient',
+  AttributionPatching: 'attributionPatching',
   Stop: 'stop',
   DebugPanic: 'debugPanic',
 });
@@ -62,18 +78,24 @@ export const Status = Object.freeze({
 });
 
 /** Progress phases: the load's, in the order they happen (`cache` and `download` are
- *  alternatives), and `patch` for an activation-patching sweep. */
+ *  alternatives), `patch` for an activation-patching sweep, and `prepare` and `attribute`
+ *  for the gradient methods. */
 export const Phase = Object.freeze({
   Compile: 'compile', // compiling and instantiating the wasm module
   Cache: 'cache', // reading the model bytes from the Cache API
   Download: 'download', // fetching the model bytes from the network
   Parse: 'parse', // Loupe.load: parsing GGUF, building the model
   Patch: 'patch', // not a load phase: one layer of an activation-patching sweep is done
+  Prepare: 'prepare', // building the differentiable f32 model (first gradient request only)
+  Attribute: 'attribute', // one batch of an input attribution's passes is done
 });
 
 /** Where a patching sweep swaps in clean activations (the wire names of Rust's PatchSite):
  *  blocks.L.hook_resid_pre / hook_attn_out / hook_mlp_out per position, attn.hook_z per head. */
 export const PATCH_SITES = Object.freeze(['resid_pre', 'attn_out', 'mlp_out', 'head_z']);
+
+/** Input attribution methods (the wire names of Rust's attribution::Method), cheapest first. */
+export const ATTRIBUTION_METHODS = Object.freeze(['saliency', 'grad_x_input', 'integrated_gradients', 'smoothgrad', 'occlusion']);
 
 export const WEIGHTS = Object.freeze(['quantized', 'q8', 'f32']);
 

@@ -21,7 +21,7 @@ let wasmReady = null;
 // Commands are served strictly in order: `load` awaits the network, and a `run` that arrives
 // meanwhile must wait for the model rather than find none.
 let queue = Promise.resolve();
-/** Generations and patching sweeps asked to stop; checked between tokens and layers. */
+/** Generations, patching sweeps and attributions asked to stop; checked between steps. */
 const stopRequests = new Set();
 self.onmessage = (event) => {
   const message = event.data;
@@ -76,6 +76,14 @@ async function dispatch(id, command, args) {
       return { result: loaded().minimalPair(args), transfer: [] };
     case Command.NeuronView:
       return { result: loaded().neuronView(args), transfer: [] };
+    case Command.Attribute:
+      return { result: await attribute(id, args), transfer: [] };
+    case Command.Gradient: {
+      const result = gradientModel(id).gradient(args);
+      return { result, transfer: [...transferables(result)] };
+    }
+    case Command.AttributionPatching:
+      return { result: gradientModel(id).attributionPatching(args), transfer: [] };
     case Command.DebugPanic:
       if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
       if (!wasmReady) throw new Error('the wasm module is not started yet');
@@ -124,6 +132,36 @@ async function patch(id, args) {
     sweep?.free();
     stopRequests.delete(id);
   }
+}
+
+/** One batch of passes per step, posting the result so far after each and yielding between
+ *  batches so a `stop` gets in; a stopped attribution resolves with the passes it finished
+ *  (`finished: false`) and `stopped: true`. */
+async function attribute(id, args) {
+  let job = null;
+  try {
+    job = gradientModel(id).startAttribution(args);
+    let more = true;
+    while (more && !stopRequests.has(id)) {
+      more = job.step();
+      const partial = job.result();
+      self.postMessage({ id, status: Status.Progress, phase: Phase.Attribute, loaded: partial.done, total: partial.total, partial });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const result = job.result();
+    return { ...result, stopped: !result.finished };
+  } finally {
+    job?.free();
+    stopRequests.delete(id);
+  }
+}
+
+/** The model, after telling the page (phase `prepare`) when the call about to be made will
+ *  first build the differentiable f32 copy that gradients need. */
+function gradientModel(id) {
+  const m = loaded();
+  if (!m.hasGradientModel()) self.postMessage({ id, status: Status.Progress, phase: Phase.Prepare, loaded: 0, total: 0 });
+  return m;
 }
 
 function loaded() {
