@@ -255,6 +255,17 @@ impl Loupe {
         to_js(&self.tok.token_infos(&ids))
     }
 
+    /// The text of each token id (`\xNN` for a partial UTF-8 byte), e.g. for the token ids of
+    /// an SAE dashboard's contexts: `[text]`.
+    #[wasm_bindgen(js_name = tokenTexts)]
+    pub fn token_texts(&self, ids: Vec<u32>) -> JsResult<JsValue> {
+        let vocab = self.tok.vocab_size();
+        if let Some(bad) = ids.iter().find(|&&i| i as usize >= vocab) {
+            return Err(JsError::new(&format!("token id {bad} is outside the vocabulary ({vocab})")));
+        }
+        to_js(&ids.iter().map(|&i| self.tok.token_text(i)).collect::<Vec<_>>())
+    }
+
     /// `{tokens, top, activations: {name: {shape, data: Float32Array}}}`
     pub fn run(&self, request: JsValue) -> JsResult<JsValue> {
         let req: RunRequest = convert::from_js(request)?;
