@@ -3,7 +3,7 @@
 // a fresh page, so its wasm memory is its own peak) and our native CLI (`loupe bench`), on
 // the same machine, same prompt, same model; prints a markdown table with the ratios.
 //
-//   node bench/bench.mjs [--reps 5] [--gen 32] [--modes quantized,q8,f32] [--attribution]
+//   node bench/bench.mjs [--reps 5] [--gen 32] [--modes quantized,q8,f32] [--attribution] [--native-threads 1]
 // --attribution adds IG (32 steps) and SmoothGrad (16 samples) on a 20-token prompt, native
 // (its own process, so its peak memory is its own) and in a fresh page (q8 model + the f32
 // gradient model, as the explorer runs it); --modes '' skips the forward/generation table.
@@ -32,7 +32,12 @@ const gen = Number(arg('gen', 32));
 const modes = arg('modes', 'quantized,q8,f32').split(',').filter(Boolean);
 const attribution = process.argv.includes('--attribution');
 
-const loupe = (args) => JSON.parse(execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), ...args, '--json'], { encoding: 'utf8' }));
+// Native threads: 1 by default, the like-for-like comparison with single-threaded wasm (and
+// candle's spinning thread pool is slower, not faster, on this 2-vCPU machine whenever the
+// other core is busy). --native-threads 0 leaves candle's default.
+const nativeThreads = Number(arg('native-threads', 1));
+const nativeEnv = nativeThreads > 0 ? { ...process.env, RAYON_NUM_THREADS: String(nativeThreads) } : process.env;
+const loupe = (args) => JSON.parse(execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), ...args, '--json'], { encoding: 'utf8', env: nativeEnv }));
 const native = modes.length ? loupe(['--reps', String(reps), '--gen', String(gen)]) : { results: [] };
 const nativeAttribution = attribution ? loupe(['--attribution']) : null;
 // One native process per mode would give per-mode peaks; the CLI reports the process peak.
@@ -73,7 +78,7 @@ try {
 const nat = Object.fromEntries(native.results.map((r) => [r.weights, r]));
 const f = (x, d = 0) => (x === undefined ? '—' : x.toFixed(d));
 const lines = [
-  `Chromium ${browser.version()} (wasm32, simd128 ${wasm[0]?.simd128 ? 'on' : 'OFF'}, 1 thread) vs native x86-64 (candle CPU, ${os.cpus().length} cores), ${reps} reps, median`,
+  `Chromium ${browser.version()} (wasm32, simd128 ${wasm[0]?.simd128 ? 'on' : 'OFF'}, 1 thread) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
   '',
   '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | patch resid 30×16: wasm / native | patch heads 30×9: wasm / native | load: wasm / native | peak wasm memory |',
   '|---|---|---|---|---|---|---|---|',

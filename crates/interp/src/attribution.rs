@@ -150,9 +150,11 @@ pub struct AttributionJob {
     passes: usize,
 }
 
-/// Positions' worth of one batched pass when the caller does not say (measured: about
-/// 0.5 GB of activations and graph per 256 positions in f32).
-const AUTO_BATCH_TOKENS: usize = 256;
+/// Positions' worth of one batched pass when the caller does not say. The graph of one
+/// forward + backward holds about 2.5 MB per position in f32 (measured natively), so 128
+/// positions keep it near 0.35 GB: with the q8 and f32 models both loaded the browser tab
+/// peaks well under 2 GB (docs/BENCHMARKS.md).
+const AUTO_BATCH_TOKENS: usize = 128;
 
 impl AttributionJob {
     /// Tokenizes, checks every parameter, and evaluates f(x). `model` must be differentiable
