@@ -12,7 +12,9 @@ scripts/setup.sh all
 source scripts/env.sh
 
 step "native tests"
-cargo test --workspace --exclude loupe-web
+# One candle thread per test: the harness already runs tests in parallel, and candle's
+# spinning thread pool is several times slower when the other cores are busy.
+RAYON_NUM_THREADS=1 cargo test --workspace --exclude loupe-web
 
 step "wasm tests in headless Chromium"
 ( loupe_wasm_env && cargo test --release --target wasm32-unknown-unknown -p loupe-web )
