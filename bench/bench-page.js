@@ -95,3 +95,49 @@ window.runAttributionBench = async ({ modelUrl }) => {
     wasm_memory_mb: wasm.memory.buffer.byteLength / 2 ** 20,
   };
 };
+
+// Steered vs unsteered generation (q8, a contrastive direction added at layer 12 at every
+// position) and the SAE's encode cost per token, as `loupe bench --steering`.
+window.runSteeringBench = async ({ modelUrl, gen, saeUrl }) => {
+  await init();
+  const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
+  const m = Loupe.load(bytes, 'q8');
+  const prompt = 'I went to see the film last night and I thought it was';
+  const direction = m.steeringDirection({
+    positive: ['I love this movie, it is wonderful', 'What a fantastic and happy day'],
+    negative: ['I hate this movie, it is terrible', 'What an awful and sad day'],
+    layer: 12,
+  });
+  const { interventions } = m.steer({ prompt, steering: { direction: direction.vector, layers: [12], mode: { type: 'add', strength: -0.2 } } });
+  const tokensPerS = (ivs) => {
+    const g = m.startGeneration({ prompt, maxTokens: gen, stopAtEos: false, interventions: ivs });
+    let made = 0;
+    let first = null;
+    while (g.next() !== null) {
+      made += 1;
+      if (first === null) first = performance.now();
+    }
+    g.free();
+    return (made - 1) / ((performance.now() - first) / 1e3);
+  };
+  const unsteered = tokensPerS([]);
+  const steered = tokensPerS(interventions);
+  let saeEncodeUs = null;
+  if (saeUrl) {
+    const cfg = await (await fetch(`${saeUrl}cfg.json`)).text();
+    const weights = new Uint8Array(await (await fetch(`${saeUrl}sae_weights.safetensors`)).arrayBuffer());
+    m.loadSae(cfg, weights);
+    const long = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';
+    m.saeFeatures({ prompt: long }); // warm-up
+    const forward = () => { const t0 = performance.now(); m.run({ prompt: long, capture: [], topK: 1 }); return performance.now() - t0; };
+    const withSae = () => { const t0 = performance.now(); m.saeFeatures({ prompt: long }); return performance.now() - t0; };
+    // saeFeatures = one forward (to layer 12's hook, then the rest) + encode; the difference
+    // from a plain forward of the same 64 tokens is the SAE's share.
+    const reps = 3;
+    let f = 0;
+    let s = 0;
+    for (let i = 0; i < reps; i++) { f += forward(); s += withSae(); }
+    saeEncodeUs = ((s - f) / reps / 64) * 1e3;
+  }
+  return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_encode_us_per_token: saeEncodeUs };
+};

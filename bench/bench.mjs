@@ -6,7 +6,9 @@
 //   node bench/bench.mjs [--reps 5] [--gen 32] [--modes quantized,q8,f32] [--attribution] [--native-threads 1]
 // --attribution adds IG (32 steps) and SmoothGrad (16 samples) on a 20-token prompt, native
 // (its own process, so its peak memory is its own) and in a fresh page (q8 model + the f32
-// gradient model, as the explorer runs it); --modes '' skips the forward/generation table.
+// gradient model, as the explorer runs it); --steering adds steered vs unsteered decode speed
+// and the SAE's encode cost (--sae DIR, default the shipped SAE); --modes '' skips the
+// forward/generation table.
 // (scripts/bench.sh builds what it needs first.) Results go into docs/BENCHMARKS.md.
 
 import fs from 'node:fs';
@@ -31,6 +33,8 @@ const reps = Number(arg('reps', 5));
 const gen = Number(arg('gen', 32));
 const modes = arg('modes', 'quantized,q8,f32').split(',').filter(Boolean);
 const attribution = process.argv.includes('--attribution');
+const steering = process.argv.includes('--steering');
+const saeDir = arg('sae', 'saes/smollm2-135m-instruct-l12-resid/');
 
 // Native threads: 1 by default, the like-for-like comparison with single-threaded wasm (and
 // candle's spinning thread pool is slower, not faster, on this 2-vCPU machine whenever the
@@ -40,6 +44,8 @@ const nativeEnv = nativeThreads > 0 ? { ...process.env, RAYON_NUM_THREADS: Strin
 const loupe = (args) => JSON.parse(execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), ...args, '--json'], { encoding: 'utf8', env: nativeEnv }));
 const native = modes.length ? loupe(['--reps', String(reps), '--gen', String(gen)]) : { results: [] };
 const nativeAttribution = attribution ? loupe(['--attribution']) : null;
+const saeExists = fs.existsSync(path.join(ROOT, saeDir, 'cfg.json'));
+const nativeSteering = steering ? loupe(['--steering', '--gen', String(gen), ...(saeExists ? ['--sae', path.join(ROOT, saeDir)] : [])]) : null;
 // One native process per mode would give per-mode peaks; the CLI reports the process peak.
 const server = await serveStatic(path.join(ROOT, 'dist'), {
   synthetic: {
@@ -53,6 +59,7 @@ const browser = await chromium.launch({
 });
 const wasm = [];
 let wasmAttribution = null;
+let wasmSteering = null;
 try {
   for (const mode of modes) {
     const context = await browser.newContext();
@@ -68,6 +75,14 @@ try {
     await page.goto(`${server.url}bench.html`);
     await page.waitForFunction(() => typeof window.runAttributionBench === 'function');
     wasmAttribution = await page.evaluate((a) => window.runAttributionBench(a), { modelUrl: MODEL });
+    await context.close();
+  }
+  if (steering) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}bench.html`);
+    await page.waitForFunction(() => typeof window.runSteeringBench === 'function');
+    wasmSteering = await page.evaluate((a) => window.runSteeringBench(a), { modelUrl: MODEL, gen, saeUrl: saeExists ? saeDir : null });
     await context.close();
   }
 } finally {
@@ -106,6 +121,18 @@ if (attribution) {
     `| peak memory | ${f(w.wasm_memory_mb)} MB wasm (q8 + f32 models) | ${f(n.peak_rss_mb)} MB RSS (f32 model alone: ${f(n.model_rss_mb)} MB), ${n.threads} thread(s) | |`,
   );
 }
+if (steering) {
+  const w = wasmSteering;
+  const n = nativeSteering;
+  lines.push(
+    '',
+    `| q8, ${gen} tokens, add at layer 12 | wasm (1 thread) | native |`,
+    '|---|---|---|',
+    `| decode tok/s unsteered | ${f(w.decode_tok_per_s_unsteered, 1)} | ${f(n.decode_tok_per_s_unsteered, 1)} |`,
+    `| decode tok/s steered | ${f(w.decode_tok_per_s_steered, 1)} (${f(w.decode_tok_per_s_steered / w.decode_tok_per_s_unsteered, 2)}×) | ${f(n.decode_tok_per_s_steered, 1)} (${f(n.decode_tok_per_s_steered / n.decode_tok_per_s_unsteered, 2)}×) |`,
+    `| SAE encode per token (${saeExists ? saeDir : 'no SAE'}) | ${w.sae_encode_us_per_token == null ? '—' : f(w.sae_encode_us_per_token, 1) + ' µs'} | ${n.sae_encode_us_per_token == null ? '—' : f(n.sae_encode_us_per_token, 1) + ' µs'} |`,
+  );
+}
 lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
 console.log(lines.join('\n'));
-console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttribution }));
+console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttribution, nativeSteering, wasmSteering }));

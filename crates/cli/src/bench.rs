@@ -26,9 +26,12 @@ pub const PATCH_CORRUPTED: &str = "When Mary and John went to the store yesterda
 pub const BENCH_PROMPT: &str = "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox";
 
 pub fn bench(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "reps", "gen", "weights"], &["json", "attribution"])?;
+    let args = Args::parse(raw, &["model", "reps", "gen", "weights", "sae"], &["json", "attribution", "steering"])?;
     if args.flag("attribution") {
         return bench_attribution(&args);
+    }
+    if args.flag("steering") {
+        return bench_steering(&args);
     }
     let reps: usize = args.get("reps", 5)?;
     let gen: usize = args.get("gen", 32)?;
@@ -143,6 +146,66 @@ fn bench_attribution(args: &Args) -> Result<()> {
         "peak_rss_mb": peak_rss_mb(),
     });
     println!("{json}");
+    Ok(())
+}
+
+/// Steered vs unsteered generation (q8, a contrastive direction added at layer 12 at every
+/// position) and the SAE's encode cost per token (`--sae DIR`, SAELens format).
+fn bench_steering(args: &Args) -> Result<()> {
+    use loupe_interp::sae::Sae;
+    use loupe_interp::steering::{contrastive_direction, DirectionRequest, Reduce, SteerMode, Steering};
+    let file = load_file(args)?;
+    let tok = LoupeTokenizer::from_gguf(&file)?;
+    let model = Llama::load(&file, WeightMode::Q8)?;
+    let gen: usize = args.get("gen", 32)?;
+    let prompt = "I went to see the film last night and I thought it was";
+    let direction = contrastive_direction(
+        &model,
+        &tok,
+        &DirectionRequest {
+            positive: vec!["I love this movie, it is wonderful".into(), "What a fantastic and happy day".into()],
+            negative: vec!["I hate this movie, it is terrible".into(), "What an awful and sad day".into()],
+            layer: 12,
+            reduce: Reduce::Last,
+            prepend_bos: false,
+        },
+        1024,
+    )?;
+    let steering = Steering { direction: direction.vector, layers: vec![12], positions: None, mode: SteerMode::Add { strength: -0.2 } };
+    let (interventions, _) = steering.interventions(&model, &tok.encode(prompt, false)?)?;
+    let tokens_per_s = |interventions: Vec<loupe_interp::Intervention>| -> Result<f64> {
+        let req = GenerateRequest { prompt: prompt.into(), max_tokens: gen, stop_at_eos: false, interventions, ..Default::default() };
+        let mut first: Option<Instant> = None;
+        let out = generate_text(&model, &tok, &req, 1024, |_| {
+            first.get_or_insert_with(Instant::now);
+            true
+        })?;
+        Ok(out.len().saturating_sub(1) as f64 / first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(f64::NAN))
+    };
+    let unsteered = tokens_per_s(Vec::new())?;
+    let steered = tokens_per_s(interventions)?;
+    let sae_encode_us = match args.optional("sae") {
+        Some(dir) => {
+            let dir = std::path::Path::new(dir);
+            let sae = Sae::load(&std::fs::read_to_string(dir.join("cfg.json"))?, &std::fs::read(dir.join("sae_weights.safetensors"))?, &model.cfg)?;
+            let x = candle_core::Tensor::randn(0f32, 1.0, (256, sae.cfg.d_in), &candle_core::Device::Cpu)?;
+            sae.encode(&x)?; // warm-up
+            let t = Instant::now();
+            for _ in 0..10 {
+                sae.encode(&x)?;
+            }
+            Some(t.elapsed().as_secs_f64() * 1e6 / (10.0 * 256.0))
+        }
+        None => None,
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "runtime": "native", "threads": candle_core::utils::get_num_threads(),
+            "decode_tok_per_s_unsteered": unsteered, "decode_tok_per_s_steered": steered,
+            "sae_encode_us_per_token": sae_encode_us,
+        })
+    );
     Ok(())
 }
 
