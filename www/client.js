@@ -23,6 +23,8 @@ export class ModelClient {
     /** id → {command, resolve, reject, onToken, tokens, args} */
     this.pending = new Map();
     this.lastLoad = null;
+    /** The last SAE loaded successfully ({url} or {cfgText, weights}), to load again after a crash. */
+    this.lastSae = null;
     this.restarts = [];
     this.worker = null;
     this.start();
@@ -141,6 +143,58 @@ export class ModelClient {
     return this.call(Command.AttributionPatching, options, { onProgress: preparing(onProgress) });
   }
 
+  steeringDirection(options) {
+    return this.call(Command.SteeringDirection, options);
+  }
+
+  steer(options) {
+    return this.call(Command.Steer, options);
+  }
+
+  /** Streams the tokens of both generations to onToken(token, which), which = 'base' or
+   *  'steered'; returning false from onToken (or aborting options.signal) stops both, and the
+   *  call resolves with what was made so far ({base, steered, stopped: true}). */
+  steerGenerate(options, onToken) {
+    return this.call(Command.SteerGenerate, options, { onToken });
+  }
+
+  /** Loads a sparse autoencoder: {url} (a folder with cfg.json and sae_weights.safetensors,
+   *  absolute or relative to the page) or {cfgText, weights: ArrayBuffer};
+   *  onProgress({file, loaded, total}) during downloads. */
+  loadSae(options, { onProgress } = {}) {
+    // A relative folder resolves against the page (the worker's own URL is www/worker.js).
+    const source = options.url !== undefined
+      ? { url: new URL(String(options.url), document.baseURI).href }
+      : { cfgText: options.cfgText, weights: options.weights };
+    const started = performance.now();
+    return this.call(Command.LoadSae, source, {
+      onProgress: (message) => void onProgress?.({ file: message.file, loaded: message.loaded, total: message.total }),
+    }).then((result) => {
+      this.lastSae = source;
+      return { ...result, ms: Math.round(performance.now() - started) };
+    });
+  }
+
+  saeFeatures(options) {
+    return this.call(Command.SaeFeatures, options);
+  }
+
+  saeFeatureInfo(options) {
+    return this.call(Command.SaeFeatureInfo, options);
+  }
+
+  saeClamp(options) {
+    return this.call(Command.SaeClamp, options);
+  }
+
+  trainProbes(options) {
+    return this.call(Command.TrainProbes, options);
+  }
+
+  tokenTexts(ids) {
+    return this.call(Command.TokenTexts, { ids: Array.from(ids) });
+  }
+
   /** Tests only: makes the wasm panic, to check that panics reach the page and are survived. */
   debugPanic(message) {
     return this.call(Command.DebugPanic, { message });
@@ -178,7 +232,7 @@ export class ModelClient {
       case Status.Token:
         if (call.stopping) break; // tokens already in flight when Stop was asked for
         call.tokens.push(message.token);
-        if (call.onToken?.(message.token) === false) this.stop(message.id, call);
+        if (call.onToken?.(message.token, message.which) === false) this.stop(message.id, call);
         break;
       case Status.Done:
         this.pending.delete(message.id);
@@ -193,7 +247,7 @@ export class ModelClient {
     }
   }
 
-  /** Asks the worker to end generation, patching sweep or attribution `id` after the token,
+  /** Asks the worker to end a generation, patching sweep or attribution `id` after the token,
    *  layer or batch it is making now; the call then resolves with what was made so far and
    *  `stopped: true`. The worker checks for a stop between steps (it yields to its event loop
    *  after each one). */
@@ -227,6 +281,8 @@ export class ModelClient {
     this.pending.clear();
     this.start();
     this.load(this.lastLoad).catch(() => {}); // reported through hooks.onLoadFailed
+    // Served after the model (one command at a time, in order); a failure shows on first use.
+    if (this.lastSae) this.loadSae(this.lastSae).catch(() => {});
   }
 }
 

@@ -15,6 +15,9 @@ import { createAblationView } from './views/ablation.js';
 import { createPairView } from './views/pair.js';
 import { createNeuronView } from './views/neuron.js';
 import { createAttributionView } from './views/attribution.js';
+import { createSteeringView } from './views/steering.js';
+import { createFeaturesView, readSaeFiles, FEATURES_PER_TOKEN } from './views/features.js';
+import { createProbesView } from './views/probes.js';
 import { el } from './views/format.js';
 
 export const DEFAULT_PROMPT = 'The Eiffel Tower is located in the city of';
@@ -41,12 +44,15 @@ const ATTRIBUTION_BATCH = 8;
 const ATTRIBUTION_BATCH_TOKENS = 256;
 /** The ablation the IOI example sets up: the name-mover head with the largest direct effect. */
 const IOI_ABLATION = Object.freeze({ component: { kind: 'head', layer: 23, head: 3 }, method: 'zero' });
+/** A prompt whose continuation carries a sentiment, for the Steering tab's example direction. */
+export const FILM_PROMPT = 'I went to see the film last night and I thought it was';
 
 /**
  * @param {Document} doc
- * @param {{loupe: object, status: object}} deps  window.loupe and the header status view
+ * @param {{loupe: object, status: object, saeUrl: string}} deps  window.loupe, the header
+ *   status view, and the folder of the SAE the Features tab loads on first use
  */
-export function createExplorer(doc, { loupe, status }) {
+export function createExplorer(doc, { loupe, status, saeUrl }) {
   const root = doc.querySelector('main');
   const tokensView = doc.getElementById('tokens');
   const topkView = doc.getElementById('topk');
@@ -78,8 +84,16 @@ export function createExplorer(doc, { loupe, status }) {
       { id: 'ablation', title: 'Ablation' },
       { id: 'pair', title: 'Minimal pair' },
       { id: 'neuron', title: 'Neuron' },
+      { id: 'steering', title: 'Steering' },
+      { id: 'features', title: 'Features' },
+      { id: 'probes', title: 'Probes' },
     ],
     aside: ioiButton,
+    onSelect: (id) => {
+      if (id !== 'features') return;
+      saeWanted = true;
+      loadSaeOnFirstUse();
+    },
   });
   const lens = createLensView(tabs.panels.lens, { onRun: runLens });
   const dla = createDlaView(tabs.panels.dla, { onRun: runDla });
@@ -103,6 +117,39 @@ export function createExplorer(doc, { loupe, status }) {
   const ablation = createAblationView(tabs.panels.ablation, { onRun: runAblation });
   const pair = createPairView(tabs.panels.pair, { onRun: runPair });
   const neuron = createNeuronView(tabs.panels.neuron, { onRun: runNeuron });
+  const steering = createSteeringView(tabs.panels.steering, {
+    onRun: runSteering,
+    onStop: () => steerAbort?.abort(),
+    onExample: async () => {
+      promptPanel.setPrompt(FILM_PROMPT);
+      await run();
+    },
+    example: FILM_PROMPT,
+  });
+  const features = createFeaturesView(tabs.panels.features, {
+    saeUrl,
+    onLoadUrl: (url) => loadSae({ url }, { label: url }),
+    onLoadFiles: loadSaeFiles,
+    onRun: runFeatures,
+    onSelect: showFeature,
+    onClamp: () => runFeatureClamp(),
+    onAblate: () => runFeatureClamp(0),
+    onStop: () => featureAbort?.abort(),
+  });
+  const probes = createProbesView(tabs.panels.probes, {
+    onRun: runProbes,
+    onUse: (probe, labels) => {
+      steering.setVector({
+        vector: probe.massMeanDirection,
+        layer: probe.layer,
+        note: `The layer-${probe.layer} probe from the Probes tab (held-out accuracy ${Math.round(probe.testAccuracy * 100)}%), ` +
+          `as its mass-mean direction (the training sets’ mean difference; Marks & Tegmark 2023): + pushes towards ` +
+          `${labels.positive}, − towards ${labels.negative}. The logistic regression’s own weights separate the sets but lean ` +
+          'on dimensions that barely vary, and steer poorly (they are in the probe result as `direction`).',
+      });
+      tabs.select('steering');
+    },
+  });
   pair.suggest(DEFAULT_PAIR); // the page starts on the default prompt
 
   let attention = null;
@@ -111,11 +158,16 @@ export function createExplorer(doc, { loupe, status }) {
   let stopRequested = false;
   let patchAbort = null; // the AbortController of the patching sweep in progress
   let attributionAbort = null; // the AbortController of the attribution (or comparison) in progress
+  let steerAbort = null; // the AbortController of the steering run in progress
+  let featureAbort = null; // the AbortController of the feature-clamped generation in progress
+  let saeWanted = false; // the Features tab has been opened: load its SAE once a model is ready
+  let saeTried = false; // the first-use load has been started (it is not retried by itself)
+  let sae = null; // the loaded SAE: {cfg, dashboard | null}
   let runCount = 0;
 
   function refresh() {
     const enabled = modelReady && busy === 0;
-    for (const view of [promptPanel, generatePanel, lens, dla, attribution, patching, heads, ablation, pair, neuron]) view.setEnabled(enabled);
+    for (const view of [promptPanel, generatePanel, lens, dla, attribution, patching, heads, ablation, pair, neuron, steering, features, probes]) view.setEnabled(enabled);
     ioiButton.disabled = !enabled;
     root.dataset.busy = String(busy > 0);
     root.setAttribute('aria-busy', String(busy > 0));
@@ -357,6 +409,144 @@ export function createExplorer(doc, { loupe, status }) {
     });
   }
 
+  /** Steers the page prompt: the direction (found from the contrastive prompts, or given),
+   *  the next-token shift, then both continuations streamed; Stop ends the generation. */
+  async function runSteering() {
+    const { prompt, prependBos } = promptPanel.value();
+    steerAbort = new AbortController();
+    const { signal } = steerAbort;
+    const started = performance.now();
+    await whileBusy(async () => {
+      try {
+        const request = steering.value();
+        steering.start();
+        let vector = request.direction.vector;
+        if (!vector) {
+          const found = await loupe.steeringDirection({ ...request.direction, prependBos });
+          steering.direction(found);
+          vector = found.vector;
+        }
+        const shift = await loupe.steer({ prompt, prependBos, topK: 10, steering: { direction: vector, layers: request.layers, mode: request.mode } });
+        steering.shift(shift);
+        let result = null;
+        let generating = 0;
+        if (!signal.aborted) {
+          steering.generating(prompt);
+          const t0 = performance.now();
+          result = await loupe.steerGenerate(
+            { prompt, prependBos, ...request.settings, interventions: shift.interventions, signal },
+            (token, which) => steering.append(token, which),
+          );
+          generating = performance.now() - t0;
+        }
+        status.clear();
+        steering.finish(result, performance.now() - started, generating);
+      } catch (error) {
+        status.error(`Steering failed: ${error.message}`);
+        steering.fail(error.message);
+      }
+    });
+  }
+
+  /** The Features tab was opened: load its SAE, once, when a model is there to check it against. */
+  function loadSaeOnFirstUse() {
+    if (!saeWanted || saeTried || sae || !modelReady) return;
+    saeTried = true;
+    loadSae({ url: features.saeUrl() }, { label: features.saeUrl(), quiet: true });
+  }
+
+  /** Loads an SAE from a folder URL ({url}) or from files ({cfgText, weights, dashboardText}),
+   *  with its dashboard.json if there is one, then reads the page prompt with it. Quiet: a
+   *  failure shows in the tab only (the reader did not ask for this load). */
+  async function loadSae(source, { label, quiet = false }) {
+    features.saeLoading(label);
+    const loadedOk = await whileBusy(async () => {
+      try {
+        const request = source.url !== undefined ? { url: source.url } : { cfgText: source.cfgText, weights: source.weights };
+        const loaded = await loupe.loadSae(request, { onProgress: (p) => features.saeProgress(p) });
+        if (source.url !== undefined) features.saeProgress({ file: 'dashboard.json', loaded: 0, total: 0 });
+        const dash = source.url !== undefined ? await fetchDashboard(source.url) : parseDashboard(source.dashboardText, 'the chosen files');
+        sae = { cfg: loaded.cfg, dashboard: checkDashboard(dash, loaded.cfg) };
+        features.saeLoaded(loaded, { dashboard: sae.dashboard, note: dash.note });
+        if (!quiet) status.clear();
+        return true;
+      } catch (error) {
+        if (!quiet) status.error(`Loading the SAE failed: ${error.message}`);
+        features.saeFailed(error.message);
+        return false;
+      }
+    });
+    if (loadedOk) await runFeatures();
+  }
+
+  async function loadSaeFiles(files) {
+    try {
+      const source = await readSaeFiles(files);
+      await loadSae(source, { label: files.map((f) => f.name).join(', ') });
+    } catch (error) {
+      status.error(`Loading the SAE failed: ${error.message}`);
+      features.saeFailed(error.message);
+    }
+  }
+
+  function runFeatures() {
+    return analysis(features, 'SAE features', (request) => loupe.saeFeatures({ ...request, topK: FEATURES_PER_TOKEN }));
+  }
+
+  /** A feature's dashboard: what it writes (saeFeatureInfo), and its top contexts from
+   *  dashboard.json decoded to text. */
+  async function showFeature(feature) {
+    await whileBusy(async () => {
+      try {
+        const info = await loupe.saeFeatureInfo({ feature, topK: 10 });
+        const entry = features.dashboardEntry(feature);
+        const top = entry?.top ?? [];
+        const texts = top.length ? await loupe.tokenTexts(top.flatMap(([ids]) => ids)) : [];
+        let at = 0;
+        const contexts = top.map(([ids, activations, imax]) => {
+          const tokens = texts.slice(at, at + ids.length);
+          at += ids.length;
+          return { tokens, activations, imax };
+        });
+        status.clear();
+        features.showFeature({ feature, info, entry, contexts });
+      } catch (error) {
+        status.error(`Feature ${feature} failed: ${error.message}`);
+      }
+    });
+  }
+
+  /** The page prompt continued with the dashboard's feature clamped (to the slider's value,
+   *  or to `value`), beside the unsteered text. */
+  async function runFeatureClamp(value) {
+    const { prompt, prependBos } = promptPanel.value();
+    const dash = features.dashboard;
+    featureAbort = new AbortController();
+    const { signal } = featureAbort;
+    await whileBusy(async () => {
+      try {
+        const { feature, value: v, settings } = dash.clampValue(value);
+        const label = v === 0 ? `feature ${feature} clamped to 0 (ablated)` : `feature ${feature} clamped to ${v.toFixed(2)}`;
+        dash.start(prompt, label);
+        const t0 = performance.now();
+        const intervention = await loupe.saeClamp({ feature, value: v });
+        const result = await loupe.steerGenerate(
+          { prompt, prependBos, ...settings, interventions: [intervention], signal },
+          (token, which) => dash.append(token, which),
+        );
+        status.clear();
+        dash.finish(result, performance.now() - t0, label);
+      } catch (error) {
+        status.error(`Feature steering failed: ${error.message}`);
+        dash.fail(error.message);
+      }
+    });
+  }
+
+  function runProbes() {
+    return analysis(probes, 'Probes', ({ prependBos }) => loupe.trainProbes({ ...probes.value(), prependBos }));
+  }
+
   /** Puts the IOI prompt on the page, runs it, and sets every analysis up for it. */
   async function ioiExample() {
     promptPanel.setPrompt(IOI_EXAMPLE.clean);
@@ -384,6 +574,7 @@ export function createExplorer(doc, { loupe, status }) {
       attention = createAttentionView(attentionContainer, { nLayers, nHeads });
       modelReady = true;
       refresh();
+      loadSaeOnFirstUse();
     },
     /** The model is gone (crash, or a load failed): wait for the next setModel. */
     modelLost() {
@@ -391,6 +582,41 @@ export function createExplorer(doc, { loupe, status }) {
       refresh();
     },
   };
+}
+
+/** dashboard.json next to an SAE, or null (with a note saying why) when there is none. */
+async function fetchDashboard(folder) {
+  const url = new URL('dashboard.json', folder).href;
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    return { dashboard: null, note: `dashboard.json could not be fetched (${error.message}): no corpus statistics` };
+  }
+  if (!response.ok) return { dashboard: null, note: `no dashboard.json (HTTP ${response.status}): no corpus statistics or top contexts` };
+  return parseDashboard(await response.text(), url);
+}
+
+function parseDashboard(text, where) {
+  if (text === null || text === undefined) return { dashboard: null, note: 'no dashboard.json: no corpus statistics or top contexts' };
+  try {
+    return { dashboard: JSON.parse(text), note: '' };
+  } catch (error) {
+    return { dashboard: null, note: `dashboard.json from ${where} is not JSON (${error.message}): ignored` };
+  }
+}
+
+/** The dashboard if it describes this SAE's features; else null, and the note says why. */
+function checkDashboard(dash, cfg) {
+  const features = dash.dashboard?.features;
+  if (!dash.dashboard) return null;
+  if (!Array.isArray(features) || features.length !== cfg.d_sae) {
+    dash.note = `dashboard.json describes ${Array.isArray(features) ? features.length : 'no'} features but the SAE has ${cfg.d_sae}: ignored`;
+    return null;
+  }
+  const n = dash.dashboard.n_tokens;
+  dash.note = `dashboard: ${features.length.toLocaleString('en')} features${n ? ` over ${n.toLocaleString('en')} corpus tokens` : ''}`;
+  return dash.dashboard;
 }
 
 /** The generated text without the prompt, decoded (partial UTF-8 bytes joined) when the

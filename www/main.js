@@ -120,6 +120,60 @@
  *       Attribution patching (Nanda 2023): the linear estimate (clean − corrupted) · ∂metric/∂a
  *       of what patch would give at every site at once, from one backward pass on the
  *       corrupted run; normalised as patch (clean = 1, corrupted = 0); metric as for patch.
+ *   loupe.steeringDirection({positive: string[], negative: string[], layer, reduce?, prependBos?})
+ *       : Promise<{layer, hook, vector: number[], norm, typicalNorm}>
+ *       A contrastive steering direction (CAA, Rimsky et al. 2023): the mean of
+ *       'blocks.L.hook_resid_pre' over the positive prompts minus its mean over the negative
+ *       ones, read at each prompt's last token (reduce 'last', the default) or averaged over
+ *       its positions ('mean'); vector has d_model values; typicalNorm is the layer's median
+ *       residual norm over these prompts, for scale.
+ *   loupe.steer({prompt, steering, topK?, prependBos?})
+ *       : Promise<{tokens, interventions, typicalNorms: [per layer], topBase: [{token, id, prob}],
+ *                  topSteered, rose, fell, kl}>
+ *       steering: {direction: number[d_model], layers: number[], positions?: number[] (absent:
+ *       every position, generated tokens included), mode: {type: 'add', strength} |
+ *       {type: 'clamp', value} | {type: 'ablate'}}. strength and value are relative to each
+ *       layer's typical residual norm on the prompt (typicalNorms), so 0.3 is the same push at
+ *       every depth (useful range about −1…1). The next-token distribution without and with
+ *       the steering: rose / fell hold p_steered − p_base, kl = KL(base ‖ steered) in nats.
+ *       interventions is the steering as plain intervention JSON: pass it to run or generate.
+ *   loupe.steerGenerate({prompt, maxTokens, temperature, topP, seed, prependBos?, stopAtEos?,
+ *                        interventions}, onToken?)
+ *       : Promise<{base: {tokens, text}, steered: {tokens, text}, stopped}>
+ *       Two generations of the prompt with the same settings and seed, without and with
+ *       `interventions`, a token of each in turn: onToken({id, text}, which) gets every token,
+ *       which = 'base' | 'steered'. Returning false (or aborting options.signal) stops both.
+ *   loupe.loadSae({url} | {cfgText, weights: ArrayBuffer}, {onProgress?}?)
+ *       : Promise<{cfg: {d_in, d_sae, hook_name, architecture, …}, bytes, source, ms}>
+ *       Loads a sparse autoencoder in SAELens's format: url is a folder holding cfg.json and
+ *       sae_weights.safetensors (f32 or f16), fetched with onProgress({file, loaded, total});
+ *       or the text of cfg.json and the weights' bytes. Rejects with the reason when the SAE
+ *       does not fit this model (its hook, d_in, a tensor's shape) or a file is unreadable.
+ *       One SAE at a time; it is loaded again after a crash.
+ *   loupe.saeFeatures({prompt, topK?, prependBos?})
+ *       : Promise<{tokens, hook, top: [position][{feature, activation}], l0: [position],
+ *                  relativeError: [position]}>
+ *       The loaded SAE on every token: its strongest active features (topK, default 8, at most
+ *       64), how many are active (l0) and ‖x − x̂‖² / ‖x‖² of its reconstruction.
+ *   loupe.saeFeatureInfo({feature, topK?})
+ *       : Promise<{feature, decoderNorm, promoted: [{token, id, prob}], suppressed}>
+ *       What a feature writes: its decoder row through the final norm and the unembedding;
+ *       prob holds the logit change per unit of activation (topK each, default 10).
+ *   loupe.saeClamp({feature, value, positions?}) : Promise<intervention>
+ *       The intervention that clamps the feature to `value` (at `positions`, or everywhere):
+ *       x ← x + (value − f(x)) · W_dec[feature]. Pass it to run, generate or steerGenerate
+ *       as interventions: [it]; value 0 ablates the feature.
+ *   loupe.trainProbes({positive: string[], negative: string[], layers?, reduce?, testFraction?,
+ *                      seed?, prependBos?})
+ *       : Promise<{layers: [{layer, trainAccuracy, testAccuracy, direction: number[d_model],
+ *                            bias, massMeanDirection: number[d_model]}], trainSize, testSize, testIndices}>
+ *       A logistic-regression probe per layer (all if layers is absent) on
+ *       'blocks.L.hook_resid_pre' at the last token (or the mean, reduce 'mean'), with a
+ *       held-out share of each class (testFraction, default 0.25; testIndices index
+ *       positive ++ negative). direction applies to the raw residual: a steering direction
+ *       towards the positive class.
+ *   loupe.tokenTexts(ids: number[]) : Promise<string[]>
+ *       The exact text of each token id (as tokenize gives it), e.g. for an SAE dashboard.
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
  *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'q8' re-encodes them to
  *       Q8_0 at load (the default: SIMD kernels), 'f32' dequantizes).
@@ -128,16 +182,19 @@
  * worker is restarted with the model reloaded from the cache; later calls work again.
  * loupe.debugPanic(message) (tests only) makes the wasm panic on purpose to exercise this.
  *
- * Page URL parameters: ?model=URL (http(s), or a path relative to the page) and
- * ?weights=quantized|q8|f32. Invalid values are reported in the banner and the defaults used.
+ * Page URL parameters: ?model=URL (http(s), or a path relative to the page),
+ * ?weights=quantized|q8|f32, and ?sae=URL (the folder of the SAE the Features tab loads on
+ * first use; default saes/smollm2-135m-instruct-l12-resid/). Invalid values are reported in
+ * the banner and the defaults used.
  */
 
 import { ModelClient } from './client.js';
-import { modelFromParams, modelName } from './params.js';
+import { modelFromParams, modelName, saeFromParams } from './params.js';
 import { createStatus } from './views/status.js';
 import { createExplorer } from './explorer.js';
 
 const { url, weights, warnings } = modelFromParams(location.search, document.baseURI);
+const sae = saeFromParams(location.search, document.baseURI);
 const status = createStatus(document.getElementById('status'), { modelName: modelName(url) });
 let explorer = null;
 let restarting = false;
@@ -187,12 +244,21 @@ const loupe = {
   attribute: (options, progress) => client.attribute(options, progress),
   gradient: (options, progress) => client.gradient(options, progress),
   attributionPatching: (options, progress) => client.attributionPatching(options, progress),
+  steeringDirection: (options) => client.steeringDirection(options),
+  steer: (options) => client.steer(options),
+  steerGenerate: (options, onToken) => client.steerGenerate(options, onToken),
+  loadSae: (options, progress) => client.loadSae(options, progress),
+  saeFeatures: (options) => client.saeFeatures(options),
+  saeFeatureInfo: (options) => client.saeFeatureInfo(options),
+  saeClamp: (options) => client.saeClamp(options),
+  trainProbes: (options) => client.trainProbes(options),
+  tokenTexts: (ids) => client.tokenTexts(ids),
   load: (options) => client.load(options),
   debugPanic: (message) => client.debugPanic(message),
 };
 loupe.ready = client.load({ url, weights }).then((loaded) => loaded.info);
 window.loupe = loupe;
 
-explorer = createExplorer(document, { loupe, status });
+explorer = createExplorer(document, { loupe, status, saeUrl: sae.url });
 loupe.ready.catch(() => {}); // shown by onLoadFailed; this only marks the rejection handled
-if (warnings.length) status.notice(warnings.join(' '));
+if (warnings.length || sae.warnings.length) status.notice([...warnings, ...sae.warnings].join(' '));

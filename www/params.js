@@ -1,4 +1,5 @@
-// Which model to load, from the page URL: ?model=URL&weights=quantized|q8|f32.
+// Which model to load, from the page URL: ?model=URL&weights=quantized|q8|f32; and which
+// sparse autoencoder the Features tab loads: ?sae=URL (a folder).
 // Bad values never break the page: they are reported and the default is used instead.
 
 import { WEIGHTS } from './protocol.js';
@@ -7,6 +8,8 @@ export const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 // q8: the file's Q4_1 blocks re-encoded to Q8_0 at load, which candle runs with simd128
 // kernels: ~4× faster than Q4_1 here at 1.2× its memory (docs/BENCHMARKS.md).
 export const DEFAULT_WEIGHTS = 'q8';
+/** The SAE trained for the default model (scripts/train_sae.py): a folder in SAELens's format. */
+export const DEFAULT_SAE = 'saes/smollm2-135m-instruct-l12-resid/';
 
 /**
  * @param {string} search  location.search
@@ -38,6 +41,27 @@ export function modelFromParams(search, base) {
     else warnings.push(`Ignoring ?weights=${w}: expected ${WEIGHTS.join(' or ')}. Using ${DEFAULT_WEIGHTS}.`);
   }
   return { url, weights, warnings };
+}
+
+/**
+ * @param {string} search  location.search
+ * @param {string} base    document.baseURI
+ * @returns {{url: string, warnings: string[]}}  url: the SAE's folder, ending in '/'
+ */
+export function saeFromParams(search, base) {
+  const warnings = [];
+  let url = new URL(DEFAULT_SAE, base).href;
+  const sae = new URLSearchParams(search).get('sae');
+  if (sae !== null) {
+    const parsed = parseUrl(sae.trim(), base);
+    if (!sae.trim() || !parsed || !['http:', 'https:'].includes(parsed.protocol)) {
+      warnings.push(`Ignoring ?sae=${sae}: expected an http(s) URL or a path relative to this page (a folder with cfg.json and sae_weights.safetensors). Using the default SAE.`);
+    } else {
+      if (!parsed.pathname.endsWith('/')) parsed.pathname += '/';
+      url = parsed.href;
+    }
+  }
+  return { url, warnings };
 }
 
 function parseUrl(text, base) {

@@ -28,9 +28,24 @@
 //                 tolerance, maxPasses, samples, noise, seed, window, remove, batch} (all optional)
 //   {id, command: 'gradient', prompt, target, hooks, prependBos}
 //   {id, command: 'attributionPatching', clean, corrupted, metric, prependBos}   (metric as for patch)
-//   {command: 'stop', target}                 (ends generation, patch or attribute `target` after
-//                                              its current token, layer or batch of passes; not
-//                                              queued: it reaches the worker between steps)
+//   {id, command: 'steeringDirection', positive, negative, layer, reduce, prependBos}
+//        reduce: 'last' | 'mean'
+//   {id, command: 'steer', prompt, steering, topK, prependBos}
+//        steering: {direction: [d_model], layers, positions?, mode: {type: 'add', strength} |
+//                   {type: 'clamp', value} | {type: 'ablate'}}  (strength, value × typical ‖resid‖)
+//   {id, command: 'steerGenerate', prompt, maxTokens, temperature, topP, seed, stopAtEos,
+//        prependBos, interventions}   (two generations, without and with the interventions)
+//   {id, command: 'loadSae', url} | {id, command: 'loadSae', cfgText, weights: ArrayBuffer}
+//        url: a folder holding cfg.json and sae_weights.safetensors (SAELens format)
+//   {id, command: 'saeFeatures', prompt, topK, prependBos}
+//   {id, command: 'saeFeatureInfo', feature, topK}
+//   {id, command: 'saeClamp', feature, value, positions}        (positions: [] = every position)
+//   {id, command: 'trainProbes', positive, negative, layers, reduce, testFraction, seed, prependBos}
+//   {id, command: 'tokenTexts', ids}
+//   {command: 'stop', target}                 (ends generation, steerGenerate, patch or attribute
+//                                              `target` after its current token, layer or batch
+//                                              of passes; not queued: it reaches the worker
+//                                              between steps)
 //   {id, command: 'debugPanic', message}      (tests only: panics inside the wasm on purpose)
 //
 // worker → main
@@ -44,7 +59,11 @@
 //   {id, status: 'progress', phase: 'attribute', loaded, total, partial}
 //        after each batch of passes: loaded = passes done, total = passes planned, partial = the
 //        result so far (the shape of the final one, `finished: false` until the last batch)
+//   {id, status: 'progress', phase: 'sae', file, loaded, total}
+//        loadSae from a URL: download progress of each file ('cfg.json', 'sae_weights.safetensors')
 //   {id, status: 'token', token: {id, text}}          (generate only, one per new token)
+//   {id, status: 'token', which: 'base' | 'steered', token: {id, text}}
+//        steerGenerate: the two generations' tokens, interleaved
 //   {id, status: 'done', result}                      (Float32Arrays travel in the transfer list)
 //   {id, status: 'error', message}                    (the worker is still usable)
 //   {status: 'fatal', message}                        (the wasm instance is dead: restart the worker)
@@ -65,6 +84,15 @@ export const Command = Object.freeze({
   Attribute: 'attribute',
   Gradient: 'gradient',
   AttributionPatching: 'attributionPatching',
+  SteeringDirection: 'steeringDirection',
+  Steer: 'steer',
+  SteerGenerate: 'steerGenerate',
+  LoadSae: 'loadSae',
+  SaeFeatures: 'saeFeatures',
+  SaeFeatureInfo: 'saeFeatureInfo',
+  SaeClamp: 'saeClamp',
+  TrainProbes: 'trainProbes',
+  TokenTexts: 'tokenTexts',
   Stop: 'stop',
   DebugPanic: 'debugPanic',
 });
@@ -78,8 +106,8 @@ export const Status = Object.freeze({
 });
 
 /** Progress phases: the load's, in the order they happen (`cache` and `download` are
- *  alternatives), `patch` for an activation-patching sweep, and `prepare` and `attribute`
- *  for the gradient methods. */
+ *  alternatives), `patch` for an activation-patching sweep, `prepare` and `attribute`
+ *  for the gradient methods, and `sae` for the files of a sparse autoencoder. */
 export const Phase = Object.freeze({
   Compile: 'compile', // compiling and instantiating the wasm module
   Cache: 'cache', // reading the model bytes from the Cache API
@@ -88,6 +116,7 @@ export const Phase = Object.freeze({
   Patch: 'patch', // not a load phase: one layer of an activation-patching sweep is done
   Prepare: 'prepare', // building the differentiable f32 model (first gradient request only)
   Attribute: 'attribute', // one batch of an input attribution's passes is done
+  Sae: 'sae', // downloading one file of a sparse autoencoder
 });
 
 /** Where a patching sweep swaps in clean activations (the wire names of Rust's PatchSite):
@@ -98,6 +127,9 @@ export const PATCH_SITES = Object.freeze(['resid_pre', 'attn_out', 'mlp_out', 'h
 export const ATTRIBUTION_METHODS = Object.freeze(['saliency', 'grad_x_input', 'integrated_gradients', 'smoothgrad', 'occlusion']);
 
 export const WEIGHTS = Object.freeze(['quantized', 'q8', 'f32']);
+
+/** The files of a sparse autoencoder in SAELens's format, fetched from its folder URL. */
+export const SAE_FILES = Object.freeze({ cfg: 'cfg.json', weights: 'sae_weights.safetensors' });
 
 /** Cache API cache holding complete, successfully parsed model files, keyed by absolute URL. */
 export const MODEL_CACHE = 'loupe-models-v1';

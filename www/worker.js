@@ -8,7 +8,7 @@
 import init, { Loupe, set_panic_reporter } from '../loupe-web.js';
 // Optional exports are looked up on the namespace, so a build without them still starts.
 import * as bindings from '../loupe-web.js';
-import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, transferables } from './protocol.js';
+import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, SAE_FILES, transferables } from './protocol.js';
 
 /** @type {Loupe | null} */
 let model = null;
@@ -84,6 +84,27 @@ async function dispatch(id, command, args) {
     }
     case Command.AttributionPatching:
       return { result: gradientModel(id).attributionPatching(args), transfer: [] };
+    case Command.SteeringDirection:
+      return { result: loaded().steeringDirection(args), transfer: [] };
+    case Command.Steer:
+      return { result: loaded().steer(args), transfer: [] };
+    case Command.SteerGenerate:
+      return { result: await steerGenerate(id, args), transfer: [] };
+    case Command.LoadSae:
+      return { result: await loadSae(id, args), transfer: [] };
+    case Command.SaeFeatures:
+      return { result: loaded().saeFeatures(args), transfer: [] };
+    case Command.SaeFeatureInfo:
+      return { result: loaded().saeFeatureInfo(index(args.feature, 'feature'), index(args.topK ?? 10, 'topK')), transfer: [] };
+    case Command.SaeClamp: {
+      if (typeof args.value !== 'number' || !Number.isFinite(args.value)) throw new Error(`saeClamp: value must be a finite number, not ${JSON.stringify(args.value)}`);
+      const positions = Uint32Array.from(args.positions ?? [], (p) => index(p, 'position'));
+      return { result: loaded().saeClamp(index(args.feature, 'feature'), args.value, positions), transfer: [] };
+    }
+    case Command.TrainProbes:
+      return { result: loaded().trainProbes(args), transfer: [] };
+    case Command.TokenTexts:
+      return { result: loaded().tokenTexts(Uint32Array.from(args.ids ?? [], (t) => index(t, 'token id'))), transfer: [] };
     case Command.DebugPanic:
       if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
       if (!wasmReady) throw new Error('the wasm module is not started yet');
@@ -109,6 +130,32 @@ async function generate(id, args) {
     return { ...generation.result(), stopped: stopRequests.has(id) };
   } finally {
     generation.free();
+    stopRequests.delete(id);
+  }
+}
+
+/** Two generations of the same prompt with the same settings, one without and one with the
+ *  request's interventions, a token of each in turn (so both sides grow together on the page
+ *  and Stop ends both at the same point); yields between steps so a `stop` gets in. */
+async function steerGenerate(id, { interventions, ...args }) {
+  const m = loaded();
+  const sides = [];
+  try {
+    sides.push({ which: 'base', generation: m.startGeneration({ ...args, interventions: [] }) });
+    sides.push({ which: 'steered', generation: m.startGeneration({ ...args, interventions: interventions ?? [] }) });
+    let live = sides;
+    while (live.length && !stopRequests.has(id)) {
+      live = live.filter(({ which, generation }) => {
+        const token = generation.next();
+        if (token !== null) self.postMessage({ id, status: Status.Token, which, token });
+        return token !== null;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const [base, steered] = sides.map((s) => s.generation.result());
+    return { base, steered, stopped: stopRequests.has(id) };
+  } finally {
+    for (const { generation } of sides) generation.free();
     stopRequests.delete(id);
   }
 }
@@ -172,6 +219,40 @@ function loaded() {
 function fatal(message) {
   dead = true;
   self.postMessage({ status: Status.Fatal, message: `The model crashed: ${message || 'unknown error'}` });
+}
+
+/** A whole number ≥ 0 for an argument the wasm takes as usize; throws, naming `what`. */
+function index(value, what) {
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${what} must be a whole number ≥ 0, not ${JSON.stringify(value)}`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// loadSae: cfg.json + sae_weights.safetensors (from a folder URL, or from the page's files)
+// → Loupe.loadSae, which checks them against the model. Not cached: a few MB.
+
+async function loadSae(id, { url, cfgText, weights }) {
+  const m = loaded();
+  let source = 'files';
+  if (typeof url === 'string' && url !== '') {
+    const folder = url.endsWith('/') ? url : `${url}/`;
+    source = folder;
+    const fetchFile = (file) =>
+      download(`${folder}${file}`, (phase, loaded, total) => self.postMessage({ id, status: Status.Progress, phase: Phase.Sae, file, loaded, total }), `the SAE's ${file}`);
+    cfgText = new TextDecoder().decode(await fetchFile(SAE_FILES.cfg));
+    weights = await fetchFile(SAE_FILES.weights);
+  } else if (typeof cfgText !== 'string' || !(weights instanceof ArrayBuffer || ArrayBuffer.isView(weights))) {
+    throw new Error(`loadSae: give {url} (a folder with ${SAE_FILES.cfg} and ${SAE_FILES.weights}) or {cfgText, weights: ArrayBuffer}`);
+  }
+  const bytes = weights instanceof ArrayBuffer ? new Uint8Array(weights) : new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
+  try {
+    return { ...m.loadSae(cfgText, bytes), bytes: bytes.length, source };
+  } catch (error) {
+    if (dead || error instanceof WebAssembly.RuntimeError) throw error;
+    const from = source === 'files' ? 'the chosen files' : source;
+    const size = bytes.length < 1e5 ? `${bytes.length} bytes` : formatMB(bytes.length);
+    throw new Error(`Could not load the SAE from ${from} (${size} of weights): ${messageOf(error)}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -245,22 +326,22 @@ async function readCached(cache, url, progress) {
   }
 }
 
-async function download(url, progress) {
+async function download(url, progress, what = 'the model') {
   progress(Phase.Download, 0, 0);
   let response;
   try {
     response = await fetch(url);
   } catch (error) {
     // fetch rejects without detail on network errors, including a cross-origin URL without CORS.
-    throw new Error(`Could not download the model from ${url}: ${messageOf(error)} (network error, or the server does not allow cross-origin requests)`);
+    throw new Error(`Could not download ${what} from ${url}: ${messageOf(error)} (network error, or the server does not allow cross-origin requests)`);
   }
   if (!response.ok) {
-    throw new Error(`Could not download the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim());
+    throw new Error(`Could not download ${what} from ${url}: HTTP ${response.status} ${response.statusText}`.trim());
   }
   try {
     return await readBody(response, (loaded, total) => progress(Phase.Download, loaded, total));
   } catch (error) {
-    throw new Error(`The model download from ${url} failed: ${messageOf(error)}`);
+    throw new Error(`The download of ${what} from ${url} failed: ${messageOf(error)}`);
   }
 }
 

@@ -8,11 +8,13 @@
 // errors reach the banner instead of a blank page, tokens stream, and a reload takes the
 // model from the Cache API; the analyses (logit lens, direct logit attribution, input
 // attribution, activation and attribution patching, head detectors, ablation, minimal pairs,
-// single neurons) give the known answers through window.loupe and the page.
+// single neurons) give the known answers through window.loupe and the page; steering,
+// SAE features (the default SAE when dist/ has it, else the tiny test SAE) and probes work
+// through both.
 // Exits non-zero, with the reasons, on any failure.
 // Writes tests/artifacts/explorer.png, lens.png, dla.png, attribution.png,
 // attribution-compare.png, patching.png, attribution-patching.png, heads.png, ablation.png,
-// pair.png and neuron.png.
+// pair.png, neuron.png, steering.png, features.png and probes.png.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -63,6 +65,19 @@ const IG_E2E = { steps: 8, baseline: { type: 'token', token: '<|endoftext|>' } }
 /** Attribution patching must agree with real head patching on the IOI prompt at least this
  *  well (Pearson r over heads × layers; measured 0.97). */
 const ATTRIBUTION_PATCHING_MIN_R = 0.8;
+/** The Steering tab's sentiment example (www/views/steering.js) and the prompt it shows best on. */
+const SENTIMENT = {
+  positive: ['I love this movie, it is wonderful', 'What a fantastic and happy day', 'This is the best meal I have ever had'],
+  negative: ['I hate this movie, it is terrible', 'What an awful and sad day', 'This is the worst meal I have ever had'],
+};
+const FILM = 'I went to see the film last night and I thought it was';
+/** The SAE trained for the default model, if the build has it (scripts/train_sae.py). */
+const DEFAULT_SAE = 'saes/smollm2-135m-instruct-l12-resid/';
+/** The tiny SAE of the native tests (d_sae 64, blocks.12.hook_resid_pre), served by the test
+ *  when dist/ has no default SAE, with a synthetic dashboard whose contexts are the default
+ *  prompt's token ids. */
+const TINY_SAE = path.join(HERE, '..', 'fixtures', 'tiny_sae');
+const PROMPT_IDS = [504, 414, 46682, 18669, 314, 3807, 281, 260, 2240, 282];
 
 const failures = [];
 const timings = [];
@@ -93,10 +108,20 @@ async function main() {
     }
   }
   const modelBytes = fs.readFileSync(path.join(DIST, MODEL_FILE));
+  const tinyCfg = fs.readFileSync(path.join(TINY_SAE, 'cfg.json'));
+  const tinyWeights = fs.readFileSync(path.join(TINY_SAE, 'sae_weights.safetensors'));
   const server = await serveStatic(DIST, {
     prefix: PREFIX,
-    // The first 1 MB of the real model: a valid GGUF header, then nothing.
-    synthetic: { 'truncated.gguf': () => modelBytes.subarray(0, 1 << 20) },
+    synthetic: {
+      // The first 1 MB of the real model: a valid GGUF header, then nothing.
+      'truncated.gguf': () => modelBytes.subarray(0, 1 << 20),
+      'tiny-sae/cfg.json': () => tinyCfg,
+      'tiny-sae/sae_weights.safetensors': () => tinyWeights,
+      'tiny-sae/dashboard.json': () => Buffer.from(JSON.stringify(tinyDashboard())),
+      // A real cfg.json with its weights cut short.
+      'corrupt-sae/cfg.json': () => tinyCfg,
+      'corrupt-sae/sae_weights.safetensors': () => tinyWeights.subarray(0, 4096),
+    },
   });
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-'));
   console.log(`serving ${DIST} at ${server.url}\nchromium ${CHROMIUM}, profile ${userDataDir}`);
@@ -308,6 +333,9 @@ async function mainPage(context, server) {
   });
 
   await analyses(page, { nLayers, nHeads });
+  await steeringChecks(page);
+  const hasSae = await featureChecks(page);
+  await probeChecks(page, { nLayers });
 
   await step('explorer Stop ends a long generation; the next run still works', async () => {
     await page.fill('#max-tokens', '200');
@@ -345,6 +373,12 @@ async function mainPage(context, server) {
     check(loadInfo?.phase === 'cache', `the restarted worker loaded from ${loadInfo?.phase}, expected the cache`);
     await page.waitForSelector('#run:not([disabled])', { timeout: STEP_TIMEOUT_MS });
     console.log(`    ${JSON.stringify(message)}`);
+  });
+
+  await step('after the panic the SAE is loaded again: saeFeatures works', async () => {
+    if (!hasSae) throw new Error('no SAE was loaded earlier');
+    const r = await page.evaluate((prompt) => window.loupe.saeFeatures({ prompt, topK: 4 }).then((f) => f.l0.length, (e) => e.message), PROMPT);
+    check(r === 10, `saeFeatures after the restart gave ${JSON.stringify(r)}`);
   });
 
   // (f) a reload takes the model from the Cache API, not the network.
@@ -1032,6 +1066,297 @@ async function attribution(page) {
   });
 }
 
+// -----------------------------------------------------------------------------------------
+// Steering, SAE features and probes, through window.loupe and through the page.
+
+async function steeringChecks(page) {
+  const direction = await step('API steeringDirection: 576 finite values at blocks.12.hook_resid_pre', async () => {
+    const r = await page.evaluate(async (sets) => {
+      const t0 = performance.now();
+      const d = await window.loupe.steeringDirection({ ...sets, layer: 12 });
+      return { ms: performance.now() - t0, ...d };
+    }, SENTIMENT);
+    timings.push(['API steeringDirection (3 + 3 prompts)', Math.round(r.ms)]);
+    check(r.vector?.length === 576 && r.vector.every(Number.isFinite), `the direction has ${r.vector?.length} values, or some are not finite`);
+    check(r.hook === 'blocks.12.hook_resid_pre' && r.layer === 12, `hook ${r.hook}, layer ${r.layer}`);
+    const norm = Math.hypot(...r.vector);
+    check(Math.abs(norm - r.norm) <= 1e-3 * norm && r.norm > 0, `norm ${r.norm} ≠ ‖vector‖ ${norm}`);
+    check(r.typicalNorm > r.norm, `typical ‖resid‖ ${r.typicalNorm} is not above the direction's norm ${r.norm}`);
+    console.log(`    ‖v‖ ${r.norm.toFixed(2)}, typical ‖resid‖ ${r.typicalNorm.toFixed(1)}`);
+    return r.vector;
+  });
+
+  await step('API steer: add −0.2 at layer 12 on the film prompt shifts the next token; run with its interventions agrees', async () => {
+    if (!direction) throw new Error('no direction');
+    const r = await page.evaluate(async ({ prompt, direction }) => {
+      const t0 = performance.now();
+      const s = await window.loupe.steer({ prompt, steering: { direction, layers: [12], mode: { type: 'add', strength: -0.2 } } });
+      const ms = performance.now() - t0;
+      const run = await window.loupe.run({ prompt, topK: 3, interventions: s.interventions });
+      return { ms, ...s, runTop: run.top };
+    }, { prompt: FILM, direction });
+    timings.push(['API steer (2 forward passes + typical norm)', Math.round(r.ms)]);
+    check(r.kl > 0 && Number.isFinite(r.kl), `KL(base ‖ steered) = ${r.kl}, expected > 0`);
+    check(r.interventions?.length === 1 && r.interventions[0].hook === 'blocks.12.hook_resid_pre' && r.interventions[0].op?.type === 'add',
+      `interventions ${JSON.stringify(r.interventions?.map((i) => [i.hook, i.op?.type]))}`);
+    check(r.typicalNorms?.length === 1 && r.typicalNorms[0] > 0, `typicalNorms ${JSON.stringify(r.typicalNorms)}`);
+    check(r.topBase?.length === 10 && r.topSteered?.length === 10 && r.rose?.length > 0 && r.fell?.length > 0, 'topBase/topSteered/rose/fell are incomplete');
+    check(r.runTop[0]?.id === r.topSteered[0]?.id && Math.abs(r.runTop[0].prob - r.topSteered[0].prob) < 1e-4,
+      `run with the interventions gives ${JSON.stringify(r.runTop[0])}, steer's top is ${JSON.stringify(r.topSteered[0])}`);
+    console.log(`    KL ${r.kl.toFixed(3)} nats; top ${JSON.stringify(r.topBase[0].token)} ${(100 * r.topBase[0].prob).toFixed(1)}% → ` +
+      `${JSON.stringify(r.topSteered[0].token)} ${(100 * r.topSteered[0].prob).toFixed(1)}%; ‖resid‖ at L12 ${r.typicalNorms[0].toFixed(1)}`);
+  });
+
+  await step('API steerGenerate: both sides stream, the texts differ, the base equals generate; returning false stops both', async () => {
+    if (!direction) throw new Error('no direction');
+    const r = await page.evaluate(async ({ prompt, direction }) => {
+      const { interventions } = await window.loupe.steer({ prompt, steering: { direction, layers: [12], mode: { type: 'add', strength: -0.3 } } });
+      const settings = { prompt, maxTokens: 12, temperature: 0, seed: 7 };
+      const seen = { base: 0, steered: 0, order: '' };
+      const t0 = performance.now();
+      const both = await window.loupe.steerGenerate({ ...settings, interventions }, (token, which) => {
+        seen[which] += 1;
+        seen.order += which[0];
+      });
+      const ms = performance.now() - t0;
+      const plain = await window.loupe.generate(settings);
+      const counts = { base: 0, steered: 0 };
+      const stopped = await window.loupe.steerGenerate({ ...settings, maxTokens: 200, stopAtEos: false, interventions }, (token, which) => {
+        counts[which] += 1;
+        return counts.base + counts.steered >= 6 ? false : undefined;
+      });
+      return { ms, seen, both, plain: plain.text, stopped, counts };
+    }, { prompt: FILM, direction });
+    timings.push(['API steerGenerate 2 × 12 tokens', Math.round(r.ms)]);
+    check(r.seen.base === r.both.base.tokens.length && r.seen.steered === r.both.steered.tokens.length && r.seen.base > 0 && r.seen.steered > 0,
+      `streamed ${r.seen.base} + ${r.seen.steered} tokens for results of ${r.both.base.tokens.length} + ${r.both.steered.tokens.length}`);
+    check(/^(bs)+/.test(r.seen.order), `the sides were not interleaved: ${r.seen.order}`);
+    check(r.both.base.text !== r.both.steered.text, `the steered text equals the unsteered one: ${JSON.stringify(r.both.base.text)}`);
+    check(r.both.base.text === r.plain, `the unsteered side ${JSON.stringify(r.both.base.text)} differs from generate's ${JSON.stringify(r.plain)}`);
+    check(r.both.stopped === false, 'a finished steerGenerate says stopped');
+    check(r.stopped.stopped === true && r.stopped.base.tokens.length < 50 && r.stopped.steered.tokens.length < 50,
+      `returning false: stopped = ${r.stopped.stopped}, ${r.stopped.base.tokens.length} + ${r.stopped.steered.tokens.length} of 200 tokens`);
+    console.log(`    base ${JSON.stringify(r.both.base.text)}\n    steered ${JSON.stringify(r.both.steered.text)}`);
+  });
+
+  await step('explorer steering: film prompt, sentiment direction; next-token shift, both continuations, Stop', async () => {
+    await page.click('#tab-steering');
+    await page.waitForSelector('#steer-example:not([disabled])', { timeout: STEP_TIMEOUT_MS });
+    const count = Number(await page.getAttribute('main', 'data-run-count'));
+    await page.click('#steer-example');
+    await page.waitForFunction((c) => Number(document.querySelector('main').dataset.runCount) > c, count, { timeout: STEP_TIMEOUT_MS });
+    check((await page.inputValue('#prompt')) === FILM, 'the film example did not put its prompt on the page');
+    check((await page.inputValue('#steer-layers')) === '12' && (await page.inputValue('#steer-mode')) === 'add', 'the steering does not default to add at layer 12');
+    const ms = await uiAnalysis(page, 'steering', '#steer-run');
+    timings.push(['explorer steering (direction, shift, 2 × 20 tokens)', ms]);
+    const summary = await page.textContent('#steer-summary');
+    check(/^add −0\.\d+ × ‖resid‖ at layer 12 · KL\(base ‖ steered\) \d\.\d{3} nats/.test(summary), `steering summary ${JSON.stringify(summary)}`);
+    const scale = await page.textContent('#steer-scale');
+    check(/^× \d+\.\d = typical ‖resid‖ at layer 12$/.test(scale), `the strength's scale reads ${JSON.stringify(scale)}`);
+    check((await page.$$eval('#steer-top-base tbody tr', (r) => r.length)) === 5 && (await page.$$eval('#steer-top-steered tbody tr', (r) => r.length)) === 5, 'the next-token tables do not have 5 rows each');
+    const base = await page.textContent('#steer-base .gen-text');
+    const steered = await page.textContent('#steer-steered .gen-text');
+    check(base.length > 0 && steered.length > 0 && base !== steered, `continuations ${JSON.stringify([base, steered])}`);
+    check(/unsteered \d+ tokens · steered \d+ tokens/.test(await page.textContent('#steer-gen-stats')), 'the generation stats are missing');
+    console.log(`    ${summary}\n    unsteered ${JSON.stringify(base)}\n    steered   ${JSON.stringify(steered)}`);
+    await shoot(page, 'steering.png');
+
+    await page.fill('#steer-max-tokens', '200');
+    await page.click('#steer-run');
+    await page.waitForFunction(() => document.querySelector('#steer-steered .gen-text')?.childNodes.length >= 2, null, { timeout: STEP_TIMEOUT_MS });
+    const t0 = Date.now();
+    await page.click('#steer-stop');
+    await page.waitForSelector('#steering[data-state="stopped"], #steering[data-state="ready"], #steering[data-state="error"]', { timeout: STEP_TIMEOUT_MS });
+    timings.push(['steering: Stop click → stopped', Date.now() - t0]);
+    const stats = await page.textContent('#steer-gen-stats');
+    const made = Number(/steered (\d+) token/.exec(stats)?.[1]);
+    check((await page.getAttribute('#steering', 'data-state')) === 'stopped' && /stopped/.test(stats) && made < 100, `after Stop: ${JSON.stringify(stats)}`);
+    check(await page.isEnabled('#steer-run'), 'Steer stays disabled after Stop');
+    await page.fill('#steer-max-tokens', '20');
+    console.log(`    after Stop: ${stats}`);
+  });
+}
+
+/** The Features tab: the SAE loads on first use (the default one, or — when dist/ has none —
+ *  the tiny test SAE through the URL field), features per token, a feature's dashboard,
+ *  feature steering, and clear errors for a corrupt SAE. Returns whether an SAE is loaded. */
+async function featureChecks(page) {
+  const hasDefault = fs.existsSync(path.join(DIST, DEFAULT_SAE, 'cfg.json'));
+  let loaded = false;
+  await step(`explorer Features: ${hasDefault ? 'the default SAE' : 'no default SAE in dist/, so the tiny test SAE'} loads on first use; features per token`, async () => {
+    await uiRun(page, PROMPT);
+    const t0 = Date.now();
+    await page.click('#tab-features');
+    await page.waitForSelector('#features[data-sae="ready"], #features[data-sae="error"]', { timeout: STEP_TIMEOUT_MS });
+    const first = await page.textContent('#sae-status');
+    if (hasDefault) {
+      check((await page.getAttribute('#features', 'data-sae')) === 'ready', `the default SAE did not load: ${first}`);
+    } else {
+      check(/404/.test(first) && /cfg\.json/.test(first), `without a default SAE the tab says ${JSON.stringify(first)}`);
+      console.log(`    (no ${DEFAULT_SAE} in dist/: ${first}; loading tiny-sae/ instead)`);
+      await page.fill('#sae-url', 'tiny-sae/');
+      await page.click('#sae-load');
+      await page.waitForSelector('#features[data-sae="ready"], #features[data-sae="error"]', { timeout: STEP_TIMEOUT_MS });
+    }
+    await page.waitForSelector('#features[data-state="ready"], #features[data-state="error"]', { timeout: STEP_TIMEOUT_MS });
+    timings.push([`explorer Features: load ${hasDefault ? 'default' : 'tiny'} SAE + features`, Date.now() - t0]);
+    const saeStatus = await page.textContent('#sae-status');
+    check(/features on blocks\.12\.hook_resid_pre/.test(saeStatus) && /dashboard: \d/.test(saeStatus), `SAE status ${JSON.stringify(saeStatus)}`);
+    const rows = await page.$$eval('#feat-table tbody tr', (rs) => rs.map((r) => ({
+      token: r.querySelector('.chip')?.textContent,
+      l0: Number(r.cells[2].textContent),
+      chips: r.querySelectorAll('.feature-chip').length,
+    })));
+    check(rows.length === 10 && rows.map((r) => r.token).join('') === visible(PROMPT), `the feature table's tokens ${JSON.stringify(rows.map((r) => r.token))}`);
+    check(rows.every((r) => r.l0 >= 0 && r.chips === Math.min(8, r.l0)), `L0 / chips per row ${JSON.stringify(rows.map((r) => [r.l0, r.chips]))}`);
+    const summary = await page.textContent('#feat-summary');
+    check(/mean L0 \d/.test(summary) && /reconstruction error/.test(summary), `features summary ${JSON.stringify(summary)}`);
+    loaded = (await page.getAttribute('#features', 'data-sae')) === 'ready';
+    console.log(`    ${saeStatus}\n    ${summary}`);
+  });
+  if (!loaded) return false;
+
+  await step('API saeFeatures / saeFeatureInfo / saeClamp: sorted features, token effects, a clamp intervention that runs', async () => {
+    const r = await page.evaluate(async (prompt) => {
+      const t0 = performance.now();
+      const f = await window.loupe.saeFeatures({ prompt, topK: 16 });
+      const ms = performance.now() - t0;
+      const feature = f.top[3][0].feature;
+      const info = await window.loupe.saeFeatureInfo({ feature, topK: 10 });
+      const clamp = await window.loupe.saeClamp({ feature, value: 0 });
+      const bad = await window.loupe.saeFeatureInfo({ feature: 1e6 }).then(() => null, (e) => e.message);
+      const ablated = await window.loupe.run({ prompt, topK: 1, interventions: [clamp] });
+      return { ms, f, feature, info, clamp: { hook: clamp.hook, type: clamp.op?.type, value: clamp.op?.value }, bad, ablatedTop: ablated.top[0] };
+    }, PROMPT);
+    timings.push(['API saeFeatures', Math.round(r.ms)]);
+    const { f } = r;
+    check(f.top.length === 10 && f.l0.length === 10 && f.relativeError.length === 10, 'saeFeatures is not one entry per token');
+    check(f.top.every((list, p) => list.length === Math.min(16, f.l0[p]) && list.every((a, i) => a.activation > 0 && (i === 0 || a.activation <= list[i - 1].activation))),
+      'saeFeatures lists are not the strongest active features, strongest first');
+    check(f.relativeError.every((e) => Number.isFinite(e) && e >= 0), `relativeError ${JSON.stringify(f.relativeError)}`);
+    check(r.info.feature === r.feature && r.info.promoted.length === 10 && r.info.suppressed.length === 10 && r.info.decoderNorm > 0, `saeFeatureInfo ${JSON.stringify(r.info).slice(0, 200)}`);
+    check(r.clamp.hook === 'blocks.12.hook_resid_pre' && r.clamp.type === 'clamp_feature' && r.clamp.value === 0, `saeClamp gave ${JSON.stringify(r.clamp)}`);
+    check(/out of range/.test(r.bad ?? ''), `a feature out of range gave ${JSON.stringify(r.bad)}`);
+    check(Number.isFinite(r.ablatedTop?.prob), 'run with the clamp intervention failed');
+    console.log(`    feature ${r.feature}: decoder norm ${r.info.decoderNorm.toFixed(3)}, promotes ${r.info.promoted.slice(0, 3).map((t) => JSON.stringify(t.token)).join(' ')}; ablated top ${JSON.stringify(r.ablatedTop.token)}`);
+  });
+
+  await step('explorer feature dashboard: click a feature; prompt activations, contexts, histogram, token effects', async () => {
+    const chip = page.locator('#feat-table tbody tr[data-position="3"] .feature-chip').first();
+    const feature = Number(await chip.getAttribute('data-feature'));
+    const t0 = Date.now();
+    await chip.click();
+    await page.waitForSelector(`#feature-dash[data-feature="${feature}"]`, { timeout: STEP_TIMEOUT_MS });
+    await page.waitForSelector('#feature-clamp-run:not([disabled])', { timeout: STEP_TIMEOUT_MS });
+    timings.push(['explorer feature dashboard', Date.now() - t0]);
+    check((await page.textContent('#feature-title')) === `Feature ${feature}`, 'the dashboard shows another feature');
+    const stats = await page.textContent('#feature-stats');
+    check(/fires on [\d.e+-]+% of/.test(stats) && /max activation \d/.test(stats), `dashboard stats ${JSON.stringify(stats)}`);
+    const prompt = await page.$$eval('#feature-prompt .chip', (cs) => cs.map((c) => ({ text: c.textContent, a: Number(c.dataset.activation), bg: c.style.background })));
+    check(prompt.map((c) => c.text).join('') === visible(PROMPT) && prompt[3].a > 0 && prompt.every((c) => /rgb/.test(c.bg)), 'the prompt tokens are not shaded by the feature');
+    const contexts = await page.$$eval('#feature-contexts li', (ls) => ls.map((l) => ({ text: [...l.querySelectorAll('.ctx-token')].map((c) => c.textContent).join(''), max: l.querySelectorAll('.max-token').length })));
+    check(contexts.length > 0 && contexts.every((c) => c.max === 1 && c.text.length > 0), `top contexts ${JSON.stringify(contexts)}`);
+    if (!hasDefault) check(contexts[0].text === visible(PROMPT), `the synthetic context decodes to ${JSON.stringify(contexts[0].text)}, expected the default prompt`);
+    check((await page.$$eval('#feature-histogram rect', (r) => r.length)) === 16, 'the histogram does not have 16 bins');
+    check((await page.$$eval('#feature-promoted tbody tr', (r) => r.length)) === 10, 'promoted tokens missing');
+    check((await page.$$eval('#feat-table .feature-chip.selected', (c) => c.length)) >= 1, 'the chosen feature is not marked in the table');
+    console.log(`    Feature ${feature}: ${stats}\n    top context: ${contexts[0]?.text}`);
+  });
+
+  await step('explorer feature steering: clamped and unsteered continuations, clamp to 0', async () => {
+    const ms = await clampRun(page, '#feature-clamp-run');
+    timings.push(['explorer feature clamp, 2 × 20 tokens', ms]);
+    const base = await page.textContent('#feature-base .gen-text');
+    const steered = await page.textContent('#feature-steered .gen-text');
+    const summary = await page.textContent('#feature-clamp-summary');
+    check(base.length > 0 && steered.length > 0, `continuations ${JSON.stringify([base, steered])}`);
+    check(/^feature \d+ clamped to \d/.test(summary), `clamp summary ${JSON.stringify(summary)}`);
+    console.log(`    ${summary}\n    unsteered ${JSON.stringify(base)}\n    clamped   ${JSON.stringify(steered)}`);
+    await page.locator('#feature-dash').scrollIntoViewIfNeeded();
+    await shoot(page, 'features.png');
+    await clampRun(page, '#feature-ablate');
+    const ablated = await page.textContent('#feature-clamp-summary');
+    check(/clamped to 0 \(ablated\)/.test(ablated), `clamp-to-0 summary ${JSON.stringify(ablated)}`);
+  });
+
+  await step('a corrupt SAE: clear errors (API and files), the loaded SAE stays; local files load', async () => {
+    const message = await page.evaluate(() => window.loupe.loadSae({ url: 'corrupt-sae/' }).then(() => null, (e) => e.message));
+    check(/corrupt-sae/.test(message ?? '') && /safetensors/.test(message ?? ''), `a truncated weights file gave ${JSON.stringify(message)}`);
+    const cfg = fs.readFileSync(path.join(TINY_SAE, 'cfg.json'));
+    const weights = fs.readFileSync(path.join(TINY_SAE, 'sae_weights.safetensors'));
+    await page.setInputFiles('#sae-files', [
+      { name: 'cfg.json', mimeType: 'application/json', buffer: Buffer.from(cfg.toString().replace('"d_in": 576', '"d_in": 512')) },
+      { name: 'sae_weights.safetensors', mimeType: 'application/octet-stream', buffer: weights },
+    ]);
+    await page.waitForFunction(() => /another model/.test(document.querySelector('[role="alert"]')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT_MS });
+    const banner = await bannerText(page);
+    check(/d_in = 512/.test(banner), `a cfg.json for another model gave ${JSON.stringify(banner)}`);
+    check(/previous SAE stays loaded/.test(await page.textContent('#sae-status')), 'the SAE status does not say the previous SAE stays');
+    const still = await page.evaluate((prompt) => window.loupe.saeFeatures({ prompt, topK: 1 }).then((f) => f.l0.length, (e) => e.message), PROMPT);
+    check(still === 10, `after the failed loads, saeFeatures gave ${JSON.stringify(still)}`);
+    await page.setInputFiles('#sae-files', [path.join(TINY_SAE, 'cfg.json'), path.join(TINY_SAE, 'sae_weights.safetensors')]);
+    await page.waitForFunction(() => /from local files/.test(document.querySelector('#sae-status')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT_MS });
+    await page.waitForSelector('#features[data-state="ready"]', { timeout: STEP_TIMEOUT_MS });
+    const status = await page.textContent('#sae-status');
+    check(/^64 features/.test(status) && /no dashboard\.json/.test(status), `local files: ${JSON.stringify(status)}`);
+    console.log(`    ${message}\n    ${banner}\n    ${status}`);
+  });
+  return true;
+}
+
+/** Clicks a feature-steering button and waits for both continuations; returns the duration. */
+async function clampRun(page, button) {
+  await page.waitForSelector(`${button}:not([disabled])`, { timeout: STEP_TIMEOUT_MS });
+  const t0 = Date.now();
+  await page.click(button);
+  await page.waitForSelector('#feature-dash[data-state="ready"], #feature-dash[data-state="error"]', { timeout: STEP_TIMEOUT_MS });
+  if ((await page.getAttribute('#feature-dash', 'data-state')) !== 'ready') throw new Error(`feature steering failed: ${await page.textContent('#feature-clamp-summary')}`);
+  return Date.now() - t0;
+}
+
+async function probeChecks(page, { nLayers }) {
+  await step('explorer Probes: train on every layer, 30 + 30 accuracy points, use a probe as the steering direction', async () => {
+    await page.click('#tab-probes');
+    const ms = await uiAnalysis(page, 'probes', '#probe-run');
+    timings.push(['explorer probes (16 prompts, 30 layers)', ms]);
+    const points = await page.$$eval('#probe-plot circle', (cs) => cs.map((c) => ({ series: c.dataset.series, layer: Number(c.dataset.layer), value: Number(c.dataset.value) })));
+    for (const series of ['train', 'held-out']) {
+      const of = points.filter((p) => p.series === series);
+      check(of.length === nLayers && of.every((p, i) => p.layer === i && p.value >= 0 && p.value <= 1), `${series}: ${of.length} points, expected ${nLayers} in [0, 1]`);
+    }
+    const summary = await page.textContent('#probe-summary');
+    check(/12 training prompts, 4 held out/.test(summary) && /noisy/.test(summary), `probe summary ${JSON.stringify(summary)}`);
+    await shoot(page, 'probes.png');
+    await page.locator('#probe-plot rect.plot-hit[data-layer="12"]').click();
+    check((await page.inputValue('#probe-layer')) === '12', 'clicking layer 12 did not pick its probe');
+    check(/^layer 12: train \d+%, held-out \d+%/.test(await page.textContent('#probe-readout')), 'the readout does not describe layer 12');
+    await page.click('#probe-use');
+    check((await page.getAttribute('#tab-steering', 'aria-selected')) === 'true', 'the Steering tab is not on show');
+    check((await page.inputValue('#steer-source')) === 'vector' && (await page.inputValue('#steer-layers')) === '12', 'the steering source is not the probe at layer 12');
+    const vector = JSON.parse(await page.inputValue('#steer-vector'));
+    check(Array.isArray(vector) && vector.length === 576 && vector.every(Number.isFinite), `the pasted vector has ${vector?.length} values`);
+    check(/layer-12 probe/.test(await page.textContent('#steer-vector-note')), 'the steering tab does not say where the vector came from');
+    console.log(`    ${summary}`);
+  });
+}
+
+/** A dashboard.json for the tiny test SAE, in the format scripts/train_sae.py writes, with
+ *  made-up statistics; each feature's top context is the default prompt's tokens. */
+function tinyDashboard() {
+  const features = Array.from({ length: 64 }, (_, j) => {
+    const mx = 50 + j;
+    const acts = PROMPT_IDS.map((_, i) => Number(((mx * (i + 1)) / PROMPT_IDS.length).toFixed(2)));
+    return {
+      fr: 0.01,
+      mx,
+      he: Array.from({ length: 17 }, (_, k) => (mx * k) / 16),
+      hc: Array.from({ length: 16 }, (_, k) => 1000 >> Math.min(10, k)),
+      top: [[PROMPT_IDS, acts, PROMPT_IDS.length - 1], [PROMPT_IDS.slice(2), acts.slice(2).map((a) => a / 2), 7]],
+    };
+  });
+  return { format: 'e2e: synthetic statistics for the tiny test SAE', hook_name: 'blocks.12.hook_resid_pre', d_sae: 64, n_tokens: 1000, context_size: 128, features };
+}
+
 async function errorPages(context, server) {
   // (d) a truncated model: a clear message, not a blank page.
   await step('?model=truncated.gguf: clear error in the banner', async () => {
@@ -1064,6 +1389,24 @@ async function errorPages(context, server) {
     const message = await page.evaluate(() => window.loupe.ready.then(() => null, (e) => e.message));
     check(/404/.test(message ?? ''), `ready should reject mentioning HTTP 404, got ${JSON.stringify(message)}`);
     check((await bannerText(page)).includes('404'), 'banner does not show the HTTP status');
+    await page.close();
+  });
+
+  await step('?sae=tiny-sae/: fetched only once the Features tab is opened, then loaded; a bad ?sae= is reported', async () => {
+    const page = await context.newPage();
+    const fetched = () => server.requests.filter((r) => r.path.includes('/tiny-sae/')).length;
+    const start = fetched(); // the main page's Features checks fetched it too
+    await page.goto(`${server.url}?sae=tiny-sae/`);
+    await page.evaluate(() => window.loupe.ready);
+    const before = fetched() - start;
+    await page.click('#tab-features');
+    await page.waitForSelector('#features[data-state="ready"], #features[data-sae="error"]', { timeout: STEP_TIMEOUT_MS });
+    const status = await page.textContent('#sae-status');
+    check(before === 0 && fetched() - start > 0, `SAE requests before / after opening the tab: ${before} / ${fetched() - start}`);
+    check(/from tiny-sae\//.test(status), `?sae=tiny-sae/ gave ${JSON.stringify(status)}`);
+    await page.goto(`${server.url}?sae=ftp://example.com/sae/`);
+    const banner = await bannerText(page);
+    check(/\?sae=/.test(banner), `a bad ?sae= gave the banner ${JSON.stringify(banner)}`);
     await page.close();
   });
 

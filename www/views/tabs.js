@@ -5,11 +5,12 @@ import { el } from './format.js';
 
 /**
  * @param {HTMLElement} container
- * @param {{tabs: {id: string, title: string}[], aside?: HTMLElement}} data
- *   aside: controls shown at the end of the tab strip
+ * @param {{tabs: {id: string, title: string}[], aside?: HTMLElement, onSelect?(id: string): void}} data
+ *   aside: controls shown at the end of the tab strip; onSelect: a tab was chosen (by the
+ *   reader or by select), e.g. to load what it needs on first use
  * @returns {{panels: {[id: string]: HTMLElement}, select(id: string): void}}
  */
-export function createTabs(container, { tabs, aside }) {
+export function createTabs(container, { tabs, aside, onSelect }) {
   const buttons = tabs.map(({ id, title }) =>
     el('button', { type: 'button', role: 'tab', id: `tab-${id}`, className: 'tab', 'aria-controls': id }, title),
   );
@@ -21,7 +22,7 @@ export function createTabs(container, { tabs, aside }) {
     ...Object.values(panels),
   );
   buttons.forEach((button, i) => {
-    button.onclick = () => select(tabs[i].id);
+    button.onclick = () => choose(tabs[i].id);
     button.onkeydown = (event) => {
       const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
       if (!step) return;
@@ -31,7 +32,12 @@ export function createTabs(container, { tabs, aside }) {
     };
   });
   select(tabs[0].id);
-  return { panels, select };
+  return { panels, select: choose };
+
+  function choose(id) {
+    select(id);
+    onSelect?.(id);
+  }
 
   function select(id) {
     tabs.forEach((tab, i) => {
