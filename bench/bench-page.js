@@ -2,6 +2,9 @@
 // same loupe-web build the explorer uses. Driven by bench/bench.mjs; mirrors `loupe bench`.
 import init, { Loupe } from './loupe-web.js';
 
+// Whether this browser validates a module using a simd128 instruction.
+const simd128 = () => WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+
 const BENCH_PROMPT = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';
 const GEN_PROMPT = 'The Eiffel Tower is located in the city of';
 
@@ -61,7 +64,7 @@ window.runBench = async ({ mode, reps, gen, modelUrl }) => {
     generate_total_s: (end - t) / 1e3,
     decode_tok_per_s: (made - 1) / ((end - first) / 1e3),
     wasm_memory_mb: wasm.memory.buffer.byteLength / 2 ** 20,
-    simd128: WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11])),
+    simd128: simd128(),
   };
 };
 
@@ -93,6 +96,7 @@ window.runAttributionBench = async ({ modelUrl }) => {
     smoothgrad16_s: sg.s,
     smoothgrad16_passes: sg.passes,
     wasm_memory_mb: wasm.memory.buffer.byteLength / 2 ** 20,
+    simd128: simd128(),
   };
 };
 
@@ -120,24 +124,25 @@ window.runSteeringBench = async ({ modelUrl, gen, saeUrl }) => {
     g.free();
     return (made - 1) / ((performance.now() - first) / 1e3);
   };
+  tokensPerS([]); // warm-up (JIT, allocator)
   const unsteered = tokensPerS([]);
   const steered = tokensPerS(interventions);
-  let saeEncodeUs = null;
+  // The encoder is ~1% of a forward pass, below the noise of timing the two apart, so this
+  // reports the whole per-token cost of `saeFeatures` (forward + encode) beside a plain run.
+  let saeFeaturesMsPerToken = null;
+  let forwardMsPerToken = null;
   if (saeUrl) {
     const cfg = await (await fetch(`${saeUrl}cfg.json`)).text();
     const weights = new Uint8Array(await (await fetch(`${saeUrl}sae_weights.safetensors`)).arrayBuffer());
     m.loadSae(cfg, weights);
     const long = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';
-    m.saeFeatures({ prompt: long }); // warm-up
-    const forward = () => { const t0 = performance.now(); m.run({ prompt: long, capture: [], topK: 1 }); return performance.now() - t0; };
-    const withSae = () => { const t0 = performance.now(); m.saeFeatures({ prompt: long }); return performance.now() - t0; };
-    // saeFeatures = one forward (to layer 12's hook, then the rest) + encode; the difference
-    // from a plain forward of the same 64 tokens is the SAE's share.
-    const reps = 3;
-    let f = 0;
-    let s = 0;
-    for (let i = 0; i < reps; i++) { f += forward(); s += withSae(); }
-    saeEncodeUs = ((s - f) / reps / 64) * 1e3;
+    const median = (fn) => {
+      fn();
+      const ms = [0, 1, 2, 3, 4].map(() => { const t0 = performance.now(); fn(); return performance.now() - t0; }).sort((a, b) => a - b);
+      return ms[2] / 64;
+    };
+    forwardMsPerToken = median(() => m.run({ prompt: long, capture: [], topK: 1 }));
+    saeFeaturesMsPerToken = median(() => m.saeFeatures({ prompt: long }));
   }
-  return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_encode_us_per_token: saeEncodeUs };
+  return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_features_ms_per_token: saeFeaturesMsPerToken, forward_ms_per_token: forwardMsPerToken, simd128: simd128() };
 };

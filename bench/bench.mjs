@@ -51,6 +51,9 @@ const server = await serveStatic(path.join(ROOT, 'dist'), {
   synthetic: {
     'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
     'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
+    // The SAE under test, whichever folder --sae names.
+    'bench-sae/cfg.json': () => fs.readFileSync(path.join(ROOT, saeDir, 'cfg.json')),
+    'bench-sae/sae_weights.safetensors': () => fs.readFileSync(path.join(ROOT, saeDir, 'sae_weights.safetensors')),
   },
 });
 const browser = await chromium.launch({
@@ -82,7 +85,7 @@ try {
     const page = await context.newPage();
     await page.goto(`${server.url}bench.html`);
     await page.waitForFunction(() => typeof window.runSteeringBench === 'function');
-    wasmSteering = await page.evaluate((a) => window.runSteeringBench(a), { modelUrl: MODEL, gen, saeUrl: saeExists ? saeDir : null });
+    wasmSteering = await page.evaluate((a) => window.runSteeringBench(a), { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null });
     await context.close();
   }
 } finally {
@@ -93,7 +96,7 @@ try {
 const nat = Object.fromEntries(native.results.map((r) => [r.weights, r]));
 const f = (x, d = 0) => (x === undefined ? '—' : x.toFixed(d));
 const lines = [
-  `Chromium ${browser.version()} (wasm32, simd128 ${wasm[0]?.simd128 ? 'on' : 'OFF'}, 1 thread) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
+  `Chromium ${browser.version()} (wasm32, simd128 ${[wasm[0], wasmAttribution, wasmSteering].find(Boolean)?.simd128 ? 'on' : 'OFF'}, 1 thread) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
   '',
   '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | patch resid 30×16: wasm / native | patch heads 30×9: wasm / native | load: wasm / native | peak wasm memory |',
   '|---|---|---|---|---|---|---|---|',
@@ -130,7 +133,8 @@ if (steering) {
     '|---|---|---|',
     `| decode tok/s unsteered | ${f(w.decode_tok_per_s_unsteered, 1)} | ${f(n.decode_tok_per_s_unsteered, 1)} |`,
     `| decode tok/s steered | ${f(w.decode_tok_per_s_steered, 1)} (${f(w.decode_tok_per_s_steered / w.decode_tok_per_s_unsteered, 2)}×) | ${f(n.decode_tok_per_s_steered, 1)} (${f(n.decode_tok_per_s_steered / n.decode_tok_per_s_unsteered, 2)}×) |`,
-    `| SAE encode per token (${saeExists ? saeDir : 'no SAE'}) | ${w.sae_encode_us_per_token == null ? '—' : f(w.sae_encode_us_per_token, 1) + ' µs'} | ${n.sae_encode_us_per_token == null ? '—' : f(n.sae_encode_us_per_token, 1) + ' µs'} |`,
+    `| SAE (${saeExists ? saeDir : 'none'}): encode per token | within timing noise (see below) | ${n.sae_encode_us_per_token == null ? '—' : f(n.sae_encode_us_per_token, 2) + ' µs'} |`,
+    `| 64-token run, per token: plain forward / saeFeatures (forward + encode) | ${w.forward_ms_per_token == null ? '—' : `${f(w.forward_ms_per_token, 2)} / ${f(w.sae_features_ms_per_token, 2)} ms`} | |`,
   );
 }
 lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
