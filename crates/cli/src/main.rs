@@ -73,6 +73,7 @@ const USAGE: &str = "usage: loupe <command> --model FILE.gguf [--weights quantiz
   direction --positive 'A|B|…' --negative 'C|D|…' --layer L [--reduce last|mean]   contrastive steering vector (CAA)
   steer    --prompt TEXT --layers L[,L2] (--direction FILE.json | --positive … --negative …) [--mode add|clamp|ablate
            --strength S --value V] [--max-tokens N --temperature T --seed S]   next-token shift + steered vs unsteered text
-  sae      --sae DIR --prompt TEXT [--top-k K] [--clamp FEATURE=VALUE --max-tokens N]   SAE features per token (SAELens format)
+  sae      --sae DIR --prompt TEXT [--top-k K] [--feature F] [--clamp FEATURE=VALUE --max-tokens N]
+           SAE features per token (SAELens format), a feature's promoted/suppressed tokens, feature-clamped text
   probe    --positive 'A|B|…' --negative 'C|D|…' [--layers 0,6,12] [--reduce last|mean]   linear probes per layer, held-out accuracy
   (TOK is a token's exact text, e.g. ' Paris', or #ID; analysis results are JSON)";

@@ -98,7 +98,7 @@ pub fn steer(raw: &[String]) -> Result<()> {
 }
 
 pub fn sae(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["sae", "top-k", "clamp", "max-tokens", "temperature", "top-p", "seed"]), &["prepend-bos"])?;
+    let args = Args::parse(raw, &flags(&["sae", "top-k", "clamp", "feature", "max-tokens", "temperature", "top-p", "seed"]), &["prepend-bos"])?;
     let dir = std::path::Path::new(args.required("sae")?);
     let cfg = std::fs::read_to_string(dir.join("cfg.json")).with_context(|| format!("reading {}", dir.join("cfg.json").display()))?;
     let weights = std::fs::read(dir.join("sae_weights.safetensors"))
@@ -115,7 +115,11 @@ pub fn sae(raw: &[String]) -> Result<()> {
         }
         None => None,
     };
-    write_json(&args, &serde_json::json!({ "features": features, "generation": steering }))
+    let feature = match args.optional("feature") {
+        Some(f) => Some(loupe_interp::sae::feature_info(&model, &tok, &sae, f.parse().context("--feature")?, args.get("top-k", 8)?)?),
+        None => None,
+    };
+    write_json(&args, &serde_json::json!({ "features": features, "feature": feature, "generation": steering }))
 }
 
 pub fn probe(raw: &[String]) -> Result<()> {

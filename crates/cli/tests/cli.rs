@@ -152,3 +152,40 @@ fn bad_attribution_requests_get_one_clear_line() {
     assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--steps", "0"]), "at least one step");
     assert_one_line_error(&loupe(&["attrpatch", "--model", m, "--clean", "a b", "--corrupted", "a b c", "--token", " Mary"]), "same token length");
 }
+
+#[test]
+fn steering_sae_and_probe_commands_write_what_they_say() {
+    let m = model();
+    let m = m.to_str().expect("utf8");
+    let pos = "I love this movie, it is wonderful|What a fantastic and happy day";
+    let neg = "I hate this movie, it is terrible|What an awful and sad day";
+    let out = loupe(&["direction", "--model", m, "--positive", pos, "--negative", neg, "--layer", "12"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(dir["vector"].as_array().expect("vector").len(), 576);
+    let dir_path = tmp("direction.json");
+    std::fs::write(&dir_path, &out.stdout).expect("write");
+
+    let film = "I went to see the film last night and I thought it was";
+    let out = loupe(&["steer", "--model", m, "--prompt", film, "--layers", "12", "--direction", dir_path.to_str().expect("utf8"), "--strength=-0.3", "--max-tokens", "6"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(json["shift"]["kl"].as_f64().expect("kl") > 0.01);
+    assert_ne!(json["generation"]["steered"], json["generation"]["unsteered"]);
+
+    let sae = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny_sae");
+    let out = loupe(&["sae", "--model", m, "--sae", sae.to_str().expect("utf8"), "--prompt", film, "--feature", "3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["features"]["l0"].as_array().expect("l0").len(), 13);
+    assert_eq!(json["feature"]["promoted"].as_array().expect("promoted").len(), 8);
+
+    let out = loupe(&["probe", "--model", m, "--positive", &format!("{pos}|This is the best meal I have ever had"), "--negative", &format!("{neg}|This is the worst meal I have ever had"), "--layers", "3,12"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["layers"].as_array().expect("layers").len(), 2);
+    assert_eq!(json["layers"][1]["massMeanDirection"].as_array().expect("direction").len(), 576);
+
+    assert_one_line_error(&loupe(&["steer", "--model", m, "--prompt", film, "--layers", "40", "--direction", dir_path.to_str().expect("utf8")]), "layer 40 out of range");
+    assert_one_line_error(&loupe(&["sae", "--model", m, "--sae", "/nonexistent", "--prompt", film]), "reading /nonexistent/cfg.json");
+}
