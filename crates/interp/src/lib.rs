@@ -23,6 +23,7 @@ pub mod pattern;
 pub mod probe;
 pub mod run;
 pub mod sae;
+pub mod sae_train;
 pub mod steering;
 pub mod target;
 

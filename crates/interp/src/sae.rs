@@ -107,6 +107,12 @@ impl Sae {
         })
     }
 
+    /// An SAE from its tensors (e.g. one just trained), reading `cfg.hook_name`.
+    pub fn from_parts(cfg: SaeConfig, w_enc: Tensor, b_enc: Tensor, w_dec: Tensor, b_dec: Tensor, threshold: Option<Tensor>) -> Result<Self> {
+        let hook: HookPoint = cfg.hook_name.parse()?;
+        Ok(Self { cfg, hook, w_enc: w_enc.detach(), b_enc: b_enc.detach(), w_dec: w_dec.detach(), b_dec: b_dec.detach(), threshold })
+    }
+
     /// Feature activations `[n, d_sae]` of inputs `[n, d_in]`.
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
         let x = match self.cfg.apply_b_dec_to_input {

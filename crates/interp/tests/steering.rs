@@ -165,3 +165,41 @@ fn mismatched_saes_get_clear_errors() {
     assert!(err(&text, &weights[..1000]).contains("not a valid safetensors"));
     assert!(err("{", &weights).contains("cfg.json is not valid"));
 }
+
+#[test]
+fn an_sae_trained_on_a_few_prompts_learns_and_exports_to_raw_activations() {
+    use loupe_interp::sae_train::{SaeTrainRequest, SaeTraining};
+    let (m, tok) = common::setup();
+    let prompts: Vec<String> = [
+        "The Eiffel Tower is located in the city of Paris, the capital of France.",
+        "When Mary and John went to the store, John gave a drink to Mary.",
+        "I went to see the film last night and I thought it was a great movie.",
+        "The quick brown fox jumps over the lazy dog near the river bank.",
+        "Photosynthesis converts light energy into chemical energy in plants.",
+        "In 1969 the first humans walked on the surface of the Moon.",
+    ]
+    .map(String::from)
+    .to_vec();
+    let req = SaeTrainRequest { prompts: prompts.clone(), d_sae: 128, steps: 200, batch: 64, ..Default::default() };
+    let mut training = SaeTraining::start(m, tok, &req, 1024).expect("start");
+    while training.step(25).expect("step") {}
+    let progress = training.progress().expect("progress");
+    let (first, last) = (&progress.history[0], progress.history.last().expect("history"));
+    println!("SAE training on {} tokens: EV {:.3} → {:.3}, L0 {:.1} → {:.1}", progress.tokens, first.explained_variance, last.explained_variance, first.l0, last.l0);
+    assert!(progress.finished && last.step == 200);
+    assert!(last.explained_variance > first.explained_variance && last.explained_variance > 0.5, "{last:?}");
+    assert!(last.l0 < 32.0, "sparse: {last:?}");
+    // The exported SAE works on raw activations exactly as training saw scaled ones.
+    let sae = training.sae().expect("export");
+    let mut rows = Vec::new();
+    for p in &prompts {
+        let ids = tok.encode(p, false).expect("ids");
+        let act = loupe_interp::capture::capture_one(m, &ids, "blocks.12.hook_resid_pre".parse().expect("hook")).expect("capture");
+        rows.push(act.narrow(0, 1, ids.len() - 1).expect("rows"));
+    }
+    let x = Tensor::cat(&rows, 0).expect("cat");
+    let x_hat = sae.decode(&sae.encode(&x).expect("encode")).expect("decode");
+    let err = (x_hat - &x).and_then(|d| d.sqr()).and_then(|d| d.sum_all()).and_then(|d| d.to_scalar::<f32>()).expect("err");
+    let var = x.broadcast_sub(&x.mean_keepdim(0).expect("mean")).and_then(|d| d.sqr()).and_then(|d| d.sum_all()).and_then(|d| d.to_scalar::<f32>()).expect("var");
+    assert!((1.0 - err / var - last.explained_variance).abs() < 1e-3, "exported EV {} vs {}", 1.0 - err / var, last.explained_variance);
+}

@@ -14,6 +14,7 @@ use loupe_interp::attribution::{AttributeRequest, AttributionJob};
 use loupe_interp::attribution_patching::{attribution_patching, AttributionPatchRequest};
 use loupe_interp::gradient::{gradient, GradientRequest};
 use loupe_interp::probe::{train_probes, ProbeRequest};
+use loupe_interp::sae_train::{SaeTrainRequest, SaeTraining};
 use loupe_interp::sae::{feature_info, sae_features, FeaturesRequest, Sae};
 use loupe_interp::steering::{contrastive_direction, steer, DirectionRequest, SteerRequest};
 use loupe_interp::detectors::{detect_heads, DetectRequest};
@@ -52,6 +53,26 @@ pub struct Loupe {
 pub struct Attributing {
     model: Rc<Llama>,
     job: AttributionJob,
+}
+
+/// An SAE being trained on the user's prompts (`Loupe.startSaeTraining`): `step(n)` runs n
+/// optimiser steps, so the worker can report progress and stop between calls.
+#[wasm_bindgen]
+pub struct TrainingSae {
+    training: SaeTraining,
+}
+
+#[wasm_bindgen]
+impl TrainingSae {
+    /// Runs up to `n` steps; returns whether steps remain.
+    pub fn step(&mut self, n: usize) -> JsResult<bool> {
+        Ok(self.training.step(n)?)
+    }
+
+    /// `{tokens, step, steps, history: [{step, explainedVariance, l0}], finished}`
+    pub fn progress(&self) -> JsResult<JsValue> {
+        to_js(&self.training.progress()?)
+    }
 }
 
 #[wasm_bindgen]
@@ -165,6 +186,23 @@ impl Loupe {
 
     fn loaded_sae(&self) -> JsResult<Rc<Sae>> {
         self.sae.borrow().clone().ok_or_else(|| JsError::new("no sparse autoencoder is loaded (loadSae first)"))
+    }
+
+    /// Starts training a small SAE on the user's prompts (activations from the page's model):
+    /// `{prompts, hook?, dSae?, l1?, steps?, batch?, lr?, seed?}`; see `TrainingSae`.
+    #[wasm_bindgen(js_name = startSaeTraining)]
+    pub fn start_sae_training(&self, request: JsValue) -> JsResult<TrainingSae> {
+        let req: SaeTrainRequest = convert::from_js(request)?;
+        Ok(TrainingSae { training: SaeTraining::start(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)? })
+    }
+
+    /// Makes the SAE trained so far the loaded one (for `saeFeatures`, `saeClamp`, …): `{cfg}`.
+    #[wasm_bindgen(js_name = useTrainedSae)]
+    pub fn use_trained_sae(&self, training: &TrainingSae) -> JsResult<JsValue> {
+        let sae = training.training.sae()?;
+        let cfg = to_js(&serde_json::json!({ "cfg": sae.cfg }))?;
+        *self.sae.borrow_mut() = Some(Rc::new(sae));
+        Ok(cfg)
     }
 
     /// SAE features per token: `{tokens, hook, top[pos]: [{feature, activation}], l0, relativeError}`.

@@ -1,0 +1,208 @@
+//! Training a small sparse autoencoder on the user's own prompts (in the page, step by step
+//! with progress and Stop). A standard ReLU SAE (Bricken et al. 2023): loss = ‖x − x̂‖² +
+//! λ Σ_i f_i ‖W_dec[i]‖ (the decoder-norm-weighted L1 of Anthropic's April 2024 update, so
+//! shrinking decoder rows cannot dodge the penalty), AdamW, decoder initialised to random unit
+//! rows with W_enc = W_decᵀ and b_dec = the data mean. Inputs are divided by their mean norm
+//! while training so one λ suits any hook; the finished SAE is rescaled to raw activations.
+//!
+//! Training data: the hook's activation at every position of every prompt except position 0,
+//! whose residual norm is ~100× the others' (an attention sink) and would dominate the loss.
+
+use crate::capture::capture_one;
+use crate::run::tokenize_checked;
+use crate::sae::{Architecture, Sae, SaeConfig};
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use loupe_model::hooks::Layout;
+use loupe_model::sampling::SplitMix64;
+use loupe_model::{HookPoint, Llama, LoupeError, LoupeTokenizer, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SaeTrainRequest {
+    pub prompts: Vec<String>,
+    pub hook: String,
+    pub d_sae: usize,
+    /// λ, the sparsity penalty (on inputs scaled to unit mean norm).
+    pub l1: f64,
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub prepend_bos: bool,
+}
+
+impl Default for SaeTrainRequest {
+    fn default() -> Self {
+        Self {
+            prompts: Vec::new(),
+            hook: "blocks.12.hook_resid_pre".into(),
+            d_sae: 256,
+            l1: 3e-2,
+            steps: 400,
+            batch: 128,
+            lr: 2e-3,
+            seed: 0,
+            prepend_bos: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainPoint {
+    pub step: usize,
+    /// On all the training tokens: 1 − Σ‖x − x̂‖² / Σ‖x − mean x‖².
+    pub explained_variance: f32,
+    /// Mean active features per token.
+    pub l0: f32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SaeTrainProgress {
+    pub tokens: usize,
+    pub step: usize,
+    pub steps: usize,
+    pub history: Vec<TrainPoint>,
+    pub finished: bool,
+}
+
+pub struct SaeTraining {
+    cfg: SaeConfig,
+    /// Training activations `[n, d]`, divided by `scale`.
+    data: Tensor,
+    scale: f64,
+    w_enc: Var,
+    b_enc: Var,
+    w_dec: Var,
+    b_dec: Var,
+    opt: AdamW,
+    rng: SplitMix64,
+    l1: f64,
+    batch: usize,
+    step: usize,
+    steps: usize,
+    history: Vec<TrainPoint>,
+}
+
+/// Evaluate (explained variance, L0) every this many steps, and at the end.
+const EVAL_EVERY: usize = 20;
+
+impl SaeTraining {
+    pub fn start(model: &Llama, tok: &LoupeTokenizer, req: &SaeTrainRequest, max_tokens: usize) -> Result<Self> {
+        let hook: HookPoint = req.hook.parse()?;
+        if hook.layout() != Layout::PosFeature || hook.layer().is_some_and(|l| l >= model.cfg.n_layers) {
+            return Err(LoupeError::BadInput(format!("cannot train an SAE on '{}': pick a [batch, pos, d] hook of this model", req.hook)));
+        }
+        if !(8..=8192).contains(&req.d_sae) || req.steps == 0 || req.batch == 0 || !(req.l1 >= 0.0) || !(req.lr > 0.0) {
+            return Err(LoupeError::BadInput("SAE training needs 8 ≤ d_sae ≤ 8192, steps ≥ 1, batch ≥ 1, l1 ≥ 0, lr > 0".into()));
+        }
+        let mut rows = Vec::new();
+        for prompt in req.prompts.iter().filter(|p| !p.trim().is_empty()) {
+            let ids = tokenize_checked(tok, prompt, req.prepend_bos, max_tokens)?;
+            let act = capture_one(model, &ids, hook)?;
+            if ids.len() > 1 {
+                rows.push(act.narrow(0, 1, ids.len() - 1)?);
+            }
+        }
+        let data = match rows.is_empty() {
+            true => return Err(LoupeError::BadInput("no training tokens: give prompts of at least two tokens".into())),
+            false => Tensor::cat(&rows, 0)?,
+        };
+        let (n, d) = data.dims2()?;
+        if n < 16 {
+            return Err(LoupeError::BadInput(format!("only {n} training tokens: give more or longer prompts (at least 16 tokens after the first of each)")));
+        }
+        let scale = data.sqr()?.sum(1)?.sqrt()?.mean_all()?.to_scalar::<f32>()? as f64;
+        let data = (data / scale)?;
+        let m = req.d_sae;
+        let mut rng = SplitMix64::new(req.seed);
+        let dec: Vec<f32> = rng.normals(m * d).into_iter().map(|z| z as f32).collect();
+        let dec = Tensor::from_vec(dec, (m, d), &Device::Cpu)?;
+        let dec = dec.broadcast_div(&dec.sqr()?.sum_keepdim(1)?.sqrt()?)?;
+        let w_dec = Var::from_tensor(&dec)?;
+        let w_enc = Var::from_tensor(&dec.t()?.contiguous()?)?;
+        let b_enc = Var::zeros(m, DType::F32, &Device::Cpu)?;
+        let b_dec = Var::from_tensor(&data.mean(0)?)?;
+        let params = ParamsAdamW { lr: req.lr, weight_decay: 0.0, ..Default::default() };
+        let opt = AdamW::new(vec![w_enc.clone(), b_enc.clone(), w_dec.clone(), b_dec.clone()], params)?;
+        let cfg = SaeConfig {
+            d_in: d,
+            d_sae: m,
+            hook_name: hook.to_string(),
+            architecture: Architecture::Standard,
+            apply_b_dec_to_input: true,
+            normalize_activations: None,
+        };
+        Ok(Self { cfg, data, scale, w_enc, b_enc, w_dec, b_dec, opt, rng, l1: req.l1, batch: req.batch.min(n), step: 0, steps: req.steps, history: Vec::new() })
+    }
+
+    fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.broadcast_sub(self.b_dec.as_tensor())?.matmul(self.w_enc.as_tensor())?.broadcast_add(self.b_enc.as_tensor())?.relu()?)
+    }
+
+    fn decode(&self, f: &Tensor) -> Result<Tensor> {
+        Ok(f.matmul(self.w_dec.as_tensor())?.broadcast_add(self.b_dec.as_tensor())?)
+    }
+
+    /// Runs up to `n` optimiser steps; returns whether steps remain.
+    pub fn step(&mut self, n: usize) -> Result<bool> {
+        let rows = self.data.dim(0)?;
+        for _ in 0..n.max(1) {
+            if self.step >= self.steps {
+                break;
+            }
+            let idx: Vec<u32> = (0..self.batch).map(|_| (self.rng.next_u64() % rows as u64) as u32).collect();
+            let x = self.data.index_select(&Tensor::new(idx.as_slice(), &Device::Cpu)?, 0)?;
+            let f = self.encode(&x)?;
+            let x_hat = self.decode(&f)?;
+            let mse = (x_hat - &x)?.sqr()?.sum(D::Minus1)?.mean_all()?;
+            let dec_norms = self.w_dec.as_tensor().sqr()?.sum(1)?.sqrt()?;
+            let sparsity = f.broadcast_mul(&dec_norms)?.sum(D::Minus1)?.mean_all()?;
+            let loss = (mse + (sparsity * self.l1)?)?;
+            self.opt.backward_step(&loss)?;
+            self.step += 1;
+            if self.step % EVAL_EVERY == 0 || self.step == self.steps {
+                self.evaluate()?;
+            }
+        }
+        Ok(self.step < self.steps)
+    }
+
+    fn evaluate(&mut self) -> Result<()> {
+        let x = &self.data;
+        let f = self.encode(x)?;
+        let err = (self.decode(&f)? - x)?.sqr()?.sum_all()?.to_scalar::<f32>()?;
+        let var = x.broadcast_sub(&x.mean_keepdim(0)?)?.sqr()?.sum_all()?.to_scalar::<f32>()?;
+        let l0 = f.gt(0.0)?.to_dtype(DType::F32)?.sum(1)?.mean_all()?.to_scalar::<f32>()?;
+        self.history.push(TrainPoint { step: self.step, explained_variance: 1.0 - err / var, l0 });
+        Ok(())
+    }
+
+    pub fn progress(&self) -> Result<SaeTrainProgress> {
+        Ok(SaeTrainProgress {
+            tokens: self.data.dim(0)?,
+            step: self.step,
+            steps: self.steps,
+            history: self.history.clone(),
+            finished: self.step >= self.steps,
+        })
+    }
+
+    /// The SAE as trained so far, rescaled to raw activations: with s the input scale,
+    /// W_enc/s, s·b_dec, s·W_dec (b_enc unchanged) encode and decode raw x exactly as the
+    /// trained SAE did x/s.
+    pub fn sae(&self) -> Result<Sae> {
+        let s = self.scale;
+        Sae::from_parts(
+            self.cfg.clone(),
+            (self.w_enc.as_tensor() / s)?,
+            self.b_enc.as_tensor().clone(),
+            (self.w_dec.as_tensor() * s)?,
+            (self.b_dec.as_tensor() * s)?,
+            None,
+        )
+    }
+}
