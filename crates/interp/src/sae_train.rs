@@ -96,7 +96,7 @@ impl SaeTraining {
         if hook.layout() != Layout::PosFeature || hook.layer().is_some_and(|l| l >= model.cfg.n_layers) {
             return Err(LoupeError::BadInput(format!("cannot train an SAE on '{}': pick a [batch, pos, d] hook of this model", req.hook)));
         }
-        if !(8..=8192).contains(&req.d_sae) || req.steps == 0 || req.batch == 0 || !(req.l1 >= 0.0) || !(req.lr > 0.0) {
+        if !(8..=8192).contains(&req.d_sae) || req.steps == 0 || req.batch == 0 || req.l1.is_nan() || req.l1 < 0.0 || req.lr.is_nan() || req.lr <= 0.0 {
             return Err(LoupeError::BadInput("SAE training needs 8 ≤ d_sae ≤ 8192, steps ≥ 1, batch ≥ 1, l1 ≥ 0, lr > 0".into()));
         }
         let mut rows = Vec::new();
@@ -164,7 +164,7 @@ impl SaeTraining {
             let loss = (mse + (sparsity * self.l1)?)?;
             self.opt.backward_step(&loss)?;
             self.step += 1;
-            if self.step % EVAL_EVERY == 0 || self.step == self.steps {
+            if self.step.is_multiple_of(EVAL_EVERY) || self.step == self.steps {
                 self.evaluate()?;
             }
         }
