@@ -1,7 +1,9 @@
 // The page's side of the worker protocol (./protocol.js): one promise per request, token
 // streaming, and recovery. When the wasm instance dies (a Rust panic arrives as `fatal`),
 // every pending call is rejected with the panic message, the worker is replaced, and the
-// last model is loaded again (from the Cache API, so this takes seconds, not a download).
+// last model is loaded again (from the Cache API, so this takes seconds, not a download),
+// with the last SAE loaded from a URL or files; an SAE trained in the page cannot be
+// restored, and hooks.onSaeLost says so.
 
 import { Command, Status, Phase } from './protocol.js';
 
@@ -16,6 +18,8 @@ export class ModelClient {
    *   onLoaded({info, source, bytes, ms, url, weights})
    *   onLoadFailed(Error)
    *   onFatal(message, willRestart)       the worker died; pending calls are being rejected
+   *   onSaeLost(message)                  the restarted worker has no SAE: the one loaded was
+   *                                       trained in the page and died with the old worker
    */
   constructor(hooks = {}) {
     this.hooks = hooks;
@@ -25,6 +29,8 @@ export class ModelClient {
     this.lastLoad = null;
     /** The last SAE loaded successfully ({url} or {cfgText, weights}), to load again after a crash. */
     this.lastSae = null;
+    /** The loaded SAE was trained in the page (trainSae): it cannot be loaded again after a crash. */
+    this.trainedSae = false;
     this.restarts = [];
     this.worker = null;
     this.start();
@@ -171,7 +177,22 @@ export class ModelClient {
       onProgress: (message) => void onProgress?.({ file: message.file, loaded: message.loaded, total: message.total }),
     }).then((result) => {
       this.lastSae = source;
+      this.trainedSae = false;
       return { ...result, ms: Math.round(performance.now() - started) };
+    });
+  }
+
+  /** Trains an SAE on options.prompts and makes it the loaded SAE. onProgress(progress) after
+   *  every 20 steps, progress = {tokens, step, steps, history, finished}; returning false from
+   *  it, or aborting `signal`, stops the training, which then resolves with what was trained so
+   *  far (loaded all the same) and `stopped: true`. */
+  trainSae(options, { onProgress, signal } = {}) {
+    const args = signal ? { ...options, signal } : options;
+    return this.call(Command.TrainSae, args, { onProgress: (message) => onProgress?.(message.partial) }).then((result) => {
+      // It replaced whatever was loaded, and lives only in this worker's memory.
+      this.lastSae = null;
+      this.trainedSae = true;
+      return result;
     });
   }
 
@@ -200,9 +221,9 @@ export class ModelClient {
     return this.call(Command.DebugPanic, { message });
   }
 
-  /** Posts one request. `args.signal` (an AbortSignal, for generate, patch and attribute) is
-   *  kept here: aborting it asks the worker to stop at once, without waiting for the next
-   *  report. */
+  /** Posts one request. `args.signal` (an AbortSignal, for generate, patch, attribute and
+   *  trainSae) is kept here: aborting it asks the worker to stop at once, without waiting for
+   *  the next report. */
   call(command, { signal, ...args } = {}, extra = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -247,8 +268,8 @@ export class ModelClient {
     }
   }
 
-  /** Asks the worker to end a generation, patching sweep or attribution `id` after the token,
-   *  layer or batch it is making now; the call then resolves with what was made so far and
+  /** Asks the worker to end a generation, patching sweep, attribution or SAE training `id`
+   *  after the token, layer, batch or 20 steps it is making now; the call then resolves with what was made so far and
    *  `stopped: true`. The worker checks for a stop between steps (it yields to its event loop
    *  after each one). */
   stop(id, call) {
@@ -283,6 +304,10 @@ export class ModelClient {
     this.load(this.lastLoad).catch(() => {}); // reported through hooks.onLoadFailed
     // Served after the model (one command at a time, in order); a failure shows on first use.
     if (this.lastSae) this.loadSae(this.lastSae).catch(() => {});
+    if (this.trainedSae) {
+      this.trainedSae = false;
+      this.hooks.onSaeLost?.('The SAE trained in the page was lost when the model restarted (it lived only in the crashed worker’s memory).');
+    }
   }
 }
 

@@ -17,6 +17,7 @@ import { createNeuronView } from './views/neuron.js';
 import { createAttributionView } from './views/attribution.js';
 import { createSteeringView } from './views/steering.js';
 import { createFeaturesView, readSaeFiles, FEATURES_PER_TOKEN } from './views/features.js';
+import { promptDashboard } from './views/saetrain.js';
 import { createProbesView } from './views/probes.js';
 import { el } from './views/format.js';
 
@@ -135,6 +136,8 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
     onClamp: () => runFeatureClamp(),
     onAblate: () => runFeatureClamp(0),
     onStop: () => featureAbort?.abort(),
+    onTrain: trainSae,
+    onTrainStop: () => trainAbort?.abort(),
   });
   const probes = createProbesView(tabs.panels.probes, {
     onRun: runProbes,
@@ -160,9 +163,10 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
   let attributionAbort = null; // the AbortController of the attribution (or comparison) in progress
   let steerAbort = null; // the AbortController of the steering run in progress
   let featureAbort = null; // the AbortController of the feature-clamped generation in progress
+  let trainAbort = null; // the AbortController of the SAE training in progress
   let saeWanted = false; // the Features tab has been opened: load its SAE once a model is ready
   let saeTried = false; // the first-use load has been started (it is not retried by itself)
-  let sae = null; // the loaded SAE: {cfg, dashboard | null}
+  let sae = null; // the loaded SAE: {cfg, dashboard | null, trained?: true}
   let runCount = 0;
 
   function refresh() {
@@ -493,17 +497,70 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
     return analysis(features, 'SAE features', (request) => loupe.saeFeatures({ ...request, topK: FEATURES_PER_TOKEN }));
   }
 
+  /** Trains an SAE on the Features tab's prompts (progress after every 20 steps; Stop ends it
+   *  and keeps what was trained), which becomes the loaded SAE; then finds each feature's top
+   *  contexts in those prompts (Stop skips the prompts not read yet) and reads the page prompt
+   *  with it. */
+  async function trainSae() {
+    const { prependBos } = promptPanel.value();
+    const { training } = features;
+    trainAbort = new AbortController();
+    const { signal } = trainAbort;
+    await whileBusy(async () => {
+      try {
+        const request = training.value();
+        training.start(request);
+        const started = performance.now();
+        const result = await loupe.trainSae({ ...request, prependBos }, { signal, onProgress: (p) => training.progress(p) });
+        const ms = performance.now() - started;
+        training.trained(result, ms, request.prompts.length);
+        trainAbort = new AbortController(); // a Stop from now on ends the contexts only
+        const dash = await trainedDashboard(request.prompts, prependBos, result.cfg, trainAbort.signal);
+        sae = { cfg: result.cfg, dashboard: dash.dashboard, trained: true };
+        features.saeTrained(result, { ms, dashboard: dash.dashboard, note: dash.note });
+        status.clear();
+        await runFeatures();
+        training.finish(dash.note);
+      } catch (error) {
+        status.error(`Training the SAE failed: ${error.message}`);
+        training.fail(error.message);
+      }
+    });
+  }
+
+  /** A trained SAE's firing statistics and top contexts, from saeFeatures on each training
+   *  prompt (one call each) until `signal` is aborted; {dashboard: null} with the reason if
+   *  that fails or no prompt was read. */
+  async function trainedDashboard(prompts, prependBos, cfg, signal) {
+    const started = performance.now();
+    try {
+      const results = [];
+      for (const prompt of prompts) {
+        if (signal.aborted) break;
+        features.training.contexts(results.length, prompts.length);
+        results.push(await loupe.saeFeatures({ prompt, prependBos, topK: FEATURES_PER_TOKEN }));
+      }
+      if (!results.length) return { dashboard: null, note: 'top contexts skipped' };
+      const dashboard = promptDashboard(results, cfg.d_sae);
+      const which = results.length < prompts.length ? `the first ${results.length} of your ${prompts.length} prompts (stopped)` : `your ${prompts.length} prompts`;
+      const partial = dashboard.partial ? ` (${dashboard.partial} tokens have over ${FEATURES_PER_TOKEN} active features: their weakest are left out)` : '';
+      return { dashboard, note: `top contexts from ${which} in ${((performance.now() - started) / 1000).toFixed(1)} s${partial}` };
+    } catch (error) {
+      return { dashboard: null, note: `no top contexts: ${error.message}` };
+    }
+  }
+
   /** A feature's dashboard: what it writes (saeFeatureInfo), and its top contexts from
-   *  dashboard.json decoded to text. */
+   *  dashboard.json decoded to text (a trained SAE's come as text already). */
   async function showFeature(feature) {
     await whileBusy(async () => {
       try {
         const info = await loupe.saeFeatureInfo({ feature, topK: 10 });
         const entry = features.dashboardEntry(feature);
         const top = entry?.top ?? [];
-        const texts = top.length ? await loupe.tokenTexts(top.flatMap(([ids]) => ids)) : [];
+        const texts = top.length && !sae?.trained ? await loupe.tokenTexts(top.flatMap(([ids]) => ids)) : [];
         let at = 0;
-        const contexts = top.map(([ids, activations, imax]) => {
+        const contexts = sae?.trained ? top : top.map(([ids, activations, imax]) => {
           const tokens = texts.slice(at, at + ids.length);
           at += ids.length;
           return { tokens, activations, imax };
@@ -580,6 +637,11 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
     modelLost() {
       modelReady = false;
       refresh();
+    },
+    /** The restarted worker has no SAE: the one trained in the page died with the old one. */
+    saeLost(message) {
+      sae = null;
+      features.saeLost(message);
     },
   };
 }

@@ -149,7 +149,7 @@
  *       sae_weights.safetensors (f32 or f16), fetched with onProgress({file, loaded, total});
  *       or the text of cfg.json and the weights' bytes. Rejects with the reason when the SAE
  *       does not fit this model (its hook, d_in, a tensor's shape) or a file is unreadable.
- *       One SAE at a time; it is loaded again after a crash.
+ *       One SAE at a time; it is loaded again after a crash (one trained with trainSae is not).
  *   loupe.saeFeatures({prompt, topK?, prependBos?})
  *       : Promise<{tokens, hook, top: [position][{feature, activation}], l0: [position],
  *                  relativeError: [position]}>
@@ -163,6 +163,24 @@
  *       The intervention that clamps the feature to `value` (at `positions`, or everywhere):
  *       x ← x + (value − f(x)) · W_dec[feature]. Pass it to run, generate or steerGenerate
  *       as interventions: [it]; value 0 ablates the feature.
+ *   loupe.trainSae({prompts: string[], hook?, dSae?, l1?, steps?, batch?, lr?, seed?, prependBos?},
+ *                  {onProgress?, signal?}?)
+ *       : Promise<{cfg: {d_in, d_sae, hook_name, architecture, …},
+ *                  progress: {tokens, step, steps, history: [{step, explainedVariance, l0}],
+ *                             finished}, stopped}>
+ *       Trains a small sparse autoencoder in the page on the prompts' activations at hook
+ *       (default 'blocks.12.hook_resid_pre'; any [batch, pos, d] hook) at every position but
+ *       each prompt's first (the attention sink): a ReLU SAE of dSae features (256), loss
+ *       ‖x − x̂‖² + l1 · Σ f_i ‖W_dec[i]‖ (l1 0.03, on inputs scaled to unit mean norm), AdamW
+ *       (lr 0.002) on steps (400) minibatches of batch (128) tokens drawn with seed (0).
+ *       tokens counts the training tokens; history holds the explained variance
+ *       (1 − Σ‖x − x̂‖² / Σ‖x − mean x‖², over all of them) and L0 (mean active features per
+ *       token) every 20 steps and at the end. onProgress(progress) follows every 20 steps;
+ *       returning false, or aborting `signal`, stops the training after the steps in progress.
+ *       Finished or stopped, the SAE trained so far becomes the loaded SAE (replacing any) for
+ *       saeFeatures, saeFeatureInfo and saeClamp. It exists only in the worker: after a crash
+ *       no SAE is loaded. Rejects when the prompts give fewer than 16 tokens (after dropping
+ *       each one's first), on a bad hook or bad sizes (8 ≤ dSae ≤ 8192).
  *   loupe.trainProbes({positive: string[], negative: string[], layers?, reduce?, testFraction?,
  *                      seed?, prependBos?})
  *       : Promise<{layers: [{layer, trainAccuracy, testAccuracy, direction: number[d_model],
@@ -225,6 +243,7 @@ const client = new ModelClient({
     status.error(willRestart ? `${message} — restarting the model…` : message);
     explorer?.modelLost();
   },
+  onSaeLost: (message) => explorer?.saeLost(message),
 });
 
 const loupe = {
@@ -251,6 +270,7 @@ const loupe = {
   saeFeatures: (options) => client.saeFeatures(options),
   saeFeatureInfo: (options) => client.saeFeatureInfo(options),
   saeClamp: (options) => client.saeClamp(options),
+  trainSae: (options, progress) => client.trainSae(options, progress),
   trainProbes: (options) => client.trainProbes(options),
   tokenTexts: (ids) => client.tokenTexts(ids),
   load: (options) => client.load(options),

@@ -40,12 +40,15 @@
 //   {id, command: 'saeFeatures', prompt, topK, prependBos}
 //   {id, command: 'saeFeatureInfo', feature, topK}
 //   {id, command: 'saeClamp', feature, value, positions}        (positions: [] = every position)
+//   {id, command: 'trainSae', prompts, hook, dSae, l1, steps, batch, lr, seed, prependBos}
+//        (all but prompts optional) trains an SAE on the prompts' activations at `hook`, then
+//        makes it the loaded SAE (also when stopped: what was trained so far)
 //   {id, command: 'trainProbes', positive, negative, layers, reduce, testFraction, seed, prependBos}
 //   {id, command: 'tokenTexts', ids}
-//   {command: 'stop', target}                 (ends generation, steerGenerate, patch or attribute
-//                                              `target` after its current token, layer or batch
-//                                              of passes; not queued: it reaches the worker
-//                                              between steps)
+//   {command: 'stop', target}                 (ends generation, steerGenerate, patch, attribute
+//                                              or trainSae `target` after its current token,
+//                                              layer, batch of passes or 20 training steps;
+//                                              not queued: it reaches the worker between steps)
 //   {id, command: 'debugPanic', message}      (tests only: panics inside the wasm on purpose)
 //
 // worker → main
@@ -61,6 +64,9 @@
 //        result so far (the shape of the final one, `finished: false` until the last batch)
 //   {id, status: 'progress', phase: 'sae', file, loaded, total}
 //        loadSae from a URL: download progress of each file ('cfg.json', 'sae_weights.safetensors')
+//   {id, status: 'progress', phase: 'train-sae', loaded, total, partial}
+//        trainSae, after every 20 optimiser steps: loaded = steps done, total = steps asked for,
+//        partial = {tokens, step, steps, history: [{step, explainedVariance, l0}], finished}
 //   {id, status: 'token', token: {id, text}}          (generate only, one per new token)
 //   {id, status: 'token', which: 'base' | 'steered', token: {id, text}}
 //        steerGenerate: the two generations' tokens, interleaved
@@ -91,6 +97,7 @@ export const Command = Object.freeze({
   SaeFeatures: 'saeFeatures',
   SaeFeatureInfo: 'saeFeatureInfo',
   SaeClamp: 'saeClamp',
+  TrainSae: 'trainSae',
   TrainProbes: 'trainProbes',
   TokenTexts: 'tokenTexts',
   Stop: 'stop',
@@ -107,7 +114,8 @@ export const Status = Object.freeze({
 
 /** Progress phases: the load's, in the order they happen (`cache` and `download` are
  *  alternatives), `patch` for an activation-patching sweep, `prepare` and `attribute`
- *  for the gradient methods, and `sae` for the files of a sparse autoencoder. */
+ *  for the gradient methods, `sae` for the files of a sparse autoencoder and `train-sae`
+ *  for one trained in the page. */
 export const Phase = Object.freeze({
   Compile: 'compile', // compiling and instantiating the wasm module
   Cache: 'cache', // reading the model bytes from the Cache API
@@ -117,7 +125,12 @@ export const Phase = Object.freeze({
   Prepare: 'prepare', // building the differentiable f32 model (first gradient request only)
   Attribute: 'attribute', // one batch of an input attribution's passes is done
   Sae: 'sae', // downloading one file of a sparse autoencoder
+  TrainSae: 'train-sae', // 20 more optimiser steps of an SAE trained on the page's prompts
 });
+
+/** Optimiser steps per call of TrainingSae.step between progress reports (and Stop checks):
+ *  the wasm side evaluates explained variance and L0 every 20 steps. */
+export const SAE_TRAIN_STEPS_PER_REPORT = 20;
 
 /** Where a patching sweep swaps in clean activations (the wire names of Rust's PatchSite):
  *  blocks.L.hook_resid_pre / hook_attn_out / hook_mlp_out per position, attn.hook_z per head. */

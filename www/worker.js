@@ -8,7 +8,7 @@
 import init, { Loupe, set_panic_reporter } from '../loupe-web.js';
 // Optional exports are looked up on the namespace, so a build without them still starts.
 import * as bindings from '../loupe-web.js';
-import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, SAE_FILES, transferables } from './protocol.js';
+import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, SAE_FILES, SAE_TRAIN_STEPS_PER_REPORT, transferables } from './protocol.js';
 
 /** @type {Loupe | null} */
 let model = null;
@@ -21,7 +21,8 @@ let wasmReady = null;
 // Commands are served strictly in order: `load` awaits the network, and a `run` that arrives
 // meanwhile must wait for the model rather than find none.
 let queue = Promise.resolve();
-/** Generations, patching sweeps and attributions asked to stop; checked between steps. */
+/** Generations, patching sweeps, attributions and SAE trainings asked to stop; checked
+ *  between steps. */
 const stopRequests = new Set();
 self.onmessage = (event) => {
   const message = event.data;
@@ -101,6 +102,8 @@ async function dispatch(id, command, args) {
       const positions = Uint32Array.from(args.positions ?? [], (p) => index(p, 'position'));
       return { result: loaded().saeClamp(index(args.feature, 'feature'), args.value, positions), transfer: [] };
     }
+    case Command.TrainSae:
+      return { result: await trainSae(id, args), transfer: [] };
     case Command.TrainProbes:
       return { result: loaded().trainProbes(args), transfer: [] };
     case Command.TokenTexts:
@@ -199,6 +202,31 @@ async function attribute(id, args) {
     return { ...result, stopped: !result.finished };
   } finally {
     job?.free();
+    stopRequests.delete(id);
+  }
+}
+
+/** SAE_TRAIN_STEPS_PER_REPORT optimiser steps per call, posting the progress after each and
+ *  yielding between calls so a `stop` gets in. Finished or stopped, the SAE trained so far
+ *  becomes the loaded one (a stopped run is still usable): resolves with its cfg, the final
+ *  progress and `stopped`. At least one call runs, so there is always a measured point. */
+async function trainSae(id, args) {
+  const m = loaded();
+  let training = null;
+  try {
+    training = m.startSaeTraining(args);
+    let more = true;
+    do {
+      more = training.step(SAE_TRAIN_STEPS_PER_REPORT);
+      const partial = training.progress();
+      self.postMessage({ id, status: Status.Progress, phase: Phase.TrainSae, loaded: partial.step, total: partial.steps, partial });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    } while (more && !stopRequests.has(id));
+    const { cfg } = m.useTrainedSae(training);
+    const progress = training.progress();
+    return { cfg, progress, stopped: !progress.finished };
+  } finally {
+    training?.free();
     stopRequests.delete(id);
   }
 }

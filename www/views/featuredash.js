@@ -1,10 +1,10 @@
 // One SAE feature's dashboard (after Bricken et al. 2023, "Towards Monosemanticity", and
 // Neuronpedia): how often it fires and how strongly (from dashboard.json, computed over the
-// SAE's training corpus), its top-activating contexts with every token shaded by the
-// feature's activation, its activation on each token of the page prompt, the tokens its
-// decoder row promotes and suppresses, and feature steering: the page prompt continued with
-// the feature clamped to a value, beside the unsteered text. Token text is set with
-// textContent only.
+// SAE's training corpus, or for an SAE trained in the page over the reader's prompts), its
+// top-activating contexts with every token shaded by the feature's activation, its
+// activation on each token of the page prompt, the tokens its decoder row promotes and
+// suppresses, and feature steering: the page prompt continued with the feature clamped to a
+// value, beside the unsteered text. Token text is set with textContent only.
 
 import { el, visible } from './format.js';
 import { css, sequential, textOn, createLegend } from './colours.js';
@@ -77,8 +77,10 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop })
 
   return {
     /** @param {{feature, info, entry, contexts: [{tokens: string[], activations, imax}], prompt:
-     *           {tokens, activations: (number | null)[], floor: number[]}, hook, nTokens}} data */
-    show({ feature: f, info, entry, contexts: ctx, prompt, hook, nTokens }) {
+     *           {tokens, activations: (number | null)[], floor: number[]}, hook, nTokens,
+     *           trained: boolean}} data  trained: the SAE was trained in the page, and entry
+     *           and contexts come from the training prompts */
+    show({ feature: f, info, entry, contexts: ctx, prompt, hook, nTokens, trained = false }) {
       const changed = feature !== f;
       feature = f;
       container.hidden = false;
@@ -86,10 +88,23 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop })
       title.textContent = `Feature ${f}`;
       const promptMax = Math.max(0, ...prompt.activations.slice(1).filter(Number.isFinite));
       const mx = entry?.mx > 0 ? entry.mx : promptMax;
-      stats.textContent = entry
-        ? `fires on ${firing(entry.fr)} of ${nTokens ? `${nTokens.toLocaleString('en')} ` : ''}corpus tokens · ` +
-          `max activation ${entry.mx.toFixed(2)} · decoder norm ${info.decoderNorm.toFixed(3)} · ${hook}`
-        : `no dashboard.json: firing statistics and top contexts are not available · decoder norm ${info.decoderNorm.toFixed(3)} · ${hook}`;
+      const norm = `decoder norm ${info.decoderNorm.toFixed(3)} · ${hook}`;
+      const where = trained ? 'your prompts' : 'the corpus';
+      if (trained) {
+        stats.textContent = entry
+          ? `fires on ${firing(entry.fr)} of ${nTokens.toLocaleString('en')} tokens of your prompts · max activation ${entry.mx.toFixed(2)} · ` +
+            `${norm} · no corpus dashboard: trained on your prompts`
+          : `no corpus dashboard: trained on your prompts (their top contexts were not computed) · ${norm}`;
+      } else {
+        stats.textContent = entry
+          ? `fires on ${firing(entry.fr)} of ${nTokens ? `${nTokens.toLocaleString('en')} ` : ''}corpus tokens · ` +
+            `max activation ${entry.mx.toFixed(2)} · ${norm}`
+          : `no dashboard.json: firing statistics and top contexts are not available · ${norm}`;
+      }
+      contextsCaption.textContent = trained
+        ? 'top-activating contexts in your training prompts (the strongest token outlined)'
+        : 'top-activating contexts in the SAE’s corpus (the strongest token outlined)';
+      histogramCaption.textContent = `activation histogram${trained ? ' over your prompts' : ''} (non-zero activations)`;
 
       // The page prompt, shaded on the corpus's scale when there is one.
       const scale = Math.max(1e-6, mx, promptMax);
@@ -105,13 +120,13 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop })
           dataset: { position: String(p), activation: String(a ?? 0) },
         });
       }));
-      legend.replaceChildren(createLegend({ colour: sequential, low: '0', high: scale.toFixed(2), title: `activation of feature ${f}: white 0, dark blue ${scale.toFixed(2)}${entry ? ' (its max over the corpus)' : ''}` }));
+      legend.replaceChildren(createLegend({ colour: sequential, low: '0', high: scale.toFixed(2), title: `activation of feature ${f}: white 0, dark blue ${scale.toFixed(2)}${entry ? ` (its max over ${where})` : ''}` }));
 
       // The corpus: top contexts and the histogram (the stats line says why when there is none).
       corpus.hidden = !entry;
       contexts.replaceChildren(...(ctx.length
         ? ctx.map((c) => el('li', {}, contextChips(c, mx), el('span', { className: 'context-max' }, c.activations[c.imax].toFixed(2))))
-        : [el('li', { className: 'placeholder' }, entry ? 'never fires in the corpus (a dead feature)' : 'no dashboard.json next to this SAE')]));
+        : [el('li', { className: 'placeholder' }, entry ? `never fires ${trained ? 'on your prompts' : 'in the corpus'} (a dead feature)` : 'no dashboard.json next to this SAE')]));
       histogram.replaceChildren(entry?.hc?.length ? histogramSvg(entry) : el('p', { className: 'placeholder' }, entry ? 'no non-zero activations' : 'no dashboard.json'));
 
       const logit = (v) => signed(v);

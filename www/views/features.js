@@ -2,12 +2,14 @@
 // token: its strongest active features (click one for its dashboard), how many are active
 // (L0) and how much of the residual stream the SAE fails to reconstruct. The SAE comes from a
 // folder URL (the page's default, or ?sae=URL) or from local files, and is loaded only once
-// this tab is used. The feature dashboard itself is ./featuredash.js.
+// this tab is used; or it is trained in the page on the reader's own prompts (./saetrain.js).
+// The feature dashboard itself is ./featuredash.js.
 
-import { el, visible, formatMB } from './format.js';
+import { el, visible, formatMB, formatPercent } from './format.js';
 import { css, sequential, textOn } from './colours.js';
 import { createNumberInput, integerOf, field } from './inputs.js';
 import { createFeatureDashboard } from './featuredash.js';
+import { createSaeTraining } from './saetrain.js';
 
 /** What the explorer asks saeFeatures for: the most it gives, so a feature's activation on
  *  every token is known exactly wherever fewer features than this are active. */
@@ -18,9 +20,9 @@ const SHOWN_PER_TOKEN = 8;
  * @param {HTMLElement} container
  * @param {{saeUrl: string, onLoadUrl(url: string): void, onLoadFiles(files: File[]): void,
  *          onRun(): void, onSelect(feature: number): void, onClamp(): void, onAblate(): void,
- *          onStop(): void}} data
+ *          onStop(): void, onTrain(): void, onTrainStop(): void}} data
  */
-export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, onRun, onSelect, onClamp, onAblate, onStop }) {
+export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, onRun, onSelect, onClamp, onAblate, onStop, onTrain, onTrainStop }) {
   const url = el('input', {
     type: 'text',
     id: 'sae-url',
@@ -48,6 +50,7 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
     rows);
   const dashElement = el('div', { className: 'feature-dash', id: 'feature-dash' });
   const dashboard = createFeatureDashboard(dashElement, { onClamp, onAblate, onStop });
+  const training = createSaeTraining({ onTrain, onStop: onTrainStop });
   container.dataset.state = 'idle';
   container.dataset.sae = 'none';
   container.replaceChildren(
@@ -55,12 +58,14 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
       'A sparse autoencoder rewrites the residual stream at one hook as a sparse sum of learned features. For each ' +
         'token of the page prompt: its strongest features, how many fire (L0) and how much the SAE fails to ' +
         'reconstruct. Click a feature for its dashboard: where it fires in the SAE’s corpus, what it writes, and ' +
-        'what the text becomes with the feature clamped.'),
+        'what the text becomes with the feature clamped. No SAE for the layer you care about? Train a small one on ' +
+        'your own prompts, below.'),
     el('div', { className: 'controls' },
       el('label', { className: 'field grow' }, el('span', {}, 'SAE folder (cfg.json, sae_weights.safetensors, dashboard.json)'), url),
       load,
       el('label', { className: 'field' }, el('span', {}, 'or local files'), files)),
     el('div', { className: 'run-status' }, bar, saeStatus),
+    training.element,
     el('div', { className: 'controls' }, field('Features per token', topK), run),
     summary,
     table,
@@ -68,7 +73,7 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
   );
 
   let enabled = false;
-  let sae = null; // {cfg, dashboard} once loaded
+  let sae = null; // {cfg, dashboard, trained} once loaded or trained
   let shown = null; // the last saeFeatures result
   let selected = null;
   load.onclick = () => {
@@ -103,6 +108,7 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
       files.disabled = !on;
       run.disabled = !on || !sae;
       dashboard.setEnabled(on);
+      training.setEnabled(on);
     },
     hasSae: () => sae !== null,
     /** The folder URL in the page's default or ?sae=, absolute. */
@@ -133,11 +139,35 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
       saeStatus.textContent =
         `${cfg.d_sae.toLocaleString('en')} features on ${cfg.hook_name} (${cfg.architecture}, d_in ${cfg.d_in}) · ` +
         `${formatMB(loaded.bytes)} from ${from} in ${(loaded.ms / 1000).toFixed(1)} s · ${note}`;
-      shown = null;
-      selected = null;
-      table.hidden = true;
-      dashboard.hide();
-      run.disabled = !enabled;
+      fresh();
+      training.replaced();
+    },
+    /** An SAE trained in the page is the loaded one. @param trained {cfg, progress, stopped};
+     *  @param data {ms, dashboard: statistics from the training prompts | null, note} */
+    saeTrained({ cfg, progress, stopped }, { ms, dashboard: d, note }) {
+      sae = { cfg, dashboard: d, trained: true };
+      bar.hidden = true;
+      saeStatus.classList.remove('failed');
+      container.dataset.sae = 'ready';
+      const last = progress.history.at(-1);
+      const quality = last ? `, EV ${formatPercent(last.explainedVariance)}, L0 ${last.l0.toFixed(1)}` : '';
+      const steps = stopped ? `stopped at step ${progress.step} of ${progress.steps}` : `${progress.steps} steps`;
+      saeStatus.textContent =
+        `SAE trained in the page on ${progress.tokens.toLocaleString('en')} tokens of your prompts (d_sae ${cfg.d_sae}${quality}) · ` +
+        `${cfg.hook_name} · ${steps} in ${(ms / 1000).toFixed(1)} s · ${note} · kept until the page is reloaded`;
+      fresh();
+    },
+    /** The SAE is gone (it was trained in the page, and the worker restarted). */
+    saeLost(message) {
+      sae = null;
+      fresh();
+      container.dataset.sae = 'none';
+      container.dataset.state = 'idle';
+      saeStatus.classList.add('failed');
+      saeStatus.textContent = `${message} No SAE is loaded now: train it again below, or load one.`;
+      summary.textContent = 'No SAE is loaded.';
+      run.disabled = true;
+      training.lost();
     },
     saeFailed(message) {
       bar.hidden = true;
@@ -183,11 +213,22 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
         prompt: promptActivations(feature),
         hook: sae.cfg.hook_name,
         nTokens: sae.dashboard?.n_tokens,
+        trained: sae.trained,
       });
     },
     dashboardEntry: (feature) => sae?.dashboard?.features?.[feature] ?? null,
     dashboard,
+    training,
   };
+
+  /** A new SAE: nothing read with the old one stays on show. */
+  function fresh() {
+    shown = null;
+    selected = null;
+    table.hidden = true;
+    dashboard.hide();
+    run.disabled = !enabled;
+  }
 
   function perToken() {
     const k = integerOf(topK, 'features per token');
@@ -218,7 +259,7 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
           type: 'button',
           className: 'feature-chip',
           title: `feature ${feature} · activation ${activation.toFixed(3)}` +
-            `${sae.dashboard ? ` (its max over the corpus: ${scaleOf(feature).toFixed(2)})` : ''} · click for its dashboard`,
+            `${sae.dashboard ? ` (its max over ${sae.trained ? 'your prompts' : 'the corpus'}: ${scaleOf(feature).toFixed(2)})` : ''} · click for its dashboard`,
           style: `background: ${css(colour)}; color: ${textOn(colour)}`,
           dataset: { feature: String(feature), activation: String(activation) },
         }, el('span', { className: 'feature-id' }, `#${feature}`), ` ${activation.toFixed(2)}`);

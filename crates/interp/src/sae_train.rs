@@ -113,7 +113,7 @@ impl SaeTraining {
         };
         let (n, d) = data.dims2()?;
         if n < 16 {
-            return Err(LoupeError::BadInput(format!("only {n} training tokens: give more or longer prompts (at least 16 tokens after the first of each)")));
+            return Err(LoupeError::BadInput(format!("only {n} training token{}: give more or longer prompts (at least 16 tokens after the first of each)", if n == 1 { "" } else { "s" })));
         }
         let scale = data.sqr()?.sum(1)?.sqrt()?.mean_all()?.to_scalar::<f32>()? as f64;
         let data = (data / scale)?;
