@@ -191,18 +191,17 @@ impl SaeTraining {
         })
     }
 
-    /// The SAE as trained so far, rescaled to raw activations: with s the input scale,
-    /// W_enc/s, s·b_dec, s·W_dec (b_enc unchanged) encode and decode raw x exactly as the
-    /// trained SAE did x/s.
+    /// The SAE as trained so far, for raw activations, with unit-norm decoder rows (SAELens's
+    /// convention, so an activation is the feature's length in the residual stream). With s
+    /// the input scale and n_i = s‖W_dec[i]‖: W_enc[:, i]·n_i/s, b_enc[i]·n_i, W_dec[i]·s/n_i,
+    /// s·b_dec — relu(a·z) = a·relu(z) for a > 0, so x̂ is exactly what training computed, × s.
     pub fn sae(&self) -> Result<Sae> {
         let s = self.scale;
-        Sae::from_parts(
-            self.cfg.clone(),
-            (self.w_enc.as_tensor() / s)?,
-            self.b_enc.as_tensor().clone(),
-            (self.w_dec.as_tensor() * s)?,
-            (self.b_dec.as_tensor() * s)?,
-            None,
-        )
+        let n = (self.w_dec.as_tensor().sqr()?.sum(1)?.sqrt()? * s)?.clamp(1e-12, f64::MAX)?; // [d_sae]
+        let w_enc = self.w_enc.as_tensor().broadcast_mul(&n.unsqueeze(0)?)?.affine(1.0 / s, 0.0)?;
+        let b_enc = (self.b_enc.as_tensor() * &n)?;
+        let w_dec = self.w_dec.as_tensor().broadcast_div(&n.unsqueeze(1)?)?.affine(s, 0.0)?;
+        let b_dec = (self.b_dec.as_tensor() * s)?;
+        Sae::from_parts(self.cfg.clone(), w_enc, b_enc, w_dec, b_dec, None)
     }
 }

@@ -202,4 +202,6 @@ fn an_sae_trained_on_a_few_prompts_learns_and_exports_to_raw_activations() {
     let err = (x_hat - &x).and_then(|d| d.sqr()).and_then(|d| d.sum_all()).and_then(|d| d.to_scalar::<f32>()).expect("err");
     let var = x.broadcast_sub(&x.mean_keepdim(0).expect("mean")).and_then(|d| d.sqr()).and_then(|d| d.sum_all()).and_then(|d| d.to_scalar::<f32>()).expect("var");
     assert!((1.0 - err / var - last.explained_variance).abs() < 1e-3, "exported EV {} vs {}", 1.0 - err / var, last.explained_variance);
+    let norm = sae.decoder_row(5).and_then(|r| Ok(r.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?)).expect("norm");
+    assert!((norm - 1.0).abs() < 1e-4, "decoder rows have unit norm: {norm}");
 }
