@@ -41,10 +41,15 @@ impl Hooks for Capture {
     }
 }
 
-/// One hook's activation for a prompt's token ids, `[pos, …]` (batch dropped).
+/// One hook's activation for a prompt's token ids, `[pos, …]` (batch dropped). A residual
+/// stream entering a block runs only the blocks before it.
 pub fn capture_one(model: &Llama, ids: &[u32], point: HookPoint) -> Result<Tensor> {
     let mut capture = Capture::new([point]);
-    model.forward(&Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
+    let input = Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?;
+    match point {
+        HookPoint::Block(layer, loupe_model::BlockSite::ResidPre) => model.resid_pre(&input, layer, &mut capture).map(|_| ())?,
+        _ => model.forward(&input, &mut capture, None).map(|_| ())?,
+    }
     let act = capture.cache.get(point).cloned();
     Ok(act.ok_or_else(|| LoupeError::BadInput(format!("{point} was not captured")))?.squeeze(0)?)
 }

@@ -398,6 +398,25 @@ impl Llama {
         self.forward_blocks(start, resid_pre, hooks, None, 0, read)
     }
 
+    /// The residual stream entering block `layer` (`blocks.{layer}.hook_resid_pre`,
+    /// `[batch, pos, d_model]`) for token ids `[batch, pos]`, running only the blocks before
+    /// it: what reading one early hook needs (steering scales, SAE features, SAE training).
+    pub fn resid_pre(&self, ids: &Tensor, layer: usize, hooks: &mut dyn Hooks) -> Result<Tensor> {
+        if layer >= self.cfg.n_layers {
+            return Err(bad_input(format!("layer {layer} out of range: the model has {} layers", self.cfg.n_layers)));
+        }
+        let x = self.embed(ids)?;
+        let pos = x.dim(1)?;
+        if pos == 0 || pos > self.cfg.context_length {
+            return Err(bad_input(format!("{pos} tokens: the model takes 1 to {}", self.cfg.context_length)));
+        }
+        let mut x = hooks.on(HookPoint::Embed, x, 0)?;
+        for (l, block) in self.blocks.iter().enumerate().take(layer) {
+            x = self.block_forward(l, block, &x, hooks, None, 0)?;
+        }
+        hooks.on(HookPoint::Block(layer, S::ResidPre), x, 0)
+    }
+
     /// Logits `[batch, vocab]` at one position of embeddings `[batch, pos, d_model]` (no KV
     /// cache): what a scalar attribution target needs. Later positions still run (they may
     /// be hooked) but skip the final norm and unembedding.
