@@ -205,3 +205,24 @@ fn an_sae_trained_on_a_few_prompts_learns_and_exports_to_raw_activations() {
     let norm = sae.decoder_row(5).and_then(|r| Ok(r.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?)).expect("norm");
     assert!((norm - 1.0).abs() < 1e-4, "decoder rows have unit norm: {norm}");
 }
+
+#[test]
+fn the_shipped_sae_loads_and_reconstructs_held_out_text() {
+    // saes/smollm2-135m-instruct-l12-resid (scripts/train_sae.py; float16 weights). Its
+    // measured held-out quality is in docs/SAE.md; here, on a prompt outside its corpus,
+    // positions ≥ 1 (it is not trained on the attention sink at position 0).
+    use loupe_interp::sae::{sae_features, FeaturesRequest};
+    let (m, tok) = common::setup();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../saes/smollm2-135m-instruct-l12-resid");
+    let cfg = std::fs::read_to_string(dir.join("cfg.json")).expect("cfg");
+    let sae = Sae::load(&cfg, &std::fs::read(dir.join("sae_weights.safetensors")).expect("weights"), &m.cfg).expect("loads");
+    assert_eq!((sae.cfg.d_in, sae.cfg.d_sae), (576, 2048));
+    let req = FeaturesRequest { prompt: "When Mary and John went to the store, John gave a drink to".into(), top_k: Some(5), prepend_bos: false };
+    let (out, _) = sae_features(m, tok, &sae, &req, 1024).expect("features");
+    let n = out.l0.len() - 1;
+    let l0 = out.l0[1..].iter().sum::<usize>() as f32 / n as f32;
+    let err = out.relative_error[1..].iter().sum::<f32>() / n as f32;
+    println!("shipped SAE on the IOI prompt: mean L0 {l0:.1}, mean ‖x − x̂‖²/‖x‖² {err:.3}");
+    assert!((5.0..=120.0).contains(&l0), "L0 {l0}");
+    assert!(err < 0.35, "relative reconstruction error {err}");
+}
