@@ -135,6 +135,18 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
     onSelect: showFeature,
     onClamp: () => runFeatureClamp(),
     onAblate: () => runFeatureClamp(0),
+    onToSteer: () => {
+      if (!shownFeature) return;
+      const layer = Number(/^blocks\.(\d+)\.hook_resid_pre$/.exec(sae?.cfg?.hook_name ?? '')?.[1] ?? 12);
+      steering.setVector({
+        vector: shownFeature.info.decoder,
+        layer,
+        note: `SAE feature ${shownFeature.feature}'s decoder row (W_dec[${shownFeature.feature}], norm ` +
+          `${shownFeature.info.decoderNorm.toFixed(2)}) from the Features tab: adding it pushes the residual stream at ` +
+          `${sae?.cfg?.hook_name ?? 'its hook'} the way the feature firing would.`,
+      });
+      tabs.select('steering');
+    },
     onStop: () => featureAbort?.abort(),
     onTrain: trainSae,
     onTrainStop: () => trainAbort?.abort(),
@@ -167,6 +179,7 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
   let saeWanted = false; // the Features tab has been opened: load its SAE once a model is ready
   let saeTried = false; // the first-use load has been started (it is not retried by itself)
   let sae = null; // the loaded SAE: {cfg, dashboard | null, trained?: true}
+  let shownFeature = null; // {feature, info} of the dashboard on show
   let runCount = 0;
 
   function refresh() {
@@ -566,6 +579,7 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
           return { tokens, activations, imax };
         });
         status.clear();
+        shownFeature = { feature, info };
         features.showFeature({ feature, info, entry, contexts });
       } catch (error) {
         status.error(`Feature ${feature} failed: ${error.message}`);

@@ -156,7 +156,7 @@
  *       The loaded SAE on every token: its strongest active features (topK, default 8, at most
  *       64), how many are active (l0) and ‖x − x̂‖² / ‖x‖² of its reconstruction.
  *   loupe.saeFeatureInfo({feature, topK?})
- *       : Promise<{feature, decoderNorm, promoted: [{token, id, prob}], suppressed}>
+ *       : Promise<{feature, decoderNorm, promoted: [{token, id, prob}], suppressed, decoder: number[d_in]}>
  *       What a feature writes: its decoder row through the final norm and the unembedding;
  *       prob holds the logit change per unit of activation (topK each, default 10).
  *   loupe.saeClamp({feature, value, positions?}) : Promise<intervention>

@@ -1287,6 +1287,16 @@ async function featureChecks(page) {
     check(/clamped to 0 \(ablated\)/.test(ablated), `clamp-to-0 summary ${JSON.stringify(ablated)}`);
   });
 
+  await step('explorer feature → steering: the decoder row becomes the Steering tab\'s direction', async () => {
+    await page.click('#feature-to-steer');
+    await page.waitForFunction(() => document.querySelector('#steer-source')?.value === 'vector', null, { timeout: STEP_TIMEOUT_MS });
+    const vector = JSON.parse(await page.inputValue('#steer-vector'));
+    check(Array.isArray(vector) && vector.length === 576 && vector.every(Number.isFinite), `decoder row of ${vector.length} values`);
+    check((await page.inputValue('#steer-layers')) === '12', 'the steered layer is not the SAE\'s layer 12');
+    check(/decoder row/.test(await page.textContent('#steer-vector-note')), 'the steering tab does not say where the vector came from');
+    await page.click('#tab-features');
+  });
+
   await step('a corrupt SAE: clear errors (API and files), the loaded SAE stays; local files load', async () => {
     const message = await page.evaluate(() => window.loupe.loadSae({ url: 'corrupt-sae/' }).then(() => null, (e) => e.message));
     check(/corrupt-sae/.test(message ?? '') && /safetensors/.test(message ?? ''), `a truncated weights file gave ${JSON.stringify(message)}`);

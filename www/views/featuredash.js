@@ -16,9 +16,9 @@ const HIST = { width: 300, height: 110, left: 46, bottom: 34, top: 8, right: 8 }
 
 /**
  * @param {HTMLElement} container
- * @param {{onClamp(): void, onAblate(): void, onStop(): void}} data
+ * @param {{onClamp(): void, onAblate(): void, onStop(): void, onToSteer(): void}} data
  */
-export function createFeatureDashboard(container, { onClamp, onAblate, onStop }) {
+export function createFeatureDashboard(container, { onClamp, onAblate, onStop, onToSteer }) {
   const title = el('h3', { className: 'feature-title', id: 'feature-title' });
   const stats = el('div', { className: 'summary', id: 'feature-stats' });
   const legend = el('div', { className: 'legend-slot' });
@@ -40,6 +40,7 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop })
   const clamp = el('button', { type: 'button', id: 'feature-clamp-run', className: 'primary', disabled: true }, 'Generate with the feature clamped');
   const ablate = el('button', { type: 'button', id: 'feature-ablate', disabled: true, title: 'clamp the feature to 0 wherever it fires: what the text is without it' }, 'Clamp to 0 (ablate)');
   const stop = el('button', { type: 'button', id: 'feature-stop', disabled: true }, 'Stop');
+  const toSteer = el('button', { type: 'button', id: 'feature-to-steer', disabled: true, title: 'W_dec[f] in the Steering tab: add, clamp or ablate it like any direction' }, 'Use its decoder row as a steering direction');
   const clampSummary = el('div', { className: 'summary', id: 'feature-clamp-summary', 'aria-live': 'polite' });
 
   container.hidden = true;
@@ -57,7 +58,7 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop })
         'so the rest of the SAE’s reconstruction error stays as it was. Both sides use the same seed and settings.'),
     el('div', { className: 'controls' },
       el('label', { className: 'field' }, el('span', {}, 'Clamp to'), el('span', { className: 'slider-field' }, value, valueText)),
-      ...generation.fields, clamp, ablate, stop),
+      ...generation.fields, clamp, ablate, stop, toSteer),
     clampSummary,
     generation.element,
   );
@@ -69,6 +70,7 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop })
   };
   clamp.onclick = () => onClamp();
   ablate.onclick = () => onAblate();
+  toSteer.onclick = () => onToSteer();
   stop.onclick = () => {
     stop.disabled = true;
     clampSummary.textContent = 'Stopping after the tokens in progress…';
@@ -184,6 +186,7 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop })
   function refresh() {
     clamp.disabled = !enabled || feature === null;
     ablate.disabled = !enabled || feature === null;
+    toSteer.disabled = !enabled || feature === null;
   }
 }
 

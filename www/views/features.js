@@ -19,10 +19,10 @@ const SHOWN_PER_TOKEN = 8;
 /**
  * @param {HTMLElement} container
  * @param {{saeUrl: string, onLoadUrl(url: string): void, onLoadFiles(files: File[]): void,
- *          onRun(): void, onSelect(feature: number): void, onClamp(): void, onAblate(): void,
+ *          onRun(): void, onSelect(feature: number): void, onClamp(): void, onAblate(): void, onToSteer(): void,
  *          onStop(): void, onTrain(): void, onTrainStop(): void}} data
  */
-export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, onRun, onSelect, onClamp, onAblate, onStop, onTrain, onTrainStop }) {
+export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, onRun, onSelect, onClamp, onAblate, onStop, onToSteer, onTrain, onTrainStop }) {
   const url = el('input', {
     type: 'text',
     id: 'sae-url',
@@ -49,7 +49,7 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
       el('th', {}, 'strongest features (activation) — click one for its dashboard'))),
     rows);
   const dashElement = el('div', { className: 'feature-dash', id: 'feature-dash' });
-  const dashboard = createFeatureDashboard(dashElement, { onClamp, onAblate, onStop });
+  const dashboard = createFeatureDashboard(dashElement, { onClamp, onAblate, onStop, onToSteer });
   const training = createSaeTraining({ onTrain, onStop: onTrainStop });
   container.dataset.state = 'idle';
   container.dataset.sae = 'none';

@@ -234,11 +234,13 @@ pub struct FeatureInfo {
     /// of activation, in `prob`).
     pub promoted: Vec<crate::TopToken>,
     pub suppressed: Vec<crate::TopToken>,
+    /// W_dec[i], `[d_in]`: usable as a steering direction at the SAE's hook.
+    pub decoder: Vec<f32>,
 }
 
 /// What feature `i` writes: its decoder row read through the unembedding.
 pub fn feature_info(model: &Llama, tok: &LoupeTokenizer, sae: &Sae, i: usize, k: usize) -> Result<FeatureInfo> {
     let row = sae.decoder_row(i)?;
     let (promoted, suppressed) = crate::neuron::direct_token_effects(model, tok, &row, k)?;
-    Ok(FeatureInfo { feature: i, decoder_norm: row.sqr()?.sum_all()?.sqrt()?.to_scalar()?, promoted, suppressed })
+    Ok(FeatureInfo { feature: i, decoder_norm: row.sqr()?.sum_all()?.sqrt()?.to_scalar()?, promoted, suppressed, decoder: row.to_vec1()? })
 }
