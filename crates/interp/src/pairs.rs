@@ -6,7 +6,7 @@ use crate::ablation::kl_divergence;
 use crate::capture::Capture;
 use crate::lens::log_softmax;
 use crate::run::tokenize_checked;
-use crate::run::ranked_tokens;
+use crate::run::distribution_shift;
 use crate::TopToken;
 use candle_core::{Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
@@ -56,9 +56,7 @@ pub fn minimal_pair(model: &Llama, tok: &LoupeTokenizer, req: &PairRequest, max_
     };
     let (ids_a, lp_a, res_a) = run(&req.a)?;
     let (ids_b, lp_b, res_b) = run(&req.b)?;
-    let pa: Vec<f32> = lp_a.exp()?.to_vec1()?;
-    let pb: Vec<f32> = lp_b.exp()?.to_vec1()?;
-    let ranked = |score: &dyn Fn(usize) -> f32, value: &dyn Fn(usize) -> f32| ranked_tokens(tok, pa.len(), k, score, value);
+    let shift = distribution_shift(tok, &lp_a, &lp_b, k)?;
     let mut rel_diff = Vec::with_capacity(points.len());
     let mut cosine = Vec::with_capacity(points.len());
     for (a, b) in res_a.iter().zip(&res_b) {
@@ -70,10 +68,10 @@ pub fn minimal_pair(model: &Llama, tok: &LoupeTokenizer, req: &PairRequest, max_
     Ok(PairResult {
         tokens_a: tok.token_infos(&ids_a),
         tokens_b: tok.token_infos(&ids_b),
-        top_a: ranked(&|i| pa[i], &|i| pa[i]),
-        top_b: ranked(&|i| pb[i], &|i| pb[i]),
-        rose: ranked(&|i| pb[i] - pa[i], &|i| pb[i] - pa[i]),
-        fell: ranked(&|i| pa[i] - pb[i], &|i| pb[i] - pa[i]),
+        top_a: shift.top_a,
+        top_b: shift.top_b,
+        rose: shift.rose,
+        fell: shift.fell,
         kl_ab: kl_divergence(&lp_a, &lp_b)?,
         kl_ba: kl_divergence(&lp_b, &lp_a)?,
         rel_diff,

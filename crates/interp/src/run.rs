@@ -44,6 +44,27 @@ pub(crate) fn ranked_tokens(
     order.into_iter().take(k).map(|i| TopToken { token: tok.token_text(i as u32), id: i as u32, prob: value(i) }).collect()
 }
 
+/// How a next-token distribution moved from `a` to `b` (log-probs `[vocab]`): each side's
+/// top `k`, and the tokens whose probability rose / fell most (`prob` = p_b − p_a).
+pub(crate) struct Shift {
+    pub top_a: Vec<TopToken>,
+    pub top_b: Vec<TopToken>,
+    pub rose: Vec<TopToken>,
+    pub fell: Vec<TopToken>,
+}
+
+pub(crate) fn distribution_shift(tok: &LoupeTokenizer, log_a: &Tensor, log_b: &Tensor, k: usize) -> Result<Shift> {
+    let pa: Vec<f32> = log_a.exp()?.to_vec1()?;
+    let pb: Vec<f32> = log_b.exp()?.to_vec1()?;
+    let ranked = |score: &dyn Fn(usize) -> f32, value: &dyn Fn(usize) -> f32| ranked_tokens(tok, pa.len(), k, score, value);
+    Ok(Shift {
+        top_a: ranked(&|i| pa[i], &|i| pa[i]),
+        top_b: ranked(&|i| pb[i], &|i| pb[i]),
+        rose: ranked(&|i| pb[i] - pa[i], &|i| pb[i] - pa[i]),
+        fell: ranked(&|i| pa[i] - pb[i], &|i| pb[i] - pa[i]),
+    })
+}
+
 pub struct RunOutput {
     pub tokens: Vec<TokenInfo>,
     /// Top-k next tokens at the last position.

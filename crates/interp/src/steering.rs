@@ -21,7 +21,7 @@ use crate::capture::capture_one;
 use crate::intervention::{Intervention, InterventionOp, Interventions};
 use crate::lens::log_softmax;
 use crate::run::tokenize_checked;
-use crate::run::ranked_tokens;
+use crate::run::distribution_shift;
 use crate::TopToken;
 use candle_core::{Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
@@ -210,14 +210,13 @@ pub fn steer(model: &Llama, tok: &LoupeTokenizer, req: &SteerRequest, max_tokens
     let base = log_softmax(&model.forward(&input, &mut NoHooks, None)?.i((0, last))?)?;
     let mut hooks = Interventions::new(&interventions, &model.cfg)?;
     let steered = log_softmax(&model.forward(&input, &mut hooks, None)?.i((0, last))?)?;
-    let (pb, ps): (Vec<f32>, Vec<f32>) = (base.exp()?.to_vec1()?, steered.exp()?.to_vec1()?);
-    let ranked = |score: &dyn Fn(usize) -> f32, value: &dyn Fn(usize) -> f32| ranked_tokens(tok, pb.len(), k, score, value);
+    let shift = distribution_shift(tok, &base, &steered, k)?;
     Ok(SteerResult {
         tokens: tok.token_infos(&ids),
-        top_base: ranked(&|i| pb[i], &|i| pb[i]),
-        top_steered: ranked(&|i| ps[i], &|i| ps[i]),
-        rose: ranked(&|i| ps[i] - pb[i], &|i| ps[i] - pb[i]),
-        fell: ranked(&|i| pb[i] - ps[i], &|i| ps[i] - pb[i]),
+        top_base: shift.top_a,
+        top_steered: shift.top_b,
+        rose: shift.rose,
+        fell: shift.fell,
         kl: kl_divergence(&base, &steered)?,
         interventions,
         typical_norms,
