@@ -8,12 +8,27 @@ const simd128 = () => WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0
 const BENCH_PROMPT = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';
 const GEN_PROMPT = 'The Eiffel Tower is located in the city of';
 
-window.runBench = async ({ mode, reps, gen, modelUrl }) => {
-  const wasm = await init();
+// The threaded build (dist/threads/, as the explorer's worker picks it on a cross-origin
+// isolated page) with a pool of one thread per core, or the single-threaded one.
+async function start(threads) {
+  if (!threads) return { wasm: await init(), Loupe, threads: 1 };
+  if (!self.crossOriginIsolated) throw new Error('threads need a cross-origin isolated page (COOP/COEP)');
+  const mod = await import('./threads/loupe-web.js');
+  const wasm = await mod.default();
+  const n = navigator.hardwareConcurrency;
+  await mod.initThreadPool(n);
+  return { wasm, Loupe: mod.Loupe, threads: n };
+}
+
+self.runBench = async ({ mode, reps, gen, modelUrl, threads = false }) => {
+  const { wasm, Loupe, threads: nThreads } = await start(threads);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
   let t = performance.now();
   const m = Loupe.load(bytes, mode);
   const loadMs = performance.now() - t;
+  // wasm memory (it only grows) after each stage: which workload sets the peak.
+  const mib = () => wasm.memory.buffer.byteLength / 2 ** 20;
+  const memoryAfter = { load: mib() };
   const n = m.tokenize(BENCH_PROMPT, false).length;
   if (n !== 64) throw new Error(`bench prompt is ${n} tokens, expected 64`);
   const timed = (capture) => {
@@ -28,7 +43,9 @@ window.runBench = async ({ mode, reps, gen, modelUrl }) => {
     return ms[Math.floor(ms.length / 2)];
   };
   const forward64 = timed([]);
+  memoryAfter.forward64 = mib();
   const forward64Capture = timed(['blocks.*.hook_resid_pre', 'blocks.*.hook_resid_post']);
+  memoryAfter.capture = mib();
   const g = m.startGeneration({ prompt: GEN_PROMPT, maxTokens: gen, stopAtEos: false });
   t = performance.now();
   let made = 0;
@@ -39,6 +56,7 @@ window.runBench = async ({ mode, reps, gen, modelUrl }) => {
   }
   const end = performance.now();
   g.free();
+  memoryAfter.generate = mib();
   const sweep = (site) => {
     const t0 = performance.now();
     const p = m.startPatching({
@@ -52,12 +70,16 @@ window.runBench = async ({ mode, reps, gen, modelUrl }) => {
     return (performance.now() - t0) / 1e3;
   };
   const patchResid = sweep('resid_pre');
+  memoryAfter.patch_resid = mib();
   const patchHeads = sweep('head_z');
+  memoryAfter.patch_heads = mib();
   return {
     weights: mode,
+    threads: nThreads,
     patch_resid_30x16_s: patchResid,
     patch_heads_30x9_s: patchHeads,
     load_ms: loadMs,
+    wasm_memory_after_mb: memoryAfter,
     forward64_ms: forward64,
     forward64_capture_resid_ms: forward64Capture,
     generate_tokens: made,
@@ -68,14 +90,14 @@ window.runBench = async ({ mode, reps, gen, modelUrl }) => {
   };
 };
 
-// Attribution in the page's own flow: the explorer's default q8 model, then the f32
+// Attribution in the page's own flow: the explorer's default model (quantized), then the f32
 // differentiable copy built by the first gradient request, then IG and SmoothGrad.
 const ATTRIBUTION_PROMPT = 'The Eiffel Tower is in Paris, and the famous Colosseum is located in the city of';
 
-window.runAttributionBench = async ({ modelUrl }) => {
-  const wasm = await init();
+self.runAttributionBench = async ({ modelUrl, threads = false }) => {
+  const { wasm, Loupe, threads: nThreads } = await start(threads);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
-  const m = Loupe.load(bytes, 'q8');
+  const m = Loupe.load(bytes, 'quantized');
   if (m.tokenize(ATTRIBUTION_PROMPT, false).length !== 20) throw new Error('attribution prompt is not 20 tokens');
   const target = { type: 'logprob', token: ' Rome' };
   const run = (method, params) => {
@@ -90,6 +112,7 @@ window.runAttributionBench = async ({ modelUrl }) => {
   const ig = run('integrated_gradients', { steps: 32 });
   const sg = run('smoothgrad', { samples: 16 });
   return {
+    threads: nThreads,
     first_gradient_with_model_build_s: build.s,
     ig32_s: ig.s,
     ig32_passes: ig.passes,
@@ -100,12 +123,12 @@ window.runAttributionBench = async ({ modelUrl }) => {
   };
 };
 
-// Steered vs unsteered generation (q8, a contrastive direction added at layer 12 at every
+// Steered vs unsteered generation (quantized, a contrastive direction added at layer 12 at every
 // position) and the SAE's encode cost per token, as `loupe bench --steering`.
-window.runSteeringBench = async ({ modelUrl, gen, saeUrl }) => {
+self.runSteeringBench = async ({ modelUrl, gen, saeUrl }) => {
   await init();
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
-  const m = Loupe.load(bytes, 'q8');
+  const m = Loupe.load(bytes, 'quantized');
   const prompt = 'I went to see the film last night and I thought it was';
   const direction = m.steeringDirection({
     positive: ['I love this movie, it is wonderful', 'What a fantastic and happy day'],
@@ -146,3 +169,29 @@ window.runSteeringBench = async ({ modelUrl, gen, saeUrl }) => {
   }
   return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_features_ms_per_token: saeFeaturesMsPerToken, forward_ms_per_token: forwardMsPerToken, simd128: simd128() };
 };
+
+// The threaded build must run where the explorer runs it: in a Worker, which may block while
+// the pool works (a page's main thread may not, so rayon would spin there and compete with
+// the pool for the cores). `runInWorker({fn, ...args})` runs one of the functions above in a
+// module Worker started from this same file.
+if (typeof window === 'undefined') {
+  self.onmessage = async ({ data }) => {
+    try {
+      self.postMessage({ result: await self[data.fn](data) });
+    } catch (error) {
+      self.postMessage({ error: String(error?.stack ?? error) });
+    }
+  };
+} else {
+  window.runInWorker = (args) =>
+    new Promise((resolve, reject) => {
+      const worker = new Worker(new URL(import.meta.url), { type: 'module' });
+      worker.onmessage = ({ data }) => {
+        worker.terminate();
+        if (data.error) reject(new Error(data.error));
+        else resolve(data.result);
+      };
+      worker.onerror = (e) => reject(new Error(`bench worker: ${e.message}`));
+      worker.postMessage(args);
+    });
+}

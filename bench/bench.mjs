@@ -5,10 +5,13 @@
 //
 //   node bench/bench.mjs [--reps 5] [--gen 32] [--modes quantized,q8,f32] [--attribution] [--native-threads 1]
 // --attribution adds IG (32 steps) and SmoothGrad (16 samples) on a 20-token prompt, native
-// (its own process, so its peak memory is its own) and in a fresh page (q8 model + the f32
+// (its own process, so its peak memory is its own) and in a fresh page (the page's quantized model + the f32
 // gradient model, as the explorer runs it); --steering adds steered vs unsteered decode speed
 // and the SAE's encode cost (--sae DIR, default the shipped SAE); --modes '' skips the
-// forward/generation table.
+// forward/generation table; --threads adds each mode again with the threaded build on a
+// cross-origin isolated page (one thread per core).
+// --onnx [PATH] and --stock add the references of issue 3 (onnxruntime-web on an f32 ONNX
+// export, 1 and 2 threads; stock candle quantized_llama, native and wasm): bench/references.mjs.
 // (scripts/bench.sh builds what it needs first.) Results go into docs/BENCHMARKS.md.
 
 import fs from 'node:fs';
@@ -18,6 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { serveStatic } from '../tests/e2e/server.mjs';
+import { referenceOptions, runReferences, referenceTable } from './references.mjs';
 
 const require = createRequire(path.join(path.dirname(fileURLToPath(import.meta.url)), '../tests/e2e/package.json'));
 const { chromium } = require('playwright-core');
@@ -33,6 +37,7 @@ const reps = Number(arg('reps', 5));
 const gen = Number(arg('gen', 32));
 const modes = arg('modes', 'quantized,q8,f32').split(',').filter(Boolean);
 const attribution = process.argv.includes('--attribution');
+const threadsAsked = process.argv.includes('--threads');
 const steering = process.argv.includes('--steering');
 const saeDir = arg('sae', 'saes/smollm2-135m-instruct-l12-resid/');
 
@@ -62,7 +67,12 @@ const browser = await chromium.launch({
 });
 const wasm = [];
 let wasmAttribution = null;
+let wasmAttributionThreads = null;
 let wasmSteering = null;
+// ── References (issue 3): --onnx [PATH], --stock; see bench/references.mjs ──
+const referencesAsked = referenceOptions(process.argv);
+let references = null;
+// ── end references ──
 try {
   for (const mode of modes) {
     const context = await browser.newContext();
@@ -72,6 +82,29 @@ try {
     wasm.push(await page.evaluate((a) => window.runBench(a), { mode, reps, gen, modelUrl: MODEL }));
     await context.close();
   }
+  // --threads: the same runs with the threaded build, on a cross-origin isolated page (the
+  // headers Trunk.toml's [serve] sends), as the explorer's worker would pick it.
+  if (threadsAsked) {
+    const isolated = await serveStatic(path.join(ROOT, 'dist'), {
+      synthetic: {
+        'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
+        'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
+      },
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
+    });
+    try {
+      for (const mode of modes) {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(`${isolated.url}bench.html`);
+        await page.waitForFunction(() => typeof window.runBench === 'function');
+        wasm.push(await page.evaluate((a) => window.runInWorker(a), { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true }));
+        await context.close();
+      }
+    } finally {
+      await isolated.close();
+    }
+  }
   if (attribution) {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -79,6 +112,25 @@ try {
     await page.waitForFunction(() => typeof window.runAttributionBench === 'function');
     wasmAttribution = await page.evaluate((a) => window.runAttributionBench(a), { modelUrl: MODEL });
     await context.close();
+  }
+  if (attribution && threadsAsked) {
+    const isolated = await serveStatic(path.join(ROOT, 'dist'), {
+      synthetic: {
+        'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
+        'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
+      },
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
+    });
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${isolated.url}bench.html`);
+      await page.waitForFunction(() => typeof window.runAttributionBench === 'function');
+      wasmAttributionThreads = await page.evaluate((a) => window.runInWorker(a), { fn: 'runAttributionBench', modelUrl: MODEL, threads: true });
+      await context.close();
+    } finally {
+      await isolated.close();
+    }
   }
   if (steering) {
     const context = await browser.newContext();
@@ -88,6 +140,9 @@ try {
     wasmSteering = await page.evaluate((a) => window.runSteeringBench(a), { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null });
     await context.close();
   }
+  // ── References (issue 3) ──
+  references = await runReferences({ options: referencesAsked, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv });
+  // ── end references ──
 } finally {
   await browser.close();
   await server.close();
@@ -96,7 +151,7 @@ try {
 const nat = Object.fromEntries(native.results.map((r) => [r.weights, r]));
 const f = (x, d = 0) => (x === undefined ? '—' : x.toFixed(d));
 const lines = [
-  `Chromium ${browser.version()} (wasm32, simd128 ${[wasm[0], wasmAttribution, wasmSteering].find(Boolean)?.simd128 ? 'on' : 'OFF'}, 1 thread) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
+  `Chromium ${browser.version()} (wasm32, simd128 ${[wasm[0], wasmAttribution, wasmSteering].find(Boolean)?.simd128 ? 'on' : 'OFF'}, 1 thread unless a row says otherwise) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
   '',
   '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | patch resid 30×16: wasm / native | patch heads 30×9: wasm / native | load: wasm / native | peak wasm memory |',
   '|---|---|---|---|---|---|---|---|',
@@ -104,7 +159,7 @@ const lines = [
 for (const w of wasm) {
   const n = nat[w.weights] ?? {};
   lines.push(
-    `| ${w.weights} | ${f(w.forward64_ms)} ms / ${f(n.forward64_ms)} ms (${f(w.forward64_ms / n.forward64_ms, 2)}×) ` +
+    `| ${w.weights}${w.threads > 1 ? `, ${w.threads} threads` : ''} | ${f(w.forward64_ms)} ms / ${f(n.forward64_ms)} ms (${f(w.forward64_ms / n.forward64_ms, 2)}×) ` +
       `| ${f(w.forward64_capture_resid_ms)} ms / ${f(n.forward64_capture_resid_ms)} ms ` +
       `| ${f(w.decode_tok_per_s, 1)} / ${f(n.decode_tok_per_s, 1)} (${f(w.decode_tok_per_s / n.decode_tok_per_s, 2)}×) ` +
       `| ${f(w.patch_resid_30x16_s, 1)} s / ${f(n.patch_resid_30x16_s, 1)} s | ${f(w.patch_heads_30x9_s, 1)} s / ${f(n.patch_heads_30x9_s, 1)} s ` +
@@ -120,8 +175,14 @@ if (attribution) {
     '|---|---|---|---|',
     `| Integrated Gradients, 32 steps (${w.ig32_passes} passes) | ${f(w.ig32_s, 2)} s | ${f(n.ig32_s, 2)} s | ${f(w.ig32_s / n.ig32_s, 2)}× |`,
     `| SmoothGrad, 16 samples (${w.smoothgrad16_passes} passes) | ${f(w.smoothgrad16_s, 2)} s | ${f(n.smoothgrad16_s, 2)} s | ${f(w.smoothgrad16_s / n.smoothgrad16_s, 2)}× |`,
+    ...(wasmAttributionThreads
+      ? [
+          `| Integrated Gradients, 32 steps, ${wasmAttributionThreads.threads} threads | ${f(wasmAttributionThreads.ig32_s, 2)} s | — | |`,
+          `| SmoothGrad, 16 samples, ${wasmAttributionThreads.threads} threads | ${f(wasmAttributionThreads.smoothgrad16_s, 2)} s | — | |`,
+        ]
+      : []),
     `| first gradient request (builds the f32 model) | ${f(w.first_gradient_with_model_build_s, 2)} s | — | |`,
-    `| peak memory | ${f(w.wasm_memory_mb)} MB wasm (q8 + f32 models) | ${f(n.peak_rss_mb)} MB RSS (f32 model alone: ${f(n.model_rss_mb)} MB), ${n.threads} thread(s) | |`,
+    `| peak memory | ${f(w.wasm_memory_mb)} MB wasm (quantized + f32 models) | ${f(n.peak_rss_mb)} MB RSS (f32 model alone: ${f(n.model_rss_mb)} MB), ${n.threads} thread(s) | |`,
   );
 }
 if (steering) {
@@ -129,7 +190,7 @@ if (steering) {
   const n = nativeSteering;
   lines.push(
     '',
-    `| q8, ${gen} tokens, add at layer 12 | wasm (1 thread) | native |`,
+    `| quantized, ${gen} tokens, add at layer 12 | wasm (1 thread) | native |`,
     '|---|---|---|',
     `| decode tok/s unsteered | ${f(w.decode_tok_per_s_unsteered, 1)} | ${f(n.decode_tok_per_s_unsteered, 1)} |`,
     `| decode tok/s steered | ${f(w.decode_tok_per_s_steered, 1)} (${f(w.decode_tok_per_s_steered / w.decode_tok_per_s_unsteered, 2)}×) | ${f(n.decode_tok_per_s_steered, 1)} (${f(n.decode_tok_per_s_steered / n.decode_tok_per_s_unsteered, 2)}×) |`,
@@ -139,4 +200,10 @@ if (steering) {
 }
 lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
 console.log(lines.join('\n'));
-console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttribution, nativeSteering, wasmSteering }));
+console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttribution, wasmAttributionThreads, nativeSteering, wasmSteering }));
+// ── References (issue 3) ──
+if (references) {
+  console.log(referenceTable(references, { wasm, native, nativeThreads }).join('\n'));
+  console.log('\nraw references:', JSON.stringify(references));
+}
+// ── end references ──

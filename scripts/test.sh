@@ -14,7 +14,8 @@ source scripts/env.sh
 step "native tests"
 # One candle thread per test: the harness already runs tests in parallel, and candle's
 # spinning thread pool is several times slower when the other cores are busy.
-RAYON_NUM_THREADS=1 cargo test --workspace --exclude loupe-web
+# stock-bench is the benchmark's stock-candle reference (no tests; scripts/bench.sh --stock builds it).
+RAYON_NUM_THREADS=1 cargo test --workspace --exclude loupe-web --exclude stock-bench
 
 step "wasm tests in headless Chromium"
 ( loupe_wasm_env && cargo test --release --target wasm32-unknown-unknown -p loupe-web )

@@ -193,8 +193,8 @@
  *   loupe.tokenTexts(ids: number[]) : Promise<string[]>
  *       The exact text of each token id (as tokenize gives it), e.g. for an SAE dashboard.
  *   loupe.load({url, weights}) : Promise<{info, source, bytes, ms, phases, url, weights}>
- *       Replaces the model (weights: 'quantized' keeps the GGUF blocks, 'q8' re-encodes them to
- *       Q8_0 at load (the default: SIMD kernels), 'f32' dequantizes).
+ *       Replaces the model (weights: 'quantized' keeps the GGUF blocks (the default), 'q8'
+ *       re-encodes them to Q8_0 at load, 'f32' dequantizes).
  *
  * If the model panics, pending calls reject with the panic message, the page shows it, and the
  * worker is restarted with the model reloaded from the cache; later calls work again.

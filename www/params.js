@@ -5,9 +5,10 @@
 import { WEIGHTS } from './protocol.js';
 
 export const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
-// q8: the file's Q4_1 blocks re-encoded to Q8_0 at load, which candle runs with simd128
-// kernels: ~4× faster than Q4_1 here at 1.2× its memory (docs/BENCHMARKS.md).
-export const DEFAULT_WEIGHTS = 'q8';
+// quantized: the file's own Q4_1 blocks, run by our simd128 kernels (crates/model/src/qmatmul.rs):
+// as fast as the Q8_0 re-encoding (q8) at 0.7× its wasm memory, and no re-encoding error
+// (docs/BENCHMARKS.md, "Quantized kernels").
+export const DEFAULT_WEIGHTS = 'quantized';
 /** The SAE trained for the default model (scripts/train_sae.py): a folder in SAELens's format. */
 export const DEFAULT_SAE = 'saes/smollm2-135m-instruct-l12-resid/';
 

@@ -5,18 +5,39 @@
 // `fatal`: after a panic the wasm instance is dead, and since a module built with
 // `--target web` cannot be instantiated twice, the page replaces the whole worker.
 
-import init, { Loupe, set_panic_reporter } from '../loupe-web.js';
-// Optional exports are looked up on the namespace, so a build without them still starts.
-import * as bindings from '../loupe-web.js';
 import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, SAE_FILES, SAE_TRAIN_STEPS_PER_REPORT, transferables } from './protocol.js';
 
-/** @type {Loupe | null} */
+/** @type {import('../loupe-web.js').Loupe | null} */
 let model = null;
 /** Why the last load failed, so later commands can say why there is no model. */
 let loadError = null;
 /** Set once the wasm instance has trapped; every later command is refused. */
 let dead = false;
 let wasmReady = null;
+/** The wasm module's namespace once started (optional exports are looked up on it, so a
+ *  build without them still starts). */
+let bindings = null;
+
+// Two builds of the same module: ../threads/ splits the big matrix products across a worker
+// pool (wasm-bindgen-rayon) and needs SharedArrayBuffer, which browsers give only to
+// cross-origin isolated pages (COOP + COEP headers); ../ is single-threaded and runs
+// anywhere. Any failure of the threaded one falls back to the other.
+async function startWasm() {
+  const cores = Math.min(navigator.hardwareConcurrency ?? 1, 8);
+  if (self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && cores > 1) {
+    try {
+      const threaded = await import('../threads/loupe-web.js');
+      await threaded.default();
+      await threaded.initThreadPool(cores);
+      return threaded;
+    } catch (error) {
+      console.warn(`threaded wasm unavailable, using one thread: ${messageOf(error)}`);
+    }
+  }
+  const single = await import('../loupe-web.js');
+  await single.default();
+  return single;
+}
 
 // Commands are served strictly in order: `load` awaits the network, and a `run` that arrives
 // meanwhile must wait for the model rather than find none.
@@ -109,9 +130,9 @@ async function dispatch(id, command, args) {
     case Command.TokenTexts:
       return { result: loaded().tokenTexts(Uint32Array.from(args.ids ?? [], (t) => index(t, 'token id'))), transfer: [] };
     case Command.DebugPanic:
-      if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
       if (!wasmReady) throw new Error('the wasm module is not started yet');
       await wasmReady;
+      if (typeof bindings.debug_panic !== 'function') throw new Error('this build has no debug_panic');
       bindings.debug_panic(String(args.message ?? 'debug panic'));
       throw new Error('debug_panic returned without panicking');
     default:
@@ -294,8 +315,11 @@ async function load(id, { url, weights }) {
 
   if (!wasmReady) {
     progress(Phase.Compile);
-    wasmReady = init().then(
-      () => set_panic_reporter((message) => fatal(message)),
+    wasmReady = startWasm().then(
+      (module) => {
+        bindings = module;
+        bindings.set_panic_reporter((message) => fatal(message));
+      },
       (error) => {
         throw new Error(`Could not start the wasm module (loupe-web_bg.wasm): ${messageOf(error)}`);
       },
@@ -318,14 +342,15 @@ async function load(id, { url, weights }) {
     progress(Phase.Parse, bytes.length, bytes.length);
     const size = bytes.length;
     try {
-      model = Loupe.load(bytes, weights);
+      model = bindings.Loupe.load(bytes, weights);
     } catch (error) {
       if (dead || error instanceof WebAssembly.RuntimeError) throw error;
       // A file that does not parse must not stay cached, or every reload would fail again.
       await cache?.delete(url).catch(() => {});
       throw new Error(`Could not read the model file ${fileName(url)} (${formatMB(size)}): ${messageOf(error)}`);
     }
-    bytes = null; // the wasm side holds its own copy now
+    // The model keeps `bytes` (JS heap, outside wasm memory) and copies tensors out of it
+    // as it needs them: on load, and for the f32 gradient model on the first gradient request.
     return { info: model.info(), source, bytes: size };
   } catch (error) {
     loadError = messageOf(error);

@@ -46,8 +46,8 @@ const IOI = {
 const IOI_TOP_HEAD = [23, 3];
 /** DLA parts must add up to the decomposed logit difference within this (the issue's 1e-3)… */
 const DLA_SUM_TOLERANCE = 1e-3;
-/** …which may differ from the model's own logits in the quantized default mode, where the
- *  unembedding rounds its input to 8 bits (measured: 0.045 on the IOI prompt in q8). */
+/** …which may differ from the model's own logits where a quantized unembedding rounds its
+ *  input to 8 bits: prompts under 8 tokens, or q8 before 2026-11-25 (0.045 on IOI). */
 const DLA_MODEL_TOLERANCE = 0.1;
 /** Patching one head's output must restore at least this much of the IOI logit difference
  *  for some head (name movers restore about half of it). */
@@ -147,11 +147,17 @@ async function main() {
       '--disable-sync',
     ],
   });
+  // The same site again with cross-origin isolation headers (as `trunk serve` sends them):
+  // there the worker takes the threaded build.
+  const isolated = await serveStatic(DIST, {
+    prefix: PREFIX,
+    headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
+  });
   // Zero network besides the site itself: any other request is a failure.
-  const origin = new URL(server.url).origin;
+  const origins = [new URL(server.url).origin, new URL(isolated.url).origin];
   context.on('request', (request) => {
     const url = request.url();
-    if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:')) {
+    if (!origins.some((o) => url.startsWith(o)) && !url.startsWith('data:') && !url.startsWith('blob:')) {
       failures.push(`unexpected network request to ${url}`);
     }
   });
@@ -159,9 +165,11 @@ async function main() {
   try {
     await mainPage(context, server);
     await errorPages(context, server);
+    await threadedPage(context, server, isolated);
   } finally {
     await context.close().catch(() => {});
     await server.close();
+    await isolated.close();
     fs.rmSync(userDataDir, { recursive: true, force: true });
   }
 }
@@ -1511,6 +1519,43 @@ function tinyDashboard() {
   return { format: 'e2e: synthetic statistics for the tiny test SAE', hook_name: 'blocks.12.hook_resid_pre', d_sae: 64, n_tokens: 1000, context_size: 128, features };
 }
 
+/** The threaded build, picked by the worker on a cross-origin isolated page: it must give
+ *  the single-threaded build's numbers (same kernels, work split by rows). */
+async function threadedPage(context, server, isolated) {
+  await step('cross-origin isolated page: the threaded build runs, same top-5 and greedy tokens as one thread', async () => {
+    const probe = async (url) => {
+      const page = await context.newPage();
+      watchConsole(page);
+      await page.goto(url);
+      const out = await page.evaluate(async () => {
+        const info = await window.loupe.ready;
+        // 41 tokens: enough rows that the threaded build splits every matrix product.
+        const run = await window.loupe.run({
+          prompt: 'In 1889 the engineer Gustave Eiffel finished a tower of iron for the World Fair. Today millions of tourists visit it every year. The Eiffel Tower is located in the city of',
+          topK: 5,
+        });
+        const tokens = [];
+        await window.loupe.generate({ prompt: 'The Eiffel Tower is located in the city of', maxTokens: 5, temperature: 0, stopAtEos: false }, (t) => {
+          tokens.push(t.id);
+        });
+        return { threads: info.threads, isolated: self.crossOriginIsolated, top: run.top, tokens: JSON.stringify(tokens) };
+      });
+      await page.close();
+      return out;
+    };
+    const one = await probe(server.url);
+    const many = await probe(isolated.url);
+    check(one.threads === 1 && !one.isolated, `plain server: expected 1 thread, got ${JSON.stringify([one.threads, one.isolated])}`);
+    const cores = await context.pages()[0]?.evaluate(() => navigator.hardwareConcurrency).catch(() => 2);
+    check(many.isolated && many.threads === Math.min(cores ?? 2, 8), `isolated page: ${many.threads} threads (crossOriginIsolated ${many.isolated}), expected ${cores}`);
+    check(many.top[0]?.token === ' Paris', `threaded top[0] ${JSON.stringify(many.top[0])}`);
+    const worst = Math.max(...one.top.map((t, i) => Math.abs(t.prob - (many.top[i]?.prob ?? -1))));
+    check(worst < 1e-4, `threaded top-5 probabilities differ from one thread's by ${worst}`);
+    check(one.tokens === many.tokens, `greedy tokens differ: ${one.tokens} vs ${many.tokens}`);
+    console.log(`    ${many.threads} threads; top-5 probabilities within ${worst.toExponential(1)} of one thread's`);
+  });
+}
+
 async function errorPages(context, server) {
   // (d) a truncated model: a clear message, not a blank page.
   await step('?model=truncated.gguf: clear error in the banner', async () => {
@@ -1570,7 +1615,7 @@ async function errorPages(context, server) {
     const banner = await bannerText(page);
     check(/weights/.test(banner), `banner ${JSON.stringify(banner)} does not mention the bad weights value`);
     const info = await page.evaluate(() => window.loupe.ready);
-    check(info?.weights === 'q8', `fell back to weights ${JSON.stringify(info?.weights)}, expected the default 'q8'`);
+    check(info?.weights === 'quantized', `fell back to weights ${JSON.stringify(info?.weights)}, expected the default 'quantized'`);
     await page.close();
   });
 }

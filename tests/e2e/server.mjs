@@ -25,16 +25,18 @@ const MIME = {
  * @param {object} options
  *   prefix: the sub-path the site lives under, e.g. '/loupe/'
  *   synthetic: {[name]: () => Buffer}  extra files at prefix + name (e.g. a truncated model)
+ *   headers: {[name]: value}  opt-in extra headers on every response (none by default; the
+ *            benchmark's onnxruntime-web page uses COOP/COEP for threads, the e2e never does)
  * @returns {Promise<{url: string, requests: {method, path, status}[], close(): Promise<void>}>}
  */
-export async function serveStatic(root, { prefix = '/', synthetic = {} } = {}) {
+export async function serveStatic(root, { prefix = '/', synthetic = {}, headers = {} } = {}) {
   const rootDir = path.resolve(root);
   const requests = [];
   const server = http.createServer((req, res) => {
     const record = (status) => requests.push({ method: req.method, path: req.url, status });
     const send = (status, body, type = 'text/plain; charset=utf-8') => {
       record(status);
-      res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+      res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
@@ -52,6 +54,7 @@ export async function serveStatic(root, { prefix = '/', synthetic = {} } = {}) {
       if (error || !stat.isFile()) return send(404, 'not found\n');
       record(200);
       res.writeHead(200, {
+        ...headers,
         'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream',
         'Content-Length': stat.size,
       });

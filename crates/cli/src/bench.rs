@@ -149,14 +149,14 @@ fn bench_attribution(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Steered vs unsteered generation (q8, a contrastive direction added at layer 12 at every
+/// Steered vs unsteered generation (the page default, quantized, a contrastive direction added at layer 12 at every
 /// position) and the SAE's encode cost per token (`--sae DIR`, SAELens format).
 fn bench_steering(args: &Args) -> Result<()> {
     use loupe_interp::sae::Sae;
     use loupe_interp::steering::{contrastive_direction, DirectionRequest, Reduce, SteerMode, Steering};
     let file = load_file(args)?;
     let tok = LoupeTokenizer::from_gguf(&file)?;
-    let model = Llama::load(&file, WeightMode::Q8)?;
+    let model = Llama::load(&file, WeightMode::Quantized)?;
     let gen: usize = args.get("gen", 32)?;
     let prompt = "I went to see the film last night and I thought it was";
     let direction = contrastive_direction(

@@ -1,33 +1,97 @@
-//! A GGUF file held in memory: candle's bounds-checked header parser over the bytes, plus
-//! typed metadata getters whose errors name the missing key.
+//! A GGUF file: candle's bounds-checked header parser over the bytes, plus typed metadata
+//! getters whose errors name the missing key.
 //!
-//! Tensors are built straight from slices of the file buffer (one copy, into the QTensor),
-//! so a truncated file is caught by a length check, never by a panic.
+//! The bytes stay wherever their [`ByteSource`] keeps them: in a `Vec` natively, in the
+//! page's JavaScript `ArrayBuffer` in the browser. Each tensor is copied out only when the
+//! model is built from it, so the wasm heap never holds the whole file beside the model
+//! (one copy of the weights, not two). Every tensor's extent is checked against the file's
+//! length first, so a truncated file is caught by a length check, never by a panic.
 
 use crate::error::{LoupeError, Result};
 use candle_core::quantized::gguf_file::{Content, TensorInfo, Value};
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, QTensor};
 use candle_core::Device;
-use std::io::Cursor;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+
+/// Random access to a file's bytes.
+pub trait ByteSource {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copies bytes `offset..offset + out.len()` into `out`; the caller keeps that in bounds.
+    fn read_at(&self, offset: usize, out: &mut [u8]);
+}
+
+impl ByteSource for Vec<u8> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn read_at(&self, offset: usize, out: &mut [u8]) {
+        out.copy_from_slice(&self[offset..offset + out.len()]);
+    }
+}
+
+/// `Read + Seek` over a [`ByteSource`], for candle's header parser (behind a `BufReader`,
+/// since it reads field by field).
+struct SourceReader<'a> {
+    source: &'a dyn ByteSource,
+    pos: u64,
+}
+
+impl Read for SourceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let len = self.source.len() as u64;
+        let n = buf.len().min(len.saturating_sub(self.pos) as usize);
+        self.source.read_at(self.pos as usize, &mut buf[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SourceReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => (self.source.len() as u64).checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = target.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+/// A boxed source: shareable between threads natively; in the browser a JavaScript array,
+/// which belongs to its one thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxedSource = Box<dyn ByteSource + Send + Sync>;
+#[cfg(target_arch = "wasm32")]
+pub type BoxedSource = Box<dyn ByteSource>;
 
 pub struct GgufFile {
-    bytes: Vec<u8>,
+    source: BoxedSource,
     content: Content,
 }
 
 impl GgufFile {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
-        if bytes.len() < 4 || &bytes[..4] != b"GGUF" {
+        Self::from_source(Box::new(bytes))
+    }
+
+    pub fn from_source(source: BoxedSource) -> Result<Self> {
+        let len = source.len();
+        let mut magic = [0u8; 4];
+        if len >= 4 {
+            source.read_at(0, &mut magic);
+        }
+        if len < 4 || &magic != b"GGUF" {
             return Err(LoupeError::InvalidModel(format!(
-                "not a GGUF file ({} bytes; GGUF files start with the bytes 'GGUF')",
-                bytes.len()
+                "not a GGUF file ({len} bytes; GGUF files start with the bytes 'GGUF')"
             )));
         }
-        let content = Content::read(&mut Cursor::new(&bytes[..]))
-            .map_err(|e| {
-                LoupeError::InvalidModel(format!("corrupt or truncated GGUF header ({} bytes): {e}", bytes.len()))
-            })?;
-        let file = Self { bytes, content };
+        let content = Content::read(&mut BufReader::with_capacity(1 << 16, SourceReader { source: &*source, pos: 0 }))
+            .map_err(|e| LoupeError::InvalidModel(format!("corrupt or truncated GGUF header ({len} bytes): {e}")))?;
+        let file = Self { source, content };
         file.check_tensor_extents()?;
         Ok(file)
     }
@@ -44,10 +108,10 @@ impl GgufFile {
         for (name, info) in &self.content.tensor_infos {
             let (start, len) = self.extent(info)?;
             let end = start.saturating_add(len);
-            if end > self.bytes.len() {
+            if end > self.source.len() {
                 return Err(LoupeError::InvalidModel(format!(
                     "file is truncated: tensor '{name}' ends at byte {end} but the file has {} bytes",
-                    self.bytes.len()
+                    self.source.len()
                 )));
             }
         }
@@ -74,16 +138,18 @@ impl GgufFile {
             .ok_or_else(|| LoupeError::InvalidModel(format!("missing tensor '{name}'")))
     }
 
-    /// The raw (still quantized) bytes of a tensor, and its info.
-    pub fn tensor_bytes(&self, name: &str) -> Result<(&TensorInfo, &[u8])> {
+    /// A copy of the raw (still quantized) bytes of a tensor, and its info.
+    pub fn tensor_bytes(&self, name: &str) -> Result<(&TensorInfo, Vec<u8>)> {
         let info = self.tensor_info(name)?;
         let (start, len) = self.extent(info)?;
-        Ok((info, &self.bytes[start..start + len]))
+        let mut raw = vec![0u8; len];
+        self.source.read_at(start, &mut raw);
+        Ok((info, raw))
     }
 
     pub fn qtensor(&self, name: &str) -> Result<QTensor> {
         let (info, raw) = self.tensor_bytes(name)?;
-        Ok(qtensor_from_ggml(info.ggml_dtype, raw, info.shape.dims().to_vec(), &Device::Cpu)?)
+        Ok(qtensor_from_ggml(info.ggml_dtype, &raw, info.shape.dims().to_vec(), &Device::Cpu)?)
     }
 
     pub fn metadata(&self, key: &str) -> Result<&Value> {
@@ -142,7 +208,7 @@ impl GgufFile {
     }
 
     pub fn len_bytes(&self) -> usize {
-        self.bytes.len()
+        self.source.len()
     }
 }
 

@@ -10,6 +10,8 @@ pub mod generate;
 pub mod gguf;
 pub mod hooks;
 pub mod llama;
+pub mod parallel;
+pub mod qmatmul;
 pub mod sampling;
 pub mod synthetic;
 pub mod tokenizer;

@@ -12,7 +12,9 @@ use crate::config::LlamaConfig;
 use crate::error::{bad_input, LoupeError, Result};
 use crate::gguf::GgufFile;
 use crate::hooks::{BlockSite as S, HookPoint, Hooks};
+use crate::qmatmul::QuantMatrix;
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
+use std::sync::Arc;
 use candle_core::{DType, Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
 
@@ -41,30 +43,46 @@ impl std::str::FromStr for WeightMode {
     }
 }
 
-/// A weight matrix `[out, in]`, applied as `x @ W^T`.
+/// A weight matrix `[out, in]`, applied as `x @ W^T`: block-quantized (see `qmatmul` for
+/// its kernels) or f32.
 #[derive(Clone, Debug)]
-struct Linear(QMatMul);
+enum Linear {
+    Quant(QuantMatrix),
+    F32(Tensor),
+}
 
 impl Linear {
     fn new(q: QTensor, mode: WeightMode) -> Result<Self> {
-        Ok(Self(match mode {
-            WeightMode::Quantized => QMatMul::from_qtensor(q)?,
-            WeightMode::Q8 => QMatMul::from_qtensor(to_q8(q)?)?,
-            WeightMode::F32 => QMatMul::Tensor(q.dequantize(&Device::Cpu)?),
-        }))
+        Ok(match mode {
+            WeightMode::Quantized => Linear::Quant(QuantMatrix::new(Arc::new(q))?),
+            WeightMode::Q8 => Linear::Quant(QuantMatrix::new(Arc::new(to_q8(q)?))?),
+            WeightMode::F32 => Linear::F32(q.dequantize(&Device::Cpu)?),
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.0.forward(x)?)
+        match self {
+            Linear::Quant(q) => q.forward(x),
+            Linear::F32(w) if crate::parallel::threads() > 1 => Ok(InputGradLinear::matmul_2d(x, &w.t()?)?),
+            Linear::F32(w) => Ok(QMatMul::Tensor(w.clone()).forward(x)?),
+        }
+    }
+
+    /// The whole matrix in f32 (for reading single columns or rows).
+    fn dequantized(&self) -> Result<Tensor> {
+        match self {
+            Linear::Quant(q) => Ok(q.qtensor().dequantize(&Device::Cpu)?),
+            Linear::F32(w) => Ok(w.clone()),
+        }
     }
 
     /// `x @ W^T` with a backward pass for `x` only. candle's own matmul backward also
     /// computes the weight's gradient (`[batch, in, out]` for a broadcast weight) even when
     /// nothing asks for it: for input attribution that is wasted work and memory.
     fn forward_input_grad(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.0 {
-            QMatMul::Tensor(w) => Ok(x.contiguous()?.apply_op1(InputGradLinear(w.clone()))?),
-            _ => Err(bad_input("gradients need the f32 weights (weights=f32)")),
+        match self {
+            Linear::F32(w) => Ok(x.contiguous()?.apply_op1(InputGradLinear(w.clone()))?),
+            Linear::Quant(_) => Err(bad_input("gradients need the f32 weights (weights=f32)")),
         }
     }
 }
@@ -76,8 +94,8 @@ impl InputGradLinear {
     fn matmul_2d(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
         let dims = x.dims().to_vec();
         let (last, lead) = dims.split_last().ok_or_else(|| candle_core::Error::Msg("scalar input".into()))?;
-        let x2 = x.reshape((lead.iter().product::<usize>(), *last))?;
-        let y = x2.matmul(w)?;
+        let x2 = x.reshape((lead.iter().product::<usize>(), *last))?.contiguous()?;
+        let y = crate::parallel::matmul_rows(&x2, w).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let mut out = lead.to_vec();
         out.push(y.dim(1)?);
         y.reshape(out)
@@ -122,7 +140,7 @@ fn to_q8(q: QTensor) -> Result<QTensor> {
 enum Embedding {
     /// Rows are dequantized only for the tokens looked up; the full `[vocab, d]` matrix is
     /// never materialised in f32.
-    Quantized(std::sync::Arc<QTensor>),
+    Quantized(Arc<QTensor>),
     F32(Tensor),
 }
 
@@ -261,6 +279,11 @@ impl Llama {
             Linear::new(q, mode)
         };
         let (d, dh) = (cfg.d_model, cfg.d_head);
+        // The largest tensor first: its transient copies (file bytes, then blocks) leave a
+        // hole at the bottom of the heap that the smaller matrices then fill, instead of
+        // growing wasm memory (which never shrinks) by its size once more at the end.
+        let embed_q = file.qtensor("token_embd.weight")?;
+        check_dims("token_embd.weight", embed_q.shape().dims(), &[cfg.vocab_size, d])?;
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for l in 0..cfg.n_layers {
             let p = |s: &str| format!("blk.{l}.{s}");
@@ -284,16 +307,14 @@ impl Llama {
                 },
             });
         }
-        let embed_q = file.qtensor("token_embd.weight")?;
-        check_dims("token_embd.weight", embed_q.shape().dims(), &[cfg.vocab_size, d])?;
         let (embedding, unembed) = match mode {
             WeightMode::Quantized | WeightMode::Q8 => {
-                let q = std::sync::Arc::new(if mode == WeightMode::Q8 { to_q8(embed_q)? } else { embed_q });
-                (Embedding::Quantized(q.clone()), Linear(QMatMul::from_arc(q)?))
+                let q = Arc::new(if mode == WeightMode::Q8 { to_q8(embed_q)? } else { embed_q });
+                (Embedding::Quantized(q.clone()), Linear::Quant(QuantMatrix::new(q)?))
             }
             WeightMode::F32 => {
                 let w = embed_q.dequantize(&dev)?;
-                (Embedding::F32(w.clone()), Linear(QMatMul::Tensor(w)))
+                (Embedding::F32(w.clone()), Linear::F32(w))
             }
         };
         // Untied models carry their own unembedding.
@@ -474,10 +495,7 @@ impl Llama {
     /// column n of W_down, `[d_model]`.
     pub fn mlp_out_direction(&self, layer: usize, n: usize) -> Result<Tensor> {
         let block = self.blocks.get(layer).ok_or_else(|| bad_input(format!("no layer {layer}")))?;
-        let w = match &block.mlp.down.0 {
-            QMatMul::QTensor(q) => q.dequantize(&Device::Cpu)?,
-            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.to_dtype(DType::F32)?,
-        }; // [d_model, d_mlp]
+        let w = block.mlp.down.dequantized()?; // [d_model, d_mlp]
         Ok(w.narrow(1, n, 1)?.squeeze(1)?)
     }
 
@@ -499,9 +517,9 @@ impl Llama {
             return Err(bad_input(format!("token id {bad} is outside the vocabulary ({})", self.cfg.vocab_size)));
         }
         let ids_t = Tensor::new(ids, &Device::Cpu)?;
-        Ok(match &self.unembed.0 {
-            QMatMul::QTensor(q) => q.embedding(&ids_t)?,
-            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.index_select(&ids_t, 0)?.to_dtype(DType::F32)?,
+        Ok(match &self.unembed {
+            Linear::Quant(q) => q.qtensor().embedding(&ids_t)?,
+            Linear::F32(w) => w.index_select(&ids_t, 0)?,
         })
     }
 

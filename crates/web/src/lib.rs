@@ -6,9 +6,13 @@
 //! and nowhere else; panics are reported through `set_panic_reporter` before the trap.
 
 mod convert;
+mod js_bytes;
 mod panic;
 
 use convert::{activations_to_js, to_js, JsResult};
+// The threaded build's pool: JS calls `initThreadPool(n)` once after `init()`.
+#[cfg(all(feature = "threads", target_arch = "wasm32"))]
+pub use wasm_bindgen_rayon::init_thread_pool;
 use loupe_interp::ablation::{ablate, AblateRequest};
 use loupe_interp::attribution::{AttributeRequest, AttributionJob};
 use loupe_interp::attribution_patching::{attribution_patching, AttributionPatchRequest};
@@ -142,11 +146,12 @@ impl Generation {
 #[wasm_bindgen]
 impl Loupe {
     /// Parses a GGUF file and builds the model in the chosen weight mode
-    /// (`"quantized"` or `"f32"`).
-    pub fn load(bytes: Vec<u8>, weights: &str) -> JsResult<Loupe> {
+    /// (`"quantized"`, `"q8"` or `"f32"`). The bytes stay in JavaScript (see `js_bytes`); the
+    /// caller must not detach their buffer while this model is alive.
+    pub fn load(bytes: js_sys::Uint8Array, weights: &str) -> JsResult<Loupe> {
         panic::install();
         let mode: WeightMode = weights.parse()?;
-        let file = GgufFile::from_bytes(bytes)?;
+        let file = GgufFile::from_source(Box::new(js_bytes::JsBytes(bytes)))?;
         let model = Llama::load(&file, mode)?;
         let tok = LoupeTokenizer::from_gguf(&file)?;
         Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok), file: Rc::new(file), grad_model: RefCell::new(None), sae: RefCell::new(None) })
@@ -284,6 +289,7 @@ impl Loupe {
             "weights": self.model.mode,
             "hooks": hooks,
             "maxPromptTokens": MAX_PROMPT_TOKENS,
+            "threads": loupe_model::parallel::threads(),
         }))
     }
 

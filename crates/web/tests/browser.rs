@@ -17,7 +17,7 @@ fn get(v: &JsValue, key: &str) -> JsValue {
 }
 
 fn tiny() -> Loupe {
-    Loupe::load(tiny_llama_gguf(3).expect("tiny model"), "quantized").map_err(JsValue::from).expect("loads")
+    Loupe::load(js_sys::Uint8Array::from(&tiny_llama_gguf(3).expect("tiny model")[..]), "quantized").map_err(JsValue::from).expect("loads")
 }
 
 fn request(json: &str) -> JsValue {
@@ -52,13 +52,13 @@ fn run_returns_float32_arrays_with_transformerlens_shapes() {
 
 #[wasm_bindgen_test]
 fn bad_input_becomes_error_messages() {
-    let err = Loupe::load(b"<html>not found</html>".to_vec(), "quantized").err().expect("rejected");
+    let err = Loupe::load(js_sys::Uint8Array::from(&b"<html>not found</html>"[..]), "quantized").err().expect("rejected");
     let msg = get(&JsValue::from(err), "message").as_string().expect("message");
     assert!(msg.contains("not a GGUF file"), "{msg}");
 
     let mut bytes = tiny_llama_gguf(3).expect("tiny");
     bytes.truncate(bytes.len() - 100);
-    let err = Loupe::load(bytes, "quantized").err().expect("rejected");
+    let err = Loupe::load(js_sys::Uint8Array::from(&bytes[..]), "quantized").err().expect("rejected");
     let msg = get(&JsValue::from(err), "message").as_string().expect("message");
     assert!(msg.contains("truncated"), "{msg}");
 

@@ -1,0 +1,465 @@
+//! `x @ Wᵀ` for a block-quantized weight matrix `W` `[rows, cols]` (ggml's Q4_1 and Q8_0
+//! blocks of 32 values; other formats go through candle unchanged).
+//!
+//! Two regimes, because they have different bottlenecks:
+//! - **Many rows of `x`** (a prompt, a batch of patched runs, ≥ [`GEMM_MIN_ROWS`]): `W` is
+//!   dequantized to f32 one slab of rows at a time (a few MiB, never the whole 49152-row
+//!   unembedding) and multiplied with candle's f32 GEMM. Dequantizing costs one pass over
+//!   `W`, shared by every row of `x`; the GEMM is the fastest kernel candle has on every
+//!   target, and `x` keeps full f32 precision, so for the file's own Q4_1 blocks this gives
+//!   the same numbers as the `f32` weight mode.
+//! - **Few rows** (decoding one token): integer dot products of the weight blocks with `x`
+//!   quantized to 8 bits per 32-value block, as ggml does (`ggml_vec_dot_q4_1_q8_1`,
+//!   `ggml_vec_dot_q8_0_q8_0`). On wasm32 this is our simd128 kernel below — candle 0.11 has
+//!   none for Q4_1 (scalar `vec_dot_unopt`), and its f16 → f32 scale conversion is a
+//!   branchy software routine on a target without f16 hardware (ours is two integer ops and
+//!   a multiply, [`f16_to_f32`]). On other targets candle's own kernels (AVX/NEON) serve
+//!   this regime.
+//!
+//! The blocks stay exactly as the file has them (one copy, no side tables), read in place.
+
+use crate::error::Result;
+use crate::parallel;
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+use std::sync::Arc;
+
+/// From this many rows of `x` on, dequantize-then-GEMM beats the per-row integer kernel.
+/// Measured in Chromium with `loupe bench`'s prompts (docs/BENCHMARKS.md, "Quantized kernels").
+pub const GEMM_MIN_ROWS: usize = 8;
+
+/// Slab size for dequantizing `W` (f32 bytes): large enough for one GEMM call per ordinary
+/// matrix (576 × 1536 × 4 B = 3.4 MiB), small enough that the unembedding goes in slabs.
+const SLAB_BYTES: usize = 4 << 20;
+
+const BLOCK: usize = 32;
+
+/// Matrices at least this large (weights) are split across threads when decoding.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const PARALLEL_MATVEC_MIN_WEIGHTS: usize = 8 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// 20-byte blocks: f16 scale d, f16 minimum m, 16 bytes of 4-bit values (value j in the
+    /// low nibble of byte j, value j + 16 in its high nibble); x = d·q + m.
+    Q4_1,
+    /// 34-byte blocks: f16 scale d, 32 signed bytes; x = d·q.
+    Q8_0,
+    /// Anything else: candle's own kernels for everything.
+    Other,
+}
+
+impl Format {
+    fn of(dtype: GgmlDType) -> Self {
+        match dtype {
+            GgmlDType::Q4_1 => Format::Q4_1,
+            GgmlDType::Q8_0 => Format::Q8_0,
+            _ => Format::Other,
+        }
+    }
+    fn block_bytes(self) -> usize {
+        match self {
+            Format::Q4_1 => 20,
+            Format::Q8_0 => 34,
+            Format::Other => 0,
+        }
+    }
+}
+
+/// A quantized weight matrix `[rows, cols]`, applied as `x @ Wᵀ`.
+#[derive(Clone, Debug)]
+pub struct QuantMatrix {
+    q: Arc<QTensor>,
+    candle: QMatMul,
+    format: Format,
+    rows: usize,
+    cols: usize,
+}
+
+impl QuantMatrix {
+    pub fn new(q: Arc<QTensor>) -> Result<Self> {
+        let dims = q.shape().dims().to_vec();
+        let (rows, cols) = match dims[..] {
+            [r, c] => (r, c),
+            _ => return Err(crate::error::LoupeError::InvalidModel(format!("a weight matrix of shape {dims:?}"))),
+        };
+        let mut format = Format::of(q.dtype());
+        if cols % BLOCK != 0 {
+            format = Format::Other;
+        }
+        Ok(Self { candle: QMatMul::from_arc(q.clone())?, q, format, rows, cols })
+    }
+
+    pub fn qtensor(&self) -> &Arc<QTensor> {
+        &self.q
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// `x @ Wᵀ` for `x` `[…, cols]` → `[…, rows]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let m: usize = dims[..dims.len().saturating_sub(1)].iter().product();
+        if self.format == Format::Other {
+            return Ok(self.candle.forward(x)?);
+        }
+        if m >= GEMM_MIN_ROWS {
+            return self.forward_gemm(x, &dims, m);
+        }
+        self.forward_few_rows(x, &dims, m)
+    }
+
+    fn forward_gemm(&self, x: &Tensor, dims: &[usize], m: usize) -> Result<Tensor> {
+        let x2 = x.reshape((m, self.cols))?.contiguous()?;
+        let slab_rows = (SLAB_BYTES / (4 * self.cols)).clamp(1, self.rows);
+        let y = if slab_rows == self.rows {
+            let mut buf = Vec::new();
+            self.dequantize_rows_into(0, self.rows, &mut buf)?;
+            let w = Tensor::from_slice(&buf, (self.rows, self.cols), &Device::Cpu)?;
+            parallel::matmul_rows(&x2, &w.t()?)?
+        } else {
+            // Slab by slab straight into one output buffer: no list of parts to concatenate
+            // (for a 64-token prompt through the unembedding that would be 2 × 12 MiB more).
+            // With threads, one slab per thread at a time.
+            let mut y = vec![0f32; m * self.rows];
+            let slabs: Vec<(usize, usize)> =
+                (0..self.rows).step_by(slab_rows).map(|r0| (r0, slab_rows.min(self.rows - r0))).collect();
+            for group in slabs.chunks(parallel::threads()) {
+                let parts = parallel::map(group, |&(r0, n)| {
+                    let mut buf = Vec::new();
+                    self.dequantize_slab(r0, n, &mut buf)?;
+                    let w = Tensor::from_slice(&buf, (n, self.cols), &Device::Cpu)?;
+                    Ok(x2.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?) // [m, n]
+                })?;
+                for (&(r0, n), part) in group.iter().zip(parts) {
+                    for (dst, src) in y.chunks_exact_mut(self.rows).zip(part.chunks_exact(n)) {
+                        dst[r0..r0 + n].copy_from_slice(src);
+                    }
+                }
+            }
+            Tensor::from_vec(y, (m, self.rows), &Device::Cpu)?
+        };
+        let mut out = dims.to_vec();
+        if let Some(last) = out.last_mut() {
+            *last = self.rows;
+        }
+        Ok(y.reshape(out)?)
+    }
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn forward_few_rows(&self, x: &Tensor, dims: &[usize], m: usize) -> Result<Tensor> {
+        let xs = x.reshape((m, self.cols))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let raw = self.q.data()?;
+        let mut y = vec![0f32; m * self.rows];
+        let mut act = simd::QuantizedRow::new(self.cols);
+        let row_bytes = self.cols / BLOCK * self.format.block_bytes();
+        // Weight rows split across threads, for the unembedding only: waking the pool costs
+        // ~70 µs in Chromium (measured: splitting every matrix halved decode speed, 211
+        // wake-ups per token), more than one of the block matrices takes on its own.
+        let pieces = if self.rows * self.cols >= PARALLEL_MATVEC_MIN_WEIGHTS { parallel::threads() } else { 1 };
+        let chunk = self.rows.div_ceil(pieces);
+        for (xi, yi) in xs.chunks_exact(self.cols).zip(y.chunks_exact_mut(self.rows)) {
+            act.quantize(xi);
+            let act = &act;
+            let raw = &raw[..];
+            parallel::for_each_chunk_mut(yi, chunk, |i, ys| {
+                let rows = &raw[i * chunk * row_bytes..(i * chunk + ys.len()) * row_bytes];
+                match self.format {
+                    Format::Q4_1 => simd::matvec_q4_1(rows, act, ys),
+                    Format::Q8_0 => simd::matvec_q8_0(rows, act, ys),
+                    Format::Other => {}
+                }
+            });
+        }
+        let mut out = dims.to_vec();
+        if let Some(last) = out.last_mut() {
+            *last = self.rows;
+        }
+        Ok(Tensor::from_vec(y, out, &Device::Cpu)?)
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    fn forward_few_rows(&self, x: &Tensor, _dims: &[usize], _m: usize) -> Result<Tensor> {
+        Ok(self.candle.forward(x)?)
+    }
+
+    /// Rows `r0..r0+n` of `W` as f32, row-major, into `out` (resized); split across threads.
+    pub fn dequantize_rows_into(&self, r0: usize, n: usize, out: &mut Vec<f32>) -> Result<()> {
+        self.check_rows(r0, n)?;
+        if self.format == Format::Other {
+            let w = self.q.dequantize(&Device::Cpu)?.narrow(0, r0, n)?;
+            *out = w.flatten_all()?.to_vec1::<f32>()?;
+            return Ok(());
+        }
+        out.clear();
+        out.resize(n * self.cols, 0.0);
+        let raw = self.q.data()?;
+        let raw = &raw[..];
+        let rows_per_piece = n.div_ceil(parallel::threads()).max(1);
+        parallel::for_each_chunk_mut(out, rows_per_piece * self.cols, |i, piece| {
+            let first = r0 + i * rows_per_piece;
+            self.dequantize_blocks(raw, first, piece.len() / self.cols, piece);
+        });
+        Ok(())
+    }
+
+    /// Like `dequantize_rows_into`, on the calling thread only (for callers already in the pool).
+    fn dequantize_slab(&self, r0: usize, n: usize, out: &mut Vec<f32>) -> Result<()> {
+        self.check_rows(r0, n)?;
+        out.clear();
+        out.resize(n * self.cols, 0.0);
+        let raw = self.q.data()?;
+        self.dequantize_blocks(&raw, r0, n, out);
+        Ok(())
+    }
+
+    fn check_rows(&self, r0: usize, n: usize) -> Result<()> {
+        if r0 + n > self.rows {
+            return Err(crate::error::bad_input(format!("rows {r0}..{} of a {}-row matrix", r0 + n, self.rows)));
+        }
+        Ok(())
+    }
+
+    fn dequantize_blocks(&self, raw: &[u8], r0: usize, n: usize, out: &mut [f32]) {
+        let row_bytes = self.cols / BLOCK * self.format.block_bytes();
+        let blocks = &raw[r0 * row_bytes..(r0 + n) * row_bytes];
+        match self.format {
+            Format::Q4_1 => dequantize_q4_1(blocks, out),
+            Format::Q8_0 => dequantize_q8_0(blocks, out),
+            Format::Other => {}
+        }
+    }
+}
+
+/// The f16 at bytes `at..at + 2` of a block.
+#[inline(always)]
+fn scale(blk: &[u8], at: usize) -> f32 {
+    f16_to_f32(u16::from_le_bytes([blk[at], blk[at + 1]]))
+}
+
+fn dequantize_q4_1(blocks: &[u8], out: &mut [f32]) {
+    // Fixed-size arrays and two straight loops, so LLVM vectorizes them (simd128 / SSE).
+    for (blk, y) in blocks.chunks_exact(20).zip(out.chunks_exact_mut(BLOCK)) {
+        let (d, m) = (scale(blk, 0), scale(blk, 2));
+        let (lo, hi) = y.split_at_mut(16);
+        let (Ok(qs), Ok(lo), Ok(hi)) =
+            (<&[u8; 16]>::try_from(&blk[4..20]), <&mut [f32; 16]>::try_from(lo), <&mut [f32; 16]>::try_from(hi))
+        else {
+            continue;
+        };
+        for j in 0..16 {
+            lo[j] = (qs[j] & 0x0F) as f32 * d + m;
+        }
+        for j in 0..16 {
+            hi[j] = (qs[j] >> 4) as f32 * d + m;
+        }
+    }
+}
+
+fn dequantize_q8_0(blocks: &[u8], out: &mut [f32]) {
+    for (blk, y) in blocks.chunks_exact(34).zip(out.chunks_exact_mut(BLOCK)) {
+        let d = scale(blk, 0);
+        let (Ok(qs), Ok(y)) = (<&[u8; 32]>::try_from(&blk[2..34]), <&mut [f32; 32]>::try_from(y)) else {
+            continue;
+        };
+        for j in 0..32 {
+            y[j] = (qs[j] as i8) as f32 * d;
+        }
+    }
+}
+
+/// IEEE half → single, exact for every finite half (block scales are finite): move the
+/// exponent and mantissa into place and rescale by 2¹¹² (the exponent-bias difference,
+/// 127 − 15), which also normalises subnormals; then the sign. Two integer ops and a
+/// multiply, where a generic converter branches on the class of the number.
+#[inline(always)]
+pub fn f16_to_f32(bits: u16) -> f32 {
+    let magnitude = f32::from_bits(((bits & 0x7FFF) as u32) << 13) * f32::from_bits((127 + 112) << 23);
+    f32::from_bits(magnitude.to_bits() | (((bits & 0x8000) as u32) << 16))
+}
+
+/// The simd128 integer kernels of the few-rows regime.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(unsafe_code)]
+mod simd {
+    use super::{scale, BLOCK};
+    use core::arch::wasm32::*;
+
+    /// One row of `x` quantized per 32-value block as ggml's Q8_1: d = max|x|/127,
+    /// q = round(x/d), s = d·Σq (what the Q4_1 minimum multiplies). The values are kept
+    /// widened to i16, ready for `i32x4.dot_i16x8_s`, since every weight row reuses them.
+    pub struct QuantizedRow {
+        q: Vec<i16>,
+        d: Vec<f32>,
+        s: Vec<f32>,
+    }
+
+    impl QuantizedRow {
+        pub fn new(cols: usize) -> Self {
+            Self { q: vec![0; cols], d: vec![0.0; cols / BLOCK], s: vec![0.0; cols / BLOCK] }
+        }
+
+        pub fn quantize(&mut self, x: &[f32]) {
+            for (((xb, qb), d), s) in
+                x.chunks_exact(BLOCK).zip(self.q.chunks_exact_mut(BLOCK)).zip(self.d.iter_mut()).zip(self.s.iter_mut())
+            {
+                let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
+                let scale = amax / 127.0;
+                let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                let mut sum = 0i32;
+                for (v, q) in xb.iter().zip(qb.iter_mut()) {
+                    *q = (v * inv).round() as i16;
+                    sum += *q as i32;
+                }
+                *d = scale;
+                *s = scale * sum as f32;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn load16(b: &[u8; 16]) -> v128 {
+        // SAFETY: a 16-byte array is exactly one v128; wasm loads need no alignment.
+        unsafe { v128_load(b.as_ptr() as *const v128) }
+    }
+
+    #[inline(always)]
+    fn load_i16x8(b: &[i16; 8]) -> v128 {
+        // SAFETY: eight i16 are exactly one v128; wasm loads need no alignment.
+        unsafe { v128_load(b.as_ptr() as *const v128) }
+    }
+
+    /// The activation block as four i16x8 vectors.
+    #[inline(always)]
+    fn act_block(q: &[i16]) -> [v128; 4] {
+        let mut out = [i16x8_splat(0); 4];
+        for (o, c) in out.iter_mut().zip(q.chunks_exact(8)) {
+            if let Ok(c) = <&[i16; 8]>::try_from(c) {
+                *o = load_i16x8(c);
+            }
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn hsum(v: v128) -> f32 {
+        f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v)
+    }
+
+    /// y[r] = Σ_blocks d_w·d_x·Σ q_w q_x + m_w·s_x (`ggml_vec_dot_q4_1_q8_1`).
+    pub fn matvec_q4_1(raw: &[u8], x: &QuantizedRow, y: &mut [f32]) {
+        let bpr = x.d.len();
+        let mask = u8x16_splat(0x0F);
+        for (r, yr) in y.iter_mut().enumerate() {
+            let row = &raw[r * bpr * 20..(r + 1) * bpr * 20];
+            let mut acc = f32x4_splat(0.0);
+            let mut acc_min = 0f32;
+            for (b, blk) in row.chunks_exact(20).enumerate() {
+                let Ok(qs) = <&[u8; 16]>::try_from(&blk[4..20]) else { continue };
+                let w = load16(qs);
+                let lo = v128_and(w, mask); // values 0..16
+                let hi = u8x16_shr(w, 4); // values 16..32
+                let a = act_block(&x.q[b * BLOCK..(b + 1) * BLOCK]);
+                let sum = i32x4_add(
+                    i32x4_add(
+                        i32x4_dot_i16x8(u16x8_extend_low_u8x16(lo), a[0]),
+                        i32x4_dot_i16x8(u16x8_extend_high_u8x16(lo), a[1]),
+                    ),
+                    i32x4_add(
+                        i32x4_dot_i16x8(u16x8_extend_low_u8x16(hi), a[2]),
+                        i32x4_dot_i16x8(u16x8_extend_high_u8x16(hi), a[3]),
+                    ),
+                );
+                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), f32x4_splat(scale(blk, 0) * x.d[b])));
+                acc_min += scale(blk, 2) * x.s[b];
+            }
+            *yr = hsum(acc) + acc_min;
+        }
+    }
+
+    /// y[r] = Σ_blocks d_w·d_x·Σ q_w q_x (`ggml_vec_dot_q8_0_q8_0`).
+    pub fn matvec_q8_0(raw: &[u8], x: &QuantizedRow, y: &mut [f32]) {
+        let bpr = x.d.len();
+        for (r, yr) in y.iter_mut().enumerate() {
+            let row = &raw[r * bpr * 34..(r + 1) * bpr * 34];
+            let mut acc = f32x4_splat(0.0);
+            for (b, blk) in row.chunks_exact(34).enumerate() {
+                let d = scale(blk, 0);
+                let (Ok(q0), Ok(q1)) = (<&[u8; 16]>::try_from(&blk[2..18]), <&[u8; 16]>::try_from(&blk[18..34])) else {
+                    continue;
+                };
+                let (w0, w1) = (load16(q0), load16(q1));
+                let a = act_block(&x.q[b * BLOCK..(b + 1) * BLOCK]);
+                let sum = i32x4_add(
+                    i32x4_add(
+                        i32x4_dot_i16x8(i16x8_extend_low_i8x16(w0), a[0]),
+                        i32x4_dot_i16x8(i16x8_extend_high_i8x16(w0), a[1]),
+                    ),
+                    i32x4_add(
+                        i32x4_dot_i16x8(i16x8_extend_low_i8x16(w1), a[2]),
+                        i32x4_dot_i16x8(i16x8_extend_high_i8x16(w1), a[3]),
+                    ),
+                );
+                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), f32x4_splat(d * x.d[b])));
+            }
+            *yr = hsum(acc);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::quantized::GgmlDType;
+
+    fn matrix(rows: usize, cols: usize, dtype: GgmlDType) -> (Tensor, QuantMatrix) {
+        let vals: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.3).collect();
+        let w = Tensor::from_vec(vals, (rows, cols), &Device::Cpu).expect("w");
+        let q = QTensor::quantize(&w, dtype).expect("quantize");
+        (w, QuantMatrix::new(Arc::new(q)).expect("matrix"))
+    }
+
+    #[test]
+    fn f16_conversion_is_exact_for_every_finite_half() {
+        for bits in 0..=u16::MAX {
+            let want = half::f16::from_bits(bits);
+            if want.is_finite() {
+                assert_eq!(f16_to_f32(bits).to_bits(), want.to_f32().to_bits(), "{bits:#06x}");
+            }
+        }
+    }
+
+    #[test]
+    fn dequantized_slabs_equal_candles_dequantize() {
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+            let (_, m) = matrix(70, 96, dtype);
+            let want = m.qtensor().dequantize(&Device::Cpu).expect("deq").flatten_all().expect("f").to_vec1::<f32>().expect("v");
+            let mut got = Vec::new();
+            m.dequantize_rows_into(0, 70, &mut got).expect("rows");
+            assert_eq!(got, want, "{dtype:?}");
+            m.dequantize_rows_into(13, 5, &mut got).expect("rows");
+            assert_eq!(got[..], want[13 * 96..18 * 96], "{dtype:?} slab");
+        }
+    }
+
+    #[test]
+    fn gemm_regime_equals_f32_matmul_of_the_dequantized_weights() {
+        // 300 rows fit one slab; 16500 rows of 64 need two (the unembedding's case).
+        for (dtype, rows) in [(GgmlDType::Q4_1, 300), (GgmlDType::Q8_0, 300), (GgmlDType::Q4_1, 16500)] {
+            let (_, m) = matrix(rows, 64, dtype);
+            let x = Tensor::randn(0f32, 1.0, (2, 9, 64), &Device::Cpu).expect("x");
+            let got = m.forward(&x).expect("forward");
+            let w = m.qtensor().dequantize(&Device::Cpu).expect("deq");
+            let want = x.broadcast_matmul(&w.t().expect("t")).expect("mm");
+            assert_eq!(got.dims(), [2, 9, rows]);
+            let err = (got - want).expect("d").abs().expect("a").max_all().expect("m").to_scalar::<f32>().expect("s");
+            assert!(err < 1e-5, "{dtype:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The simd128 quantized kernels (loupe_model::qmatmul), which only exist on wasm32, checked
+//! in a real browser against two references: candle's own quantized matmul (the same
+//! algorithm — 8-bit activations per 32-value block — with f16-rounded activation scales),
+//! and the exact f32 product of the dequantized weights, which bounds the error of
+//! quantizing the activations.
+#![cfg(target_arch = "wasm32")]
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+use loupe_model::qmatmul::{QuantMatrix, GEMM_MIN_ROWS};
+use std::sync::Arc;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn max_abs(t: &Tensor) -> f32 {
+    t.abs().and_then(|a| a.max_all()).and_then(|m| m.to_scalar::<f32>()).expect("max")
+}
+
+#[wasm_bindgen_test]
+fn few_row_kernels_match_candle_and_the_f32_product() {
+    let dev = Device::Cpu;
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let w = Tensor::randn(0f32, 0.05, (200, 576), &dev).expect("w");
+        let q = Arc::new(QTensor::quantize(&w, dtype).expect("quantize"));
+        let ours = QuantMatrix::new(q.clone()).expect("ours");
+        let candle = QMatMul::from_arc(q.clone()).expect("candle");
+        let exact_w = q.dequantize(&dev).expect("dequantize");
+        for rows in 1..GEMM_MIN_ROWS {
+            let x = Tensor::randn(0f32, 1.0, (1, rows, 576), &dev).expect("x");
+            let got = ours.forward(&x).expect("ours");
+            let by_candle = candle.forward(&x).expect("candle");
+            let exact = x.broadcast_matmul(&exact_w.t().expect("t")).expect("exact");
+            let scale = max_abs(&exact);
+            let vs_candle = max_abs(&(&got - &by_candle).expect("diff")) / scale;
+            let vs_exact = max_abs(&(&got - &exact).expect("diff")) / scale;
+            // Candle rounds the activation scales to f16 (~5e-4 relative); we keep f32.
+            assert!(vs_candle < 2e-3, "{dtype:?}, {rows} rows: {vs_candle} of the largest output from candle's");
+            // 8-bit activations: ~1/254 relative error per value, averaging out over 576.
+            assert!(vs_exact < 1e-2, "{dtype:?}, {rows} rows: {vs_exact} of the largest output from f32");
+            assert!(vs_exact > 0.0, "the few-rows path must be the integer kernel, not an f32 product");
+        }
+    }
+}
