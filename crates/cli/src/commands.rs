@@ -28,6 +28,7 @@ pub fn capture(raw: &[String]) -> Result<()> {
         top_k: 1,
         prepend_bos: args.flag("prepend-bos"),
         interventions: Vec::new(),
+        all_logits: true,
     };
     let (model, tok) = load(&args)?;
     let out = run_prompt(&model, &tok, &req, model.cfg.context_length)?;

@@ -10,7 +10,7 @@ use crate::lens::log_softmax;
 use crate::metric::Metric;
 use crate::run::{run_prompt, tokenize_checked, RunRequest};
 use crate::TopToken;
-use candle_core::{Device, IndexOp, Tensor};
+use candle_core::{Device, Tensor};
 use loupe_model::{HookPoint, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
@@ -129,9 +129,9 @@ pub fn ablate(model: &Llama, tok: &LoupeTokenizer, req: &AblateRequest, max_toke
     let intervention = Intervention { hook, positions: None, heads, features, op };
     let metric = req.metric.resolve(tok)?;
     let run = |interventions: Vec<Intervention>| -> Result<(f32, Tensor, Vec<TopToken>)> {
-        let r = RunRequest { prompt: req.prompt.clone(), capture: vec![], top_k: 5, prepend_bos: req.prepend_bos, interventions };
+        let r = RunRequest { prompt: req.prompt.clone(), capture: vec![], top_k: 5, prepend_bos: req.prepend_bos, interventions, all_logits: false };
         let out = run_prompt(model, tok, &r, max_tokens)?;
-        let last = out.logits.i((.., out.tokens.len() - 1))?; // [1, vocab]
+        let last = out.last_logits()?; // [1, vocab]
         Ok((metric.eval(&last)?[0], log_softmax(&last.squeeze(0)?)?, out.top))
     };
     let (clean_metric, clean_lp, top_clean) = run(vec![])?;

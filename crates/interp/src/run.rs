@@ -5,7 +5,7 @@ use crate::{resolve_patterns, ActivationCache, Capture, Chain, Intervention, Int
 use candle_core::{Device, Tensor};
 use loupe_model::sampling::SamplingParams;
 use loupe_model::tokenizer::TokenInfo;
-use loupe_model::{GenerateOptions, Generator, Llama, LoupeError, LoupeTokenizer, Result};
+use loupe_model::{GenerateOptions, Generator, HookPoint, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -18,6 +18,10 @@ pub struct RunRequest {
     pub top_k: usize,
     pub prepend_bos: bool,
     pub interventions: Vec<Intervention>,
+    /// Logits at every position (`loupe capture` exports them). Otherwise only the last
+    /// position goes through the final norm and the unembedding — a fifth of a 64-token
+    /// forward is the 49152-row unembedding, and the top-k needs one row of it.
+    pub all_logits: bool,
 }
 
 fn default_top_k() -> usize {
@@ -69,7 +73,8 @@ pub struct RunOutput {
     pub tokens: Vec<TokenInfo>,
     /// Top-k next tokens at the last position.
     pub top: Vec<TopToken>,
-    /// `[1, pos, vocab]`
+    /// `[1, pos, vocab]` when all logits were asked for (or `ln_final` is hooked),
+    /// else `[1, 1, vocab]`, the last position's: see [`RunOutput::last_logits`].
     pub logits: Tensor,
     pub cache: ActivationCache,
 }
@@ -92,16 +97,34 @@ pub fn tokenize_checked(tok: &LoupeTokenizer, prompt: &str, prepend_bos: bool, m
     Ok(ids)
 }
 
+impl RunOutput {
+    /// The last position's logits, `[1, vocab]`.
+    pub fn last_logits(&self) -> Result<Tensor> {
+        let pos = self.logits.dim(1)?;
+        Ok(self.logits.get_on_dim(1, pos - 1)?)
+    }
+}
+
 pub fn run_prompt(model: &Llama, tok: &LoupeTokenizer, req: &RunRequest, max_tokens: usize) -> Result<RunOutput> {
     let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
     let points = resolve_patterns(&req.capture, model.cfg.n_layers)?;
+    // The final norm's hooks must see every position if anything reads or changes them.
+    let is_ln_final = |p: &HookPoint| matches!(p, HookPoint::LnFinalScale | HookPoint::LnFinalNormalized);
+    let hooked: Vec<String> = req.interventions.iter().map(|i| i.hook.clone()).collect();
+    let all_logits = req.all_logits
+        || points.iter().any(is_ln_final)
+        || resolve_patterns(&hooked, model.cfg.n_layers)?.iter().any(is_ln_final);
     let interventions = Interventions::new(&req.interventions, &model.cfg)?;
     let mut hooks = Chain(interventions, Capture::new(points));
     let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
-    let logits = model.forward(&input, &mut hooks, None)?;
-    let last = logits.squeeze(0)?.get(ids.len() - 1)?;
-    let top = top_k(tok, &last, req.top_k)?;
-    Ok(RunOutput { tokens: tok.token_infos(&ids), top, logits, cache: hooks.1.cache })
+    let logits = if all_logits {
+        model.forward(&input, &mut hooks, None)?
+    } else {
+        model.forward_embeds_at(&model.embed(&input)?, &mut hooks, ids.len() - 1)?.unsqueeze(1)?
+    };
+    let out = RunOutput { tokens: tok.token_infos(&ids), top: Vec::new(), logits, cache: hooks.1.cache };
+    let top = top_k(tok, &out.last_logits()?.squeeze(0)?, req.top_k)?;
+    Ok(RunOutput { top, ..out })
 }
 
 /// The `k` most probable tokens of one position's logits `[vocab]`.

@@ -19,6 +19,7 @@ fn run(capture: &[&str], interventions: Vec<Intervention>) -> loupe_interp::RunO
         top_k: 5,
         prepend_bos: false,
         interventions,
+        all_logits: true, // the causality test reads every position
     };
     run_prompt(m, t, &req, 1024).expect("run")
 }
@@ -170,4 +171,22 @@ fn capture_works_with_the_plain_forward_pass_too() {
     let b = m.forward(&input, &mut NoHooks, None).expect("fwd");
     assert_eq!(max_diff(&a, &b), 0.0);
     assert_eq!(hooks.1.cache.entries[0].1.dims(), &[1, ids.len(), 576]);
+}
+
+#[test]
+fn last_position_logits_equal_the_last_row_of_a_full_forward() {
+    let (m, t) = setup();
+    let req = |all_logits| RunRequest { prompt: PROMPT.into(), top_k: 5, all_logits, ..Default::default() };
+    let last = run_prompt(m, t, &req(false), 1024).expect("run");
+    let all = run_prompt(m, t, &req(true), 1024).expect("run");
+    assert_eq!(last.logits.dims()[1], 1);
+    assert!(max_diff(&last.last_logits().expect("last"), &all.last_logits().expect("last")) < 1e-4);
+    for (a, b) in last.top.iter().zip(&all.top) {
+        assert_eq!(a.id, b.id);
+        assert!((a.prob - b.prob).abs() < 1e-5, "{a:?} vs {b:?}"); // one row vs 14: GEMM rounding
+    }
+    // Capturing the final norm needs it at every position, so every position gets logits.
+    let r = RunRequest { capture: vec!["ln_final.hook_scale".into()], ..req(false) };
+    let hooked = run_prompt(m, t, &r, 1024).expect("run");
+    assert_eq!(hooked.logits.dims()[1], all.logits.dims()[1]);
 }
