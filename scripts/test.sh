@@ -17,6 +17,9 @@ step "native tests"
 # stock-bench is the benchmark's stock-candle reference (no tests; scripts/bench.sh --stock builds it).
 RAYON_NUM_THREADS=1 cargo test --workspace --exclude loupe-web --exclude stock-bench
 
+step "native tests of the threaded code paths (what the browser's threaded build runs)"
+RAYON_NUM_THREADS=2 cargo test --release -p loupe-interp --features loupe-model/threads --test gradients --test analyses
+
 step "wasm tests in headless Chromium"
 ( loupe_wasm_env && cargo test --release --target wasm32-unknown-unknown -p loupe-web )
 

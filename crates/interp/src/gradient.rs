@@ -12,6 +12,7 @@ use crate::pattern::resolve_patterns;
 use crate::run::tokenize_checked;
 use crate::target::{resolve_position, TokenRef};
 use candle_core::{DType, Device, IndexOp, Tensor, Var, D};
+use loupe_model::parallel;
 use loupe_model::tokenizer::TokenInfo;
 use loupe_model::{HookPoint, Hooks, Llama, LoupeError, LoupeTokenizer, NoHooks, Result};
 use serde::{Deserialize, Serialize};
@@ -103,7 +104,24 @@ impl ResolvedTarget {
     /// Target values and their gradients with respect to each row's own input embeddings
     /// `[batch, pos, d_model]` (rows are independent, so the gradient of the sum is the
     /// per-row gradient).
+    /// With threads (the browser's threaded build) the batch is split into one part per
+    /// thread, each with its own forward, graph and backward: the whole pass runs in
+    /// parallel, not only its matrix products.
     pub fn value_and_grad(&self, model: &Llama, x: &Tensor) -> Result<(Vec<f32>, Tensor)> {
+        let batch = x.dim(0)?;
+        let parts = parallel::threads().min(batch);
+        if parts <= 1 {
+            return self.value_and_grad_of(model, x);
+        }
+        let per = batch.div_ceil(parts);
+        let ranges: Vec<(usize, usize)> = (0..batch).step_by(per).map(|s| (s, per.min(batch - s))).collect();
+        let pieces = parallel::map(&ranges, |&(s, n)| self.value_and_grad_of(model, &x.narrow(0, s, n)?))?;
+        let values = pieces.iter().flat_map(|(v, _)| v.iter().copied()).collect();
+        let grads: Vec<&Tensor> = pieces.iter().map(|(_, g)| g).collect();
+        Ok((values, Tensor::cat(&grads, 0)?))
+    }
+
+    fn value_and_grad_of(&self, model: &Llama, x: &Tensor) -> Result<(Vec<f32>, Tensor)> {
         let input = Var::from_tensor(x)?;
         let logits = model.forward_embeds_at(input.as_tensor(), &mut NoHooks, self.position)?;
         let values = self.value(&logits)?;

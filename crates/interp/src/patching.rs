@@ -14,6 +14,7 @@ pub use crate::metric::Metric;
 use crate::metric::ResolvedMetric;
 use crate::run::tokenize_checked;
 use candle_core::{DType, Device, IndexOp, Tensor};
+use loupe_model::parallel;
 use loupe_model::tokenizer::TokenInfo;
 use loupe_model::{BlockSite, HookPoint, Hooks, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
@@ -166,12 +167,19 @@ impl PatchSweep {
         let mut row = vec![0.0; runs.len()];
         // Positions before the first difference are identical in both runs: exactly 0.
         let todo: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].0.is_none_or(|p| p >= self.first_difference)).collect();
-        for chunk in todo.chunks(MAX_BATCH) {
+        // One batch per thread at a time (the browser's threaded build): each runs the
+        // whole model on its runs, which parallelises more than splitting each product.
+        let per = todo.len().div_ceil(parallel::threads()).clamp(1, MAX_BATCH);
+        let chunks: Vec<&[usize]> = todo.chunks(per).collect();
+        let metrics = parallel::map(&chunks, |chunk| {
             let b = chunk.len();
             let x = self.corrupted_resid[l].broadcast_as((b, pos, self.corrupted_resid[l].dim(2)?))?.contiguous()?;
             let mut hooks = OneHotPatch { point, clean: clean.clone(), runs: chunk.iter().map(|&i| runs[i]).collect() };
             let logits = model.forward_from_layer(l, &x, &mut hooks, true)?.squeeze(1)?; // [b, vocab]
-            for (&i, m) in chunk.iter().zip(self.metric.eval(&logits)?) {
+            self.metric.eval(&logits)
+        })?;
+        for (chunk, ms) in chunks.iter().zip(metrics) {
+            for (&i, m) in chunk.iter().zip(ms) {
                 row[i] = (m - self.corrupted_metric) / span;
             }
         }
