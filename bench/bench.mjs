@@ -10,8 +10,10 @@
 // and the SAE's encode cost (--sae DIR, default the shipped SAE); --modes '' skips the
 // forward/generation table; --threads adds each mode again with the threaded build on a
 // cross-origin isolated page (one thread per core).
-// --onnx [PATH] and --stock add the references of issue 3 (onnxruntime-web on an f32 ONNX
-// export, 1 and 2 threads; stock candle quantized_llama, native and wasm): bench/references.mjs.
+// --onnx [PATH[,PATH]], --stock and --torch add the references of issue 3 (onnxruntime-web on
+// f32 ONNX exports, all positions' logits and the last one's, 1 and 2 threads; stock candle
+// quantized_llama, native and wasm; PyTorch natively, 1 and 2 threads, when the Python
+// reference environment is present): bench/references.mjs.
 // (scripts/bench.sh builds what it needs first.) Results go into docs/BENCHMARKS.md.
 
 import fs from 'node:fs';

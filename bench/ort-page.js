@@ -1,6 +1,7 @@
 // onnxruntime-web (the wasm execution provider, SIMD build) on the f32 ONNX export of the same
 // weights (scripts/export_onnx.py). Driven by bench/references.mjs; served from bench/ with
-// COOP/COEP so that the page is crossOriginIsolated and ORT may start worker threads.
+// COOP/COEP so that the page is crossOriginIsolated and ORT may start worker threads. Either
+// export: logits at every position [1, seq, vocab], or (--last-only) the last one's [1, 1, vocab].
 import * as ort from './node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 
 window.runOrtBench = async ({ modelUrl, ids, reps, threads }) => {
@@ -12,10 +13,12 @@ window.runOrtBench = async ({ modelUrl, ids, reps, threads }) => {
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const sessionMs = performance.now() - t;
   const input = new ort.Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length]);
+  let positions = null;
   const forward = async () => {
     const { logits } = await session.run({ input_ids: input });
     const vocab = logits.dims[2];
-    const last = logits.data.subarray((ids.length - 1) * vocab, ids.length * vocab);
+    positions = logits.dims[1];
+    const last = logits.data.subarray((positions - 1) * vocab, positions * vocab);
     let best = 0;
     for (let i = 1; i < vocab; i++) if (last[i] > last[best]) best = i;
     logits.dispose();
@@ -36,6 +39,7 @@ window.runOrtBench = async ({ modelUrl, ids, reps, threads }) => {
     session_create_ms: sessionMs,
     forward64_ms: ms[Math.floor(ms.length / 2)],
     top1,
+    logits_positions: positions,
     ort_version: ort.env.versions?.web ?? null,
   };
 };

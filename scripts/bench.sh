@@ -3,7 +3,9 @@
 # bench/bench.mjs (wasm in headless Chromium beside native, same run, ratios printed).
 # With --stock it also builds the stock-candle reference (crates/stock-bench: native binary and
 # wasm-bindgen output in target/stock-bench-web/); with --onnx it installs onnxruntime-web
-# (bench/package.json) if needed. The ONNX file itself comes from scripts/export_onnx.py.
+# (bench/package.json) if needed. The ONNX files themselves come from scripts/export_onnx.py
+# (and --last-only). --torch needs no build: bench.mjs runs scripts/bench_torch.py with
+# $LOUPE_REF_PYTHON (default /tmp/ref/bin/python) if that exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

@@ -7,11 +7,17 @@ plus the ONNX packages:
 
     /tmp/ref/bin/pip install onnx onnxruntime onnxscript
     /tmp/ref/bin/python scripts/export_onnx.py [--model models/SmolLM2-135M-Instruct.Q4_1.gguf] \
-        [--out models/smollm2-135m-f32.onnx]
+        [--out models/smollm2-135m-f32.onnx] [--last-only]
 
 HF transformers loads the GGUF dequantized to float32 (the same weights Loupe's `f32` mode
 uses), with eager attention. The graph is `input_ids` int64 [1, seq] -> `logits` float32
-[1, seq, vocab], no KV cache (use_cache=False), the sequence axis dynamic. It is exported with
+[1, seq, vocab], no KV cache (use_cache=False), the sequence axis dynamic.
+
+--last-only (default --out models/smollm2-135m-f32-last.onnx) exports `logits` [1, 1, vocab]
+instead: the last position's only, the final hidden state sliced to that position before lm_head
+(transformers' `logits_to_keep=1`), so the unembedding runs for one position, as
+Loupe's `run` does when `RunRequest.all_logits` is false (the page's default). bench/bench.mjs
+--onnx runs both files when both exist. It is exported with
 the TorchScript exporter (dynamo=False, opset 17; verified with torch 2.15 / transformers 5.24)
 and falls back to the dynamo exporter if that fails; one file either way (622 MiB from the
 TorchScript exporter, which stores the tied unembedding separately; git-ignored: models/*.onnx).
@@ -42,22 +48,24 @@ SHORT_PROMPT = "The Eiffel Tower is located in the city of"
 class LogitsOnly(torch.nn.Module):
     """input_ids -> logits, no cache. The all-ones attention mask is passed explicitly: without
     one, transformers looks for packed sequences in the position ids with torch.diff, which the
-    TorchScript exporter cannot translate."""
+    TorchScript exporter cannot translate. last_only: logits_to_keep=1, i.e. the hidden state is
+    sliced to the last position before lm_head (one [576] x [576, vocab] product, not seq)."""
 
-    def __init__(self, model):
+    def __init__(self, model, last_only=False):
         super().__init__()
         self.model = model
+        self.logits_to_keep = 1 if last_only else 0
 
     def forward(self, input_ids):
         mask = torch.ones_like(input_ids)
-        return self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+        return self.model(input_ids=input_ids, attention_mask=mask, use_cache=False, logits_to_keep=self.logits_to_keep).logits
 
 
-def export(wrapper, example, out: Path) -> str:
+def export(wrapper, example, out: Path, last_only: bool) -> str:
     kwargs = dict(
         input_names=["input_ids"],
         output_names=["logits"],
-        dynamic_axes={"input_ids": {1: "seq"}, "logits": {1: "seq"}},
+        dynamic_axes={"input_ids": {1: "seq"}, **({} if last_only else {"logits": {1: "seq"}})},
         opset_version=17,
         do_constant_folding=True,
     )
@@ -84,7 +92,8 @@ def export(wrapper, example, out: Path) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    ap.add_argument("--out", default="models/smollm2-135m-f32.onnx")
+    ap.add_argument("--out", default=None, help="default models/smollm2-135m-f32.onnx, or models/smollm2-135m-f32-last.onnx with --last-only")
+    ap.add_argument("--last-only", action="store_true", help="logits of the last position only (the unembedding for one position)")
     ap.add_argument("--tol", type=float, default=1e-3, help="largest allowed |logit difference| vs torch")
     args = ap.parse_args()
 
@@ -93,7 +102,7 @@ def main() -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = Path(args.model)
-    out = Path(args.out)
+    out = Path(args.out or ("models/smollm2-135m-f32-last.onnx" if args.last_only else "models/smollm2-135m-f32.onnx"))
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     t0 = time.time()
@@ -106,10 +115,10 @@ def main() -> int:
     ids = {name: tok(text, return_tensors="pt")["input_ids"] for name, text in [("bench", BENCH_PROMPT), ("short", SHORT_PROMPT)]}
     print(f"bench prompt: {ids['bench'].shape[1]} tokens, first ids {ids['bench'][0, :12].tolist()}")
 
-    wrapper = LogitsOnly(model).eval()
+    wrapper = LogitsOnly(model, args.last_only).eval()
     t0 = time.time()
     with torch.no_grad():
-        how = export(wrapper, ids["short"], out)
+        how = export(wrapper, ids["short"], out, args.last_only)
     print(f"exported with the {how} exporter to {out} ({out.stat().st_size / 2**20:.1f} MiB) in {time.time() - t0:.1f} s")
 
     onnx.checker.check_model(str(out))
@@ -119,10 +128,19 @@ def main() -> int:
         with torch.no_grad():
             ref = wrapper(x)[0].numpy()
         got = session.run(["logits"], {"input_ids": x.numpy().astype(np.int64)})[0][0]
+        if args.last_only:  # torch with every position's logits: the last must match
+            with torch.no_grad():
+                full = LogitsOnly(model).eval()(x)[0].numpy()
+            if got.shape[0] != 1 or ref.shape[0] != 1:
+                print(f"{name}: expected one position's logits, got {got.shape[0]} (torch {ref.shape[0]})")
+                ok = False
+            ref = np.concatenate([ref, full[-1:]])  # compare against both
+            got = np.concatenate([got, got])
         diff = float(np.abs(got - ref).max())
         top_ref, top_got = int(ref[-1].argmax()), int(got[-1].argmax())
         print(
-            f"{name} ({x.shape[1]} tokens): max |logit onnxruntime - torch| = {diff:.2e} over all positions "
+            f"{name} ({x.shape[1]} tokens): max |logit onnxruntime - torch| = {diff:.2e} over "
+            f"{'the last position (vs torch logits_to_keep=1 and all positions)' if args.last_only else 'all positions'} "
             f"(logit scale {float(np.abs(ref).max()):.1f}); top-1 next token torch {top_ref} {tok.decode([top_ref])!r}, "
             f"onnxruntime {top_got} {tok.decode([top_got])!r}"
         )

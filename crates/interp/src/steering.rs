@@ -207,9 +207,12 @@ pub fn steer(model: &Llama, tok: &LoupeTokenizer, req: &SteerRequest, max_tokens
     let (interventions, typical_norms) = req.steering.interventions(model, &ids)?;
     let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
     let last = ids.len() - 1;
-    let base = log_softmax(&model.forward(&input, &mut NoHooks, None)?.i((0, last))?)?;
+    // Only the last position through the unembedding, exactly as `run_prompt` does, so the
+    // shift shown here is the one a run with these interventions gives.
+    let embeds = model.embed(&input)?;
+    let base = log_softmax(&model.forward_embeds_at(&embeds, &mut NoHooks, last)?.i(0)?)?;
     let mut hooks = Interventions::new(&interventions, &model.cfg)?;
-    let steered = log_softmax(&model.forward(&input, &mut hooks, None)?.i((0, last))?)?;
+    let steered = log_softmax(&model.forward_embeds_at(&embeds, &mut hooks, last)?.i(0)?)?;
     let shift = distribution_shift(tok, &base, &steered, k)?;
     Ok(SteerResult {
         tokens: tok.token_infos(&ids),
