@@ -54,10 +54,13 @@ const nativeAttribution = attribution ? loupe(['--attribution']) : null;
 const saeExists = fs.existsSync(path.join(ROOT, saeDir, 'cfg.json'));
 const nativeSteering = steering ? loupe(['--steering', '--gen', String(gen), ...(saeExists ? ['--sae', path.join(ROOT, saeDir)] : [])]) : null;
 // One native process per mode would give per-mode peaks; the CLI reports the process peak.
+const benchPage = {
+  'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
+  'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
+};
 const server = await serveStatic(path.join(ROOT, 'dist'), {
   synthetic: {
-    'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
-    'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
+    ...benchPage,
     // The SAE under test, whichever folder --sae names.
     'bench-sae/cfg.json': () => fs.readFileSync(path.join(ROOT, saeDir, 'cfg.json')),
     'bench-sae/sae_weights.safetensors': () => fs.readFileSync(path.join(ROOT, saeDir, 'sae_weights.safetensors')),
@@ -67,6 +70,18 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
+/** Calls window[fn](args) in a fresh browser context on `url`bench.html. */
+async function inFreshPage(url, fn, args) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${url}bench.html`);
+    await page.waitForFunction((name) => typeof window[name] === 'function', fn);
+    return await page.evaluate(([name, a]) => window[name](a), [fn, args]);
+  } finally {
+    await context.close();
+  }
+}
 const wasm = [];
 let wasmAttribution = null;
 let wasmAttributionThreads = null;
@@ -76,71 +91,30 @@ const referencesAsked = referenceOptions(process.argv);
 let references = null;
 // ── end references ──
 try {
-  for (const mode of modes) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${server.url}bench.html`);
-    await page.waitForFunction(() => typeof window.runBench === 'function');
-    wasm.push(await page.evaluate((a) => window.runBench(a), { mode, reps, gen, modelUrl: MODEL }));
-    await context.close();
-  }
+  for (const mode of modes) wasm.push(await inFreshPage(server.url, 'runBench', { mode, reps, gen, modelUrl: MODEL }));
   // --threads: the same runs with the threaded build, on a cross-origin isolated page (the
-  // headers Trunk.toml's [serve] sends), as the explorer's worker would pick it.
-  if (threadsAsked) {
-    const isolated = await serveStatic(path.join(ROOT, 'dist'), {
-      synthetic: {
-        'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
-        'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
-      },
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
-    });
-    try {
+  // headers Trunk.toml's [serve] sends), in a Worker, as the explorer's worker would run it.
+  const isolated = threadsAsked
+    ? await serveStatic(path.join(ROOT, 'dist'), {
+        synthetic: benchPage,
+        headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
+      })
+    : null;
+  try {
+    if (isolated) {
       for (const mode of modes) {
-        const context = await browser.newContext();
-        const page = await context.newPage();
-        await page.goto(`${isolated.url}bench.html`);
-        await page.waitForFunction(() => typeof window.runBench === 'function');
-        wasm.push(await page.evaluate((a) => window.runInWorker(a), { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true }));
-        await context.close();
+        wasm.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true }));
       }
-    } finally {
-      await isolated.close();
     }
-  }
-  if (attribution) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${server.url}bench.html`);
-    await page.waitForFunction(() => typeof window.runAttributionBench === 'function');
-    wasmAttribution = await page.evaluate((a) => window.runAttributionBench(a), { modelUrl: MODEL });
-    await context.close();
-  }
-  if (attribution && threadsAsked) {
-    const isolated = await serveStatic(path.join(ROOT, 'dist'), {
-      synthetic: {
-        'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
-        'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
-      },
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
-    });
-    try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      await page.goto(`${isolated.url}bench.html`);
-      await page.waitForFunction(() => typeof window.runAttributionBench === 'function');
-      wasmAttributionThreads = await page.evaluate((a) => window.runInWorker(a), { fn: 'runAttributionBench', modelUrl: MODEL, threads: true });
-      await context.close();
-    } finally {
-      await isolated.close();
+    if (attribution) wasmAttribution = await inFreshPage(server.url, 'runAttributionBench', { modelUrl: MODEL });
+    if (attribution && isolated) {
+      wasmAttributionThreads = await inFreshPage(isolated.url, 'runInWorker', { fn: 'runAttributionBench', modelUrl: MODEL, threads: true });
     }
+  } finally {
+    await isolated?.close();
   }
   if (steering) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${server.url}bench.html`);
-    await page.waitForFunction(() => typeof window.runSteeringBench === 'function');
-    wasmSteering = await page.evaluate((a) => window.runSteeringBench(a), { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null });
-    await context.close();
+    wasmSteering = await inFreshPage(server.url, 'runSteeringBench', { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null });
   }
   // ── References (issue 3) ──
   references = await runReferences({ options: referencesAsked, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv });

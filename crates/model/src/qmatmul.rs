@@ -347,6 +347,15 @@ mod simd {
         out
     }
 
+    /// Σ w·a over one 32-value block, both as four i16x8 vectors: four lane sums (i32x4).
+    #[inline(always)]
+    fn dot32(w: &[v128; 4], a: &[v128; 4]) -> v128 {
+        i32x4_add(
+            i32x4_add(i32x4_dot_i16x8(w[0], a[0]), i32x4_dot_i16x8(w[1], a[1])),
+            i32x4_add(i32x4_dot_i16x8(w[2], a[2]), i32x4_dot_i16x8(w[3], a[3])),
+        )
+    }
+
     #[inline(always)]
     fn hsum(v: v128) -> f32 {
         f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v)
@@ -366,16 +375,8 @@ mod simd {
                 let lo = v128_and(w, mask); // values 0..16
                 let hi = u8x16_shr(w, 4); // values 16..32
                 let a = act_block(&x.q[b * BLOCK..(b + 1) * BLOCK]);
-                let sum = i32x4_add(
-                    i32x4_add(
-                        i32x4_dot_i16x8(u16x8_extend_low_u8x16(lo), a[0]),
-                        i32x4_dot_i16x8(u16x8_extend_high_u8x16(lo), a[1]),
-                    ),
-                    i32x4_add(
-                        i32x4_dot_i16x8(u16x8_extend_low_u8x16(hi), a[2]),
-                        i32x4_dot_i16x8(u16x8_extend_high_u8x16(hi), a[3]),
-                    ),
-                );
+                let w = [u16x8_extend_low_u8x16(lo), u16x8_extend_high_u8x16(lo), u16x8_extend_low_u8x16(hi), u16x8_extend_high_u8x16(hi)];
+                let sum = dot32(&w, &a);
                 acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), f32x4_splat(scale(blk, 0) * x.d[b])));
                 acc_min += scale(blk, 2) * x.s[b];
             }
@@ -396,16 +397,8 @@ mod simd {
                 };
                 let (w0, w1) = (load16(q0), load16(q1));
                 let a = act_block(&x.q[b * BLOCK..(b + 1) * BLOCK]);
-                let sum = i32x4_add(
-                    i32x4_add(
-                        i32x4_dot_i16x8(i16x8_extend_low_i8x16(w0), a[0]),
-                        i32x4_dot_i16x8(i16x8_extend_high_i8x16(w0), a[1]),
-                    ),
-                    i32x4_add(
-                        i32x4_dot_i16x8(i16x8_extend_low_i8x16(w1), a[2]),
-                        i32x4_dot_i16x8(i16x8_extend_high_i8x16(w1), a[3]),
-                    ),
-                );
+                let w = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
+                let sum = dot32(&w, &a);
                 acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), f32x4_splat(d * x.d[b])));
             }
             *yr = hsum(acc);
