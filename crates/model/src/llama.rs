@@ -63,6 +63,7 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Linear::Quant(q) => q.forward(x),
+            Linear::F32(w) if crate::gemm::PREFERRED => crate::gemm::linear(x, w),
             Linear::F32(w) if crate::parallel::threads() > 1 => Ok(InputGradLinear::matmul_2d(x, &w.t()?)?),
             Linear::F32(w) => Ok(QMatMul::Tensor(w.clone()).forward(x)?),
         }
@@ -95,7 +96,7 @@ impl InputGradLinear {
         let dims = x.dims().to_vec();
         let (last, lead) = dims.split_last().ok_or_else(|| candle_core::Error::Msg("scalar input".into()))?;
         let x2 = x.reshape((lead.iter().product::<usize>(), *last))?.contiguous()?;
-        let y = crate::parallel::matmul_rows(&x2, w).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let y = crate::parallel::matmul_rows(&x2, w).map_err(to_candle)?;
         let mut out = lead.to_vec();
         out.push(y.dim(1)?);
         y.reshape(out)
@@ -116,14 +117,24 @@ impl candle_core::CustomOp1 for InputGradLinear {
             .contiguous_offsets()
             .ok_or_else(|| candle_core::Error::Msg("input-grad-linear needs a contiguous input".into()))?;
         let x = Tensor::from_slice(&storage.as_slice::<f32>()?[start..end], layout.shape(), &Device::Cpu)?;
-        let y = Self::matmul_2d(&x, &self.0.t()?)?;
+        let y = match crate::gemm::PREFERRED {
+            true => crate::gemm::linear(&x, &self.0).map_err(to_candle)?,
+            false => Self::matmul_2d(&x, &self.0.t()?)?,
+        };
         let shape = y.shape().clone();
         Ok((candle_core::CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(Self::matmul_2d(&grad_res.contiguous()?, &self.0)?))
+        match crate::gemm::PREFERRED {
+            true => Ok(Some(crate::gemm::linear_input_grad(grad_res, &self.0).map_err(to_candle)?)),
+            false => Ok(Some(Self::matmul_2d(&grad_res.contiguous()?, &self.0)?)),
+        }
     }
+}
+
+fn to_candle(e: crate::error::LoupeError) -> candle_core::Error {
+    candle_core::Error::Msg(e.to_string())
 }
 
 /// Re-encodes a block-quantized matrix as Q8_0 (through f32); F32/F16 and Q8_0 stay as they are.

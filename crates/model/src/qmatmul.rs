@@ -4,7 +4,7 @@
 //! Two regimes, because they have different bottlenecks:
 //! - **Many rows of `x`** (a prompt, a batch of patched runs, ≥ [`GEMM_MIN_ROWS`]): `W` is
 //!   dequantized to f32 one slab of rows at a time (a few MiB, never the whole 49152-row
-//!   unembedding) and multiplied with candle's f32 GEMM. Dequantizing costs one pass over
+//!   unembedding) and multiplied with an f32 GEMM (ours, `gemm.rs`, in wasm; candle's natively). Dequantizing costs one pass over
 //!   `W`, shared by every row of `x`; the GEMM is the fastest kernel candle has on every
 //!   target, and `x` keeps full f32 precision, so for the file's own Q4_1 blocks this gives
 //!   the same numbers as the `f32` weight mode.
@@ -118,7 +118,20 @@ impl QuantMatrix {
     fn forward_gemm(&self, x: &Tensor, dims: &[usize], m: usize) -> Result<Tensor> {
         let x2 = x.reshape((m, self.cols))?.contiguous()?;
         let slab_rows = (SLAB_BYTES / (4 * self.cols)).clamp(1, self.rows);
-        let y = if slab_rows == self.rows {
+        let y = if crate::gemm::PREFERRED {
+            // Our kernels write each slab's columns straight into the output rows.
+            let mut y = vec![0f32; m * self.rows];
+            let mut buf = Vec::new();
+            crate::gemm::with_slice(&x2, |xs| -> Result<()> {
+                for r0 in (0..self.rows).step_by(slab_rows) {
+                    let n = slab_rows.min(self.rows - r0);
+                    self.dequantize_rows_into(r0, n, &mut buf)?;
+                    crate::gemm::matmul_abt(xs, self.cols, &buf, self.cols, &mut y[r0..], self.rows, m, n, self.cols);
+                }
+                Ok(())
+            })??;
+            Tensor::from_vec(y, (m, self.rows), &Device::Cpu)?
+        } else if slab_rows == self.rows {
             let mut buf = Vec::new();
             self.dequantize_rows_into(0, self.rows, &mut buf)?;
             let w = Tensor::from_slice(&buf, (self.rows, self.cols), &Device::Cpu)?;

@@ -1,0 +1,412 @@
+//! f32 matrix products for the browser: `A · Bᵀ` (a linear layer, `x @ Wᵀ`, with `W`
+//! `[out, in]` as the file stores it) and `A · B` (its input gradient, `g @ W`).
+//!
+//! Why our own: in wasm, candle's matmul goes through the `gemm` crate's simd128 path,
+//! which packs both operands on every call and uses a register tile that leaves most of
+//! the two multiply and two add pipes of a core idle (measured in Chromium by
+//! `tests/kernels.rs` of loupe-web and `bench/`, docs/BENCHMARKS.md). Both shapes here
+//! read their operands in place:
+//! - `A · Bᵀ` as dot products: rows of A and rows of B are both contiguous along k, so a
+//!   tile of `MR` rows of A × `NR` rows of B keeps `MR·NR` 4-lane partial sums in registers
+//!   and reads each operand once per tile (the "dot" formulation of a GEMM micro-kernel;
+//!   Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", 2008, §6).
+//! - `A · B` as rank-1 updates: B's rows are contiguous along n, so a tile of `MR` rows of
+//!   A × `4·NV` columns of B broadcasts one A value and adds it times a row piece of B
+//!   (the outer-product micro-kernel of the same paper).
+//!
+//! Rows of A are taken `ROW_BLOCK` at a time, so they stay in L2 while the B tile of each
+//! step stays in L1. Lanes are wasm `v128` with simd128, or plain `[f32; 4]` elsewhere (the
+//! native build uses candle's own GEMM; the portable lanes let the same blocking and edge
+//! handling be unit-tested natively).
+//!
+//! Summation order differs from candle's (four interleaved partial sums along k, then a
+//! horizontal add), so results agree with it to f32 rounding, not bit for bit.
+
+use crate::error::{bad_input, Result};
+use crate::parallel;
+use candle_core::{Device, Storage, Tensor};
+
+/// Rows of A per outer block: 64 rows × 1536 floats = 384 KiB, inside a core's L2.
+const ROW_BLOCK: usize = 64;
+
+/// `A · Bᵀ` tile: rows of A × rows of B. V8 keeps wasm's v128 values in the 16 xmm
+/// registers (one of them its scratch): MR·NR sums + MR A vectors + one B vector must fit.
+const ABT_MR: usize = 2;
+const ABT_NR: usize = 4;
+
+/// `A · B` tile: rows of A × 4-lane vectors of a row of B.
+const AB_MR: usize = 4;
+const AB_NV: usize = 2;
+
+/// Whether the model's f32 products use these kernels: in wasm with simd128, yes; natively
+/// candle's GEMM (AVX/NEON, its own thread pool) is the faster one.
+pub const PREFERRED: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// `x @ wᵀ` for `x` `[…, k]` and `w` `[n, k]` (f32; a linear layer's weight as stored) → `[…, n]`.
+pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (n, k) = w.dims2()?;
+    let (lead, m) = leading(x, k)?;
+    let mut y = vec![0f32; m * n];
+    with_slice(x, |xs| with_slice(w, |ws| matmul_abt(xs, k, ws, k, &mut y, n, m, n, k)))??;
+    Ok(Tensor::from_vec(y, [lead, vec![n]].concat(), &Device::Cpu)?)
+}
+
+/// `g @ w` for `g` `[…, n]` and `w` `[n, k]` → `[…, k]`: the input gradient of `linear`.
+pub fn linear_input_grad(g: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (n, k) = w.dims2()?;
+    let (lead, m) = leading(g, n)?;
+    let mut y = vec![0f32; m * k];
+    with_slice(g, |gs| with_slice(w, |ws| matmul_ab(gs, n, ws, k, &mut y, k, m, k, n)))??;
+    Ok(Tensor::from_vec(y, [lead, vec![k]].concat(), &Device::Cpu)?)
+}
+
+/// The leading dims of `x` and their product, checking that the last one is `k`.
+fn leading(x: &Tensor, k: usize) -> Result<(Vec<usize>, usize)> {
+    match x.dims().split_last() {
+        Some((&last, lead)) if last == k => Ok((lead.to_vec(), lead.iter().product())),
+        _ => Err(bad_input(format!("a product of {:?} with a {k}-wide matrix", x.dims()))),
+    }
+}
+
+/// `f` over `t`'s values as one contiguous f32 slice, borrowed from its storage (copied
+/// only when `t` is strided).
+pub fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        return Err(bad_input("a tensor off the CPU"));
+    };
+    let values = cpu.as_slice::<f32>()?;
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| bad_input("a strided tensor after contiguous()"))?;
+    Ok(f(&values[start..end]))
+}
+
+/// `c[m, n] = a[m, k] · b[n, k]ᵀ`; row strides `lda`, `ldb`, `ldc`; split by rows of `a`
+/// across threads in the threaded build.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_abt(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
+    matmul_abt_tiled::<ABT_MR, ABT_NR>(a, lda, b, ldb, c, ldc, m, n, k)
+}
+
+/// `matmul_abt` with a chosen tile (for the kernel benchmark in loupe-web's tests).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_abt_tiled<const MR: usize, const NR: usize>(
+    a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
+) {
+    check(a.len(), lda, m, k, "a");
+    check(b.len(), ldb, n, k, "b");
+    check(c.len(), ldc, m, n, "c");
+    split_rows(c, ldc, m, |r0, rows, c| abt_serial::<MR, NR>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k));
+}
+
+/// `c[m, n] = a[m, k] · b[k, n]`; row strides `lda`, `ldb`, `ldc`; split like `matmul_abt`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_ab(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
+    matmul_ab_tiled::<AB_MR, AB_NV>(a, lda, b, ldb, c, ldc, m, n, k)
+}
+
+/// `matmul_ab` with a chosen tile (for the kernel benchmark in loupe-web's tests).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_ab_tiled<const MR: usize, const NV: usize>(
+    a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
+) {
+    check(a.len(), lda, m, k, "a");
+    check(b.len(), ldb, k, n, "b");
+    check(c.len(), ldc, m, n, "c");
+    split_rows(c, ldc, m, |r0, rows, c| ab_serial::<MR, NV>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k));
+}
+
+/// A `rows × cols` matrix with row stride `ld` must fit in `len` values: the kernels read
+/// through raw pointers, so this check is what keeps them in bounds.
+fn check(len: usize, ld: usize, rows: usize, cols: usize, what: &str) {
+    let need = if rows == 0 || cols == 0 { 0 } else { (rows - 1) * ld + cols };
+    assert!(cols <= ld || rows <= 1, "gemm: {what} has {cols} columns but a row stride of {ld}");
+    assert!(need <= len, "gemm: {what} needs {need} values, has {len}");
+}
+
+/// Runs `f(first_row, rows, c_rows)` over pieces of C's rows, one per thread.
+fn split_rows(c: &mut [f32], ldc: usize, m: usize, f: impl Fn(usize, usize, &mut [f32]) + Sync + Send) {
+    let pieces = parallel::threads().min(m / 8).max(1);
+    if pieces == 1 || ldc == 0 {
+        f(0, m, c);
+        return;
+    }
+    let rows_per = m.div_ceil(pieces);
+    // Exactly C's m rows (the last possibly short), so every piece starts at a row < m.
+    let len = (m * ldc).min(c.len());
+    let c = &mut c[..len];
+    parallel::for_each_chunk_mut(c, rows_per * ldc, |i, piece| {
+        let r0 = i * rows_per;
+        let rows = rows_per.min(m - r0);
+        f(r0, rows, piece);
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn abt_serial<const MR: usize, const NR: usize>(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
+    for i0 in (0..m).step_by(ROW_BLOCK) {
+        let i1 = (i0 + ROW_BLOCK).min(m);
+        let mut j = 0;
+        while j < n {
+            let nr = NR.min(n - j);
+            let mut i = i0;
+            while i < i1 {
+                let mr = MR.min(i1 - i);
+                match (mr == MR, nr == NR) {
+                    (true, true) => lanes::tile_abt::<MR, NR>(a, lda, i, b, ldb, j, c, ldc, k),
+                    (true, false) => {
+                        for jj in j..j + nr {
+                            lanes::tile_abt::<MR, 1>(a, lda, i, b, ldb, jj, c, ldc, k)
+                        }
+                    }
+                    (false, true) => {
+                        for ii in i..i + mr {
+                            lanes::tile_abt::<1, NR>(a, lda, ii, b, ldb, j, c, ldc, k)
+                        }
+                    }
+                    (false, false) => {
+                        for ii in i..i + mr {
+                            for jj in j..j + nr {
+                                lanes::tile_abt::<1, 1>(a, lda, ii, b, ldb, jj, c, ldc, k)
+                            }
+                        }
+                    }
+                }
+                i += mr;
+            }
+            j += nr;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
+    let n_vec = n / 4 * 4;
+    for i0 in (0..m).step_by(ROW_BLOCK) {
+        let i1 = (i0 + ROW_BLOCK).min(m);
+        let mut j = 0;
+        while j < n_vec {
+            let nv = NV.min((n_vec - j) / 4);
+            let mut i = i0;
+            while i < i1 {
+                let mr = MR.min(i1 - i);
+                match (mr == MR, nv == NV) {
+                    (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, b, ldb, j, c, ldc, k),
+                    (true, false) => lanes::tile_ab::<MR, 1>(a, lda, i, b, ldb, j, c, ldc, k),
+                    (false, true) => {
+                        for ii in i..i + mr {
+                            lanes::tile_ab::<1, NV>(a, lda, ii, b, ldb, j, c, ldc, k)
+                        }
+                    }
+                    (false, false) => {
+                        for ii in i..i + mr {
+                            lanes::tile_ab::<1, 1>(a, lda, ii, b, ldb, j, c, ldc, k)
+                        }
+                    }
+                }
+                i += mr;
+            }
+            j += 4 * nv;
+        }
+        // Columns past the last multiple of 4 (not in this model's shapes): plain dot products.
+        for i in i0..i1 {
+            for jj in n_vec..n {
+                c[i * ldc + jj] = (0..k).map(|kk| a[i * lda + kk] * b[kk * ldb + jj]).sum();
+            }
+        }
+    }
+}
+
+/// The micro-kernels, on wasm simd128 lanes.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(unsafe_code)]
+mod lanes {
+    use core::arch::wasm32::*;
+
+    /// SAFETY (every `load`/`store` below): the callers' `check` proved that every row
+    /// touched has `k` (or `n`) values inside its slice, and the loops stay below those.
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> v128 {
+        v128_load(p as *const v128)
+    }
+
+    #[inline(always)]
+    fn hsum(v: v128) -> f32 {
+        (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+    }
+
+    /// `c[i..i+MR, j..j+NR] = a[i..i+MR, :k] · b[j..j+NR, :k]ᵀ`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn tile_abt<const MR: usize, const NR: usize>(
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+    ) {
+        let ap: [*const f32; MR] = core::array::from_fn(|r| a[(i + r) * lda..(i + r) * lda + k].as_ptr());
+        let bp: [*const f32; NR] = core::array::from_fn(|r| b[(j + r) * ldb..(j + r) * ldb + k].as_ptr());
+        let mut acc = [[f32x4_splat(0.0); NR]; MR];
+        let k4 = k / 4 * 4;
+        let mut kk = 0;
+        while kk < k4 {
+            // SAFETY: kk + 4 <= k, inside every row slice above.
+            let av: [v128; MR] = core::array::from_fn(|r| unsafe { load(ap[r].add(kk)) });
+            for (q, bq) in bp.iter().enumerate() {
+                // SAFETY: as above.
+                let bv = unsafe { load(bq.add(kk)) };
+                for r in 0..MR {
+                    acc[r][q] = f32x4_add(acc[r][q], f32x4_mul(av[r], bv));
+                }
+            }
+            kk += 4;
+        }
+        for r in 0..MR {
+            for q in 0..NR {
+                let mut s = hsum(acc[r][q]);
+                for t in k4..k {
+                    s += a[(i + r) * lda + t] * b[(j + q) * ldb + t];
+                }
+                c[(i + r) * ldc + j + q] = s;
+            }
+        }
+    }
+
+    /// `c[i..i+MR, j..j+4·NV] = a[i..i+MR, :k] · b[:k, j..j+4·NV]`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn tile_ab<const MR: usize, const NV: usize>(
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+    ) {
+        let ap: [&[f32]; MR] = core::array::from_fn(|r| &a[(i + r) * lda..(i + r) * lda + k]);
+        let mut acc = [[f32x4_splat(0.0); NV]; MR];
+        if k > 0 {
+            // Bounds of the last row piece read: row k-1, columns j..j+4·NV.
+            let _ = &b[(k - 1) * ldb + j..(k - 1) * ldb + j + 4 * NV];
+        }
+        let bp = b.as_ptr();
+        for kk in 0..k {
+            // SAFETY: row kk < k, columns j..j+4·NV: inside b (checked just above for the last row).
+            let bv: [v128; NV] = core::array::from_fn(|v| unsafe { load(bp.add(kk * ldb + j + 4 * v)) });
+            for r in 0..MR {
+                let s = f32x4_splat(ap[r][kk]);
+                for v in 0..NV {
+                    acc[r][v] = f32x4_add(acc[r][v], f32x4_mul(s, bv[v]));
+                }
+            }
+        }
+        for r in 0..MR {
+            let row = &mut c[(i + r) * ldc + j..(i + r) * ldc + j + 4 * NV];
+            for v in 0..NV {
+                // SAFETY: `row` has exactly 4·NV values.
+                unsafe { v128_store(row.as_mut_ptr().add(4 * v) as *mut v128, acc[r][v]) };
+            }
+        }
+    }
+}
+
+/// The same micro-kernels on plain arrays: what native unit tests run.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod lanes {
+    #[allow(clippy::too_many_arguments)]
+    pub fn tile_abt<const MR: usize, const NR: usize>(
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+    ) {
+        for r in 0..MR {
+            for q in 0..NR {
+                let (ar, br) = (&a[(i + r) * lda..][..k], &b[(j + q) * ldb..][..k]);
+                let mut acc = [0f32; 4];
+                let k4 = k / 4 * 4;
+                for (x, y) in ar[..k4].chunks_exact(4).zip(br[..k4].chunks_exact(4)) {
+                    for l in 0..4 {
+                        acc[l] += x[l] * y[l];
+                    }
+                }
+                let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                for t in k4..k {
+                    s += ar[t] * br[t];
+                }
+                c[(i + r) * ldc + j + q] = s;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn tile_ab<const MR: usize, const NV: usize>(
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+    ) {
+        for r in 0..MR {
+            let mut acc = vec![0f32; 4 * NV];
+            for kk in 0..k {
+                let s = a[(i + r) * lda + kk];
+                for (o, w) in acc.iter_mut().zip(&b[kk * ldb + j..kk * ldb + j + 4 * NV]) {
+                    *o += s * w;
+                }
+            }
+            c[(i + r) * ldc + j..(i + r) * ldc + j + 4 * NV].copy_from_slice(&acc);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 7919 % 1013) as f32 / 506.0 - 1.0)).collect()
+    }
+
+    fn reference_abt(a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) -> Vec<f64> {
+        let mut c = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|t| a[i * lda + t] as f64 * b[j * ldb + t] as f64).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn both_shapes_match_a_f64_reference_for_every_edge_case() {
+        // Sizes around every tile and block edge: rows not a multiple of MR or ROW_BLOCK,
+        // columns not a multiple of NR or 4, k not a multiple of 4, strided rows.
+        for &(m, n, k) in &[(1, 1, 1), (3, 5, 7), (4, 3, 8), (9, 13, 33), (65, 10, 20), (70, 24, 576), (2, 7, 3)] {
+            let (lda, ldb, ldc) = (k + 3, k + 1, n + 2);
+            let a = values(m * lda, 1);
+            let b = values(n * ldb, 2);
+            let mut c = vec![f32::NAN; m * ldc];
+            matmul_abt(&a, lda, &b, ldb, &mut c, ldc, m, n, k);
+            let want = reference_abt(&a, lda, &b, ldb, m, n, k);
+            for i in 0..m {
+                for j in 0..n {
+                    let (got, want) = (c[i * ldc + j] as f64, want[i * n + j]);
+                    assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "abt {m}x{n}x{k} at {i},{j}: {got} vs {want}");
+                }
+            }
+            // A · B with B = the transpose of the b above, laid out [k, n] with stride n + 1.
+            let ldbt = n + 1;
+            let mut bt = vec![0f32; k * ldbt];
+            for j in 0..n {
+                for t in 0..k {
+                    bt[t * ldbt + j] = b[j * ldb + t];
+                }
+            }
+            let mut c2 = vec![f32::NAN; m * ldc];
+            matmul_ab(&a, lda, &bt, ldbt, &mut c2, ldc, m, n, k);
+            for i in 0..m {
+                for j in 0..n {
+                    let (got, want) = (c2[i * ldc + j] as f64, want[i * n + j]);
+                    assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "ab {m}x{n}x{k} at {i},{j}: {got} vs {want}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "gemm: b needs")]
+    fn a_short_operand_is_refused_before_any_read() {
+        let mut c = vec![0f32; 4];
+        matmul_abt(&[0.0; 8], 4, &[0.0; 7], 4, &mut c, 2, 2, 2, 4);
+    }
+}
