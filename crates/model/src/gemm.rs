@@ -139,7 +139,7 @@ fn split_rows(c: &mut [f32], ldc: usize, m: usize, f: impl Fn(usize, usize, &mut
     // Exactly C's m rows (the last possibly short), so every piece starts at a row < m.
     let len = (m * ldc).min(c.len());
     let c = &mut c[..len];
-    parallel::for_each_chunk_mut(c, rows_per * ldc, |i, piece| {
+    parallel::for_each_chunk_mut_fine(c, rows_per * ldc, |i, piece| {
         let r0 = i * rows_per;
         let rows = rows_per.min(m - r0);
         f(r0, rows, piece);
@@ -186,31 +186,39 @@ fn abt_serial<const MR: usize, const NR: usize>(a: &[f32], lda: usize, b: &[f32]
 #[allow(clippy::too_many_arguments)]
 fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
     let n_vec = n / 4 * 4;
+    let mut panel = Vec::with_capacity(k * 4 * NV);
     for i0 in (0..m).step_by(ROW_BLOCK) {
         let i1 = (i0 + ROW_BLOCK).min(m);
         let mut j = 0;
         while j < n_vec {
             let nv = NV.min((n_vec - j) / 4);
+            // B's columns j..j+4·nv, packed contiguous: the tiles then read whole cache
+            // lines in order instead of 4·nv values from each of k rows n apart.
+            let w = 4 * nv;
+            panel.clear();
+            for kk in 0..k {
+                panel.extend_from_slice(&b[kk * ldb + j..kk * ldb + j + w]);
+            }
             let mut i = i0;
             while i < i1 {
                 let mr = MR.min(i1 - i);
                 match (mr == MR, nv == NV) {
-                    (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, b, ldb, j, c, ldc, k),
-                    (true, false) => lanes::tile_ab::<MR, 1>(a, lda, i, b, ldb, j, c, ldc, k),
+                    (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, &panel, c, ldc, j, k),
+                    (true, false) => lanes::tile_ab::<MR, 1>(a, lda, i, &panel, c, ldc, j, k),
                     (false, true) => {
                         for ii in i..i + mr {
-                            lanes::tile_ab::<1, NV>(a, lda, ii, b, ldb, j, c, ldc, k)
+                            lanes::tile_ab::<1, NV>(a, lda, ii, &panel, c, ldc, j, k)
                         }
                     }
                     (false, false) => {
                         for ii in i..i + mr {
-                            lanes::tile_ab::<1, 1>(a, lda, ii, b, ldb, j, c, ldc, k)
+                            lanes::tile_ab::<1, 1>(a, lda, ii, &panel, c, ldc, j, k)
                         }
                     }
                 }
                 i += mr;
             }
-            j += 4 * nv;
+            j += w;
         }
         // Columns past the last multiple of 4 (not in this model's shapes): plain dot products.
         for i in i0..i1 {
@@ -273,22 +281,19 @@ mod lanes {
         }
     }
 
-    /// `c[i..i+MR, j..j+4·NV] = a[i..i+MR, :k] · b[:k, j..j+4·NV]`.
+    /// `c[i..i+MR, j..j+4·NV] = a[i..i+MR, :k] · panel`, the panel being B's columns
+    /// j..j+4·NV packed `[k, 4·NV]`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+        a: &[f32], lda: usize, i: usize, panel: &[f32], c: &mut [f32], ldc: usize, j: usize, k: usize,
     ) {
         let ap: [&[f32]; MR] = core::array::from_fn(|r| &a[(i + r) * lda..(i + r) * lda + k]);
+        let panel = &panel[..k * 4 * NV];
         let mut acc = [[f32x4_splat(0.0); NV]; MR];
-        if k > 0 {
-            // Bounds of the last row piece read: row k-1, columns j..j+4·NV.
-            let _ = &b[(k - 1) * ldb + j..(k - 1) * ldb + j + 4 * NV];
-        }
-        let bp = b.as_ptr();
-        for kk in 0..k {
-            // SAFETY: row kk < k, columns j..j+4·NV: inside b (checked just above for the last row).
-            let bv: [v128; NV] = core::array::from_fn(|v| unsafe { load(bp.add(kk * ldb + j + 4 * v)) });
+        for (kk, row) in panel.chunks_exact(4 * NV).enumerate() {
+            // SAFETY: `row` has exactly 4·NV values.
+            let bv: [v128; NV] = core::array::from_fn(|v| unsafe { load(row.as_ptr().add(4 * v)) });
             for r in 0..MR {
                 let s = f32x4_splat(ap[r][kk]);
                 for v in 0..NV {
@@ -334,17 +339,18 @@ mod lanes {
 
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+        a: &[f32], lda: usize, i: usize, panel: &[f32], c: &mut [f32], ldc: usize, j: usize, k: usize,
     ) {
         for r in 0..MR {
-            let mut acc = vec![0f32; 4 * NV];
-            for kk in 0..k {
+            let mut acc = [0f32; 16];
+            let acc = &mut acc[..4 * NV];
+            for (kk, row) in panel[..k * 4 * NV].chunks_exact(4 * NV).enumerate() {
                 let s = a[(i + r) * lda + kk];
-                for (o, w) in acc.iter_mut().zip(&b[kk * ldb + j..kk * ldb + j + 4 * NV]) {
+                for (o, w) in acc.iter_mut().zip(row) {
                     *o += s * w;
                 }
             }
-            c[(i + r) * ldc + j..(i + r) * ldc + j + 4 * NV].copy_from_slice(&acc);
+            c[(i + r) * ldc + j..(i + r) * ldc + j + 4 * NV].copy_from_slice(acc);
         }
     }
 }

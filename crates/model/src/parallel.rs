@@ -43,6 +43,7 @@ pub fn for_each_chunk_mut<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize
     #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
+        team::retire();
         out.par_chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| f(i, c));
     }
     #[cfg(not(feature = "threads"))]
@@ -56,10 +57,174 @@ pub fn map<I: Sync, O: Send>(items: &[I], f: impl Fn(&I) -> Result<O> + Sync + S
     #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
+        team::retire();
         items.par_iter().map(f).collect()
     }
     #[cfg(not(feature = "threads"))]
     {
         items.iter().map(f).collect()
+    }
+}
+
+/// Runs `f(i, piece)` over `out` split into `chunk`-sized pieces: on the calling thread and
+/// the spinning helpers of [`team`] in the threaded build, serially otherwise. For work of
+/// tens of microseconds (decoding's matrix-vector products), too short for rayon's pool.
+pub fn for_each_chunk_mut_fine<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    #[cfg(feature = "threads")]
+    {
+        let pieces: Vec<std::sync::Mutex<&mut [T]>> = out.chunks_mut(chunk.max(1)).map(std::sync::Mutex::new).collect();
+        team::run(pieces.len(), &|i| {
+            if let Ok(mut piece) = pieces[i].lock() {
+                f(i, &mut piece)
+            }
+        });
+    }
+    #[cfg(not(feature = "threads"))]
+    {
+        out.chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| f(i, c));
+    }
+}
+
+/// A team of helper threads for fine-grained work. Waking rayon's sleeping pool costs
+/// ~70 µs in Chromium (docs/BENCHMARKS.md), about what one decoding matrix-vector product
+/// takes, so splitting those through rayon made decoding slower. Team helpers are rayon
+/// tasks that, once started, spin on an atomic for their next piece (as ggml's thread pool
+/// and candle's native `BarrierPool` do) and hand their thread back to rayon after
+/// `IDLE_SPINS` polls without work, or as soon as rayon work is submitted ([`retire`]).
+/// One caller dispatches at a time (the model's worker thread); any other caller, or a
+/// call from inside the pool, runs its pieces itself.
+#[cfg(feature = "threads")]
+#[allow(unsafe_code)]
+pub mod team {
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
+    use std::sync::Mutex;
+
+    const MAX_HELPERS: usize = 31;
+    /// Polls of an idle helper before it returns to rayon (a few milliseconds in V8): longer
+    /// than the gaps between one token's products, shorter than anything a user notices.
+    const IDLE_SPINS: u32 = 1 << 21;
+    const OFF: u32 = 0;
+    const IDLE: u32 = 1;
+    const GO: u32 = 2;
+
+    static STATE: [AtomicU32; MAX_HELPERS] = [const { AtomicU32::new(OFF) }; MAX_HELPERS];
+    static PENDING: AtomicUsize = AtomicUsize::new(0);
+    static DISPATCHING: AtomicBool = AtomicBool::new(false);
+    static JOB: Mutex<Option<Job>> = Mutex::new(None);
+
+    /// The current job, its lifetime erased: `run` clears it and returns only after every
+    /// helper has finished with it.
+    #[derive(Clone, Copy)]
+    struct Job(*const (dyn Fn(usize) + Sync + 'static));
+    // SAFETY: the pointee is `Sync` and outlives every use (see `run`).
+    unsafe impl Send for Job {}
+
+    /// `f(0)`, …, `f(pieces - 1)`, each exactly once, spread over the caller and helpers.
+    pub fn run(pieces: usize, f: &(dyn Fn(usize) + Sync)) {
+        let helpers = (pieces.saturating_sub(1)).min(rayon::current_num_threads().saturating_sub(1)).min(MAX_HELPERS);
+        if helpers == 0 || rayon::current_thread_index().is_some() || DISPATCHING.swap(true, Acquire) {
+            (0..pieces).for_each(f);
+            return;
+        }
+        // SAFETY: only the lifetime is erased; the reference is dropped from JOB below, after
+        // PENDING has reached 0, i.e. after the last helper's call returned.
+        let job = Job(unsafe {
+            std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f)
+        });
+        set_job(Some(job));
+        PENDING.store(helpers, Release);
+        for (h, state) in STATE.iter().enumerate().take(helpers) {
+            if state.compare_exchange(IDLE, GO, AcqRel, Acquire).is_err() {
+                // Not running (it handed its thread back): start it, already holding the job.
+                state.store(GO, Release);
+                rayon::spawn(move || helper(h));
+            }
+        }
+        // Helper h runs piece h + 1; the caller runs piece 0 and any beyond the helpers.
+        f(0);
+        for i in helpers + 1..pieces {
+            f(i);
+        }
+        while PENDING.load(Acquire) != 0 {
+            std::hint::spin_loop();
+        }
+        set_job(None);
+        DISPATCHING.store(false, Release);
+    }
+
+    /// Sends idle helpers back to rayon (before submitting rayon work, which would otherwise
+    /// wait for their idle time to run out).
+    pub fn retire() {
+        for state in &STATE {
+            let _ = state.compare_exchange(IDLE, OFF, AcqRel, Acquire);
+        }
+    }
+
+    fn set_job(job: Option<Job>) {
+        match JOB.lock() {
+            Ok(mut slot) => *slot = job,
+            Err(poisoned) => *poisoned.into_inner() = job,
+        }
+    }
+
+    fn job() -> Option<Job> {
+        match JOB.lock() {
+            Ok(slot) => *slot,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    fn helper(h: usize) {
+        let state = &STATE[h];
+        let mut idle = 0u32;
+        loop {
+            match state.load(Acquire) {
+                GO => {
+                    if let Some(Job(f)) = job() {
+                        // SAFETY: `run` keeps the job alive until PENDING, decremented below, is 0.
+                        unsafe { (*f)(h + 1) };
+                    }
+                    // IDLE before PENDING: once `run` returns, the next one must find us IDLE.
+                    state.store(IDLE, Release);
+                    PENDING.fetch_sub(1, AcqRel);
+                    idle = 0;
+                }
+                OFF => return,
+                _ => {
+                    idle += 1;
+                    if idle > IDLE_SPINS && state.compare_exchange(IDLE, OFF, AcqRel, Acquire).is_ok() {
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "threads"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_runs_every_piece_once_across_many_dispatches_and_yields_to_rayon() {
+        rayon::ThreadPoolBuilder::new().num_threads(3).build_global().ok();
+        let mut out = vec![0u64; 1000];
+        for round in 1..=2000u64 {
+            for_each_chunk_mut_fine(&mut out, 334, |i, piece| {
+                for (j, v) in piece.iter_mut().enumerate() {
+                    *v += round * (i * 334 + j) as u64;
+                }
+            });
+            if round % 500 == 0 {
+                // Rayon work in between: the helpers must hand their threads back.
+                let sum: u64 = map(&[1u64, 2, 3, 4], |v| Ok(v * 2)).expect("map").iter().sum();
+                assert_eq!(sum, 20);
+            }
+        }
+        let total: u64 = (1..=2000u64).sum();
+        for (j, v) in out.iter().enumerate() {
+            assert_eq!(*v, total * j as u64, "value {j}");
+        }
     }
 }

@@ -34,9 +34,10 @@ const SLAB_BYTES: usize = 4 << 20;
 
 const BLOCK: usize = 32;
 
-/// Matrices at least this large (weights) are split across threads when decoding.
+/// Matrices at least this large (weights) are split across threads when decoding: all of
+/// this model's (the smallest, k and v, have 576 × 192).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-const PARALLEL_MATVEC_MIN_WEIGHTS: usize = 8 << 20;
+const PARALLEL_MATVEC_MIN_WEIGHTS: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -172,16 +173,16 @@ impl QuantMatrix {
         let mut y = vec![0f32; m * self.rows];
         let mut act = simd::QuantizedRow::new(self.cols);
         let row_bytes = self.cols / BLOCK * self.format.block_bytes();
-        // Weight rows split across threads, for the unembedding only: waking the pool costs
-        // ~70 µs in Chromium (measured: splitting every matrix halved decode speed, 211
-        // wake-ups per token), more than one of the block matrices takes on its own.
+        // Weight rows split across the threaded build's spinning team (`parallel::team`):
+        // through rayon's sleeping pool, waking it (~70 µs in Chromium) cost more than a block
+        // matrix takes on its own (splitting every matrix halved decode speed).
         let pieces = if self.rows * self.cols >= PARALLEL_MATVEC_MIN_WEIGHTS { parallel::threads() } else { 1 };
         let chunk = self.rows.div_ceil(pieces);
         for (xi, yi) in xs.chunks_exact(self.cols).zip(y.chunks_exact_mut(self.rows)) {
             act.quantize(xi);
             let act = &act;
             let raw = &raw[..];
-            parallel::for_each_chunk_mut(yi, chunk, |i, ys| {
+            parallel::for_each_chunk_mut_fine(yi, chunk, |i, ys| {
                 let rows = &raw[i * chunk * row_bytes..(i * chunk + ys.len()) * row_bytes];
                 match self.format {
                     Format::Q4_1 => simd::matvec_q4_1(rows, act, ys),
@@ -215,7 +216,7 @@ impl QuantMatrix {
         let raw = self.q.data()?;
         let raw = &raw[..];
         let rows_per_piece = n.div_ceil(parallel::threads()).max(1);
-        parallel::for_each_chunk_mut(out, rows_per_piece * self.cols, |i, piece| {
+        parallel::for_each_chunk_mut_fine(out, rows_per_piece * self.cols, |i, piece| {
             let first = r0 + i * rows_per_piece;
             self.dequantize_blocks(raw, first, piece.len() / self.cols, piece);
         });

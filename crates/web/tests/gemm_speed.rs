@@ -54,10 +54,10 @@ fn speed_next_to_candle() {
             let mut c2 = c.clone();
             time(|| f(&mut c2))
         };
-        let t33 = ours(&mut |c| matmul_abt_tiled::<3, 3>(&xv, k, &wv, k, c, n, m, n, k));
+        let t33 = ours(&mut |c| matmul_abt_tiled::<2, 6>(&xv, k, &wv, k, c, n, m, n, k));
         let t24 = ours(&mut |c| matmul_abt_tiled::<2, 4>(&xv, k, &wv, k, c, n, m, n, k));
         let t42 = ours(&mut |c| matmul_abt_tiled::<4, 2>(&xv, k, &wv, k, c, n, m, n, k));
-        let t34 = ours(&mut |c| matmul_abt_tiled::<3, 4>(&xv, k, &wv, k, c, n, m, n, k));
+        let t34 = ours(&mut |c| matmul_abt_tiled::<2, 5>(&xv, k, &wv, k, c, n, m, n, k));
         c.fill(0.0);
         let (g, gv) = randn((m, n));
         let candle_b = time(|| {
@@ -66,11 +66,11 @@ fn speed_next_to_candle() {
         let mut cb = vec![0f32; m * k];
         let mut oursb = |f: &mut dyn FnMut(&mut [f32])| time(|| f(&mut cb));
         let b42 = oursb(&mut |c| matmul_ab_tiled::<4, 2>(&gv, n, &wv, k, c, k, m, k, n));
-        let b33 = oursb(&mut |c| matmul_ab_tiled::<3, 3>(&gv, n, &wv, k, c, k, m, k, n));
+        let b33 = oursb(&mut |c| matmul_ab_tiled::<2, 4>(&gv, n, &wv, k, c, k, m, k, n));
         let b62 = oursb(&mut |c| matmul_ab_tiled::<6, 2>(&gv, n, &wv, k, c, k, m, k, n));
-        let b44 = oursb(&mut |c| matmul_ab_tiled::<4, 3>(&gv, n, &wv, k, c, k, m, k, n));
+        let b44 = oursb(&mut |c| matmul_ab_tiled::<1, 6>(&gv, n, &wv, k, c, k, m, k, n));
         web_sys_log(&format!(
-            "{m}x{n}x{k}: x·Wᵀ candle {candle:.3} ms ({:.1} GFLOP/s) | ours 3x3 {t33:.3} 2x4 {t24:.3} 4x2 {t42:.3} 3x4 {t34:.3} ({:.1} GFLOP/s best) || g·W candle {candle_b:.3} ms ({:.1}) | ours 4x2 {b42:.3} 3x3 {b33:.3} 6x2 {b62:.3} 4x3 {b44:.3} ({:.1} best)",
+            "{m}x{n}x{k}: x·Wᵀ candle {candle:.3} ms ({:.1} GFLOP/s) | ours 2x6 {t33:.3} 2x4 {t24:.3} 4x2 {t42:.3} 2x5 {t34:.3} ({:.1} GFLOP/s best) || g·W candle {candle_b:.3} ms ({:.1}) | ours 4x2 {b42:.3} 2x4 {b33:.3} 6x2 {b62:.3} 1x6 {b44:.3} ({:.1} best)",
             gflop / candle * 1e3,
             gflop / t33.min(t24).min(t42).min(t34) * 1e3,
             gflop / candle_b * 1e3,
