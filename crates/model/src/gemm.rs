@@ -26,6 +26,15 @@ use crate::error::{bad_input, Result};
 use crate::parallel;
 use candle_core::{Device, Storage, Tensor};
 
+/// Below this many rows (decoding), candle's matrix-vector path is faster: a product is then
+/// bound by reading W once, and `g·W` would spend as long packing B as multiplying (measured
+/// with tests/gemm_speed.rs of loupe-web: one row of x·Wᵀ, 8192×576, 1.1 ms candle's vs
+/// 1.8 ms ours; two rows 3.8 vs 1.7 ms).
+pub const MIN_ROWS: usize = 2;
+
+/// `g·W` packs B's column panels only for at least this many rows of A (see `ab_serial`).
+const PACK_MIN_ROWS: usize = 16;
+
 /// Rows of A per outer block: 64 rows × 1536 floats = 384 KiB, inside a core's L2.
 const ROW_BLOCK: usize = 64;
 
@@ -35,8 +44,8 @@ const ABT_MR: usize = 2;
 const ABT_NR: usize = 4;
 
 /// `A · B` tile: rows of A × 4-lane vectors of a row of B.
-const AB_MR: usize = 4;
-const AB_NV: usize = 2;
+const AB_MR: usize = 2;
+const AB_NV: usize = 4;
 
 /// Whether the model's f32 products use these kernels: in wasm with simd128, yes; natively
 /// candle's GEMM (AVX/NEON, its own thread pool) is the faster one.
@@ -46,6 +55,9 @@ pub const PREFERRED: bool = cfg!(all(target_arch = "wasm32", target_feature = "s
 pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (n, k) = w.dims2()?;
     let (lead, m) = leading(x, k)?;
+    if m < MIN_ROWS {
+        return Ok(x.broadcast_matmul(&w.t()?)?);
+    }
     let mut y = vec![0f32; m * n];
     with_slice(x, |xs| with_slice(w, |ws| matmul_abt(xs, k, ws, k, &mut y, n, m, n, k)))??;
     Ok(Tensor::from_vec(y, [lead, vec![n]].concat(), &Device::Cpu)?)
@@ -55,6 +67,9 @@ pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 pub fn linear_input_grad(g: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (n, k) = w.dims2()?;
     let (lead, m) = leading(g, n)?;
+    if m < MIN_ROWS {
+        return Ok(g.broadcast_matmul(w)?);
+    }
     let mut y = vec![0f32; m * k];
     with_slice(g, |gs| with_slice(w, |ws| matmul_ab(gs, n, ws, k, &mut y, k, m, k, n)))??;
     Ok(Tensor::from_vec(y, [lead, vec![k]].concat(), &Device::Cpu)?)
@@ -194,25 +209,31 @@ fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32],
             let nv = NV.min((n_vec - j) / 4);
             // B's columns j..j+4·nv, packed contiguous: the tiles then read whole cache
             // lines in order instead of 4·nv values from each of k rows n apart.
+            // (Only when enough rows share it: packing reads all of B's panel, as one row does.)
             let w = 4 * nv;
-            panel.clear();
-            for kk in 0..k {
-                panel.extend_from_slice(&b[kk * ldb + j..kk * ldb + j + w]);
-            }
+            let (bp, ldbp, bj): (&[f32], usize, usize) = if i1 - i0 >= PACK_MIN_ROWS {
+                panel.clear();
+                for kk in 0..k {
+                    panel.extend_from_slice(&b[kk * ldb + j..kk * ldb + j + w]);
+                }
+                (&panel, w, 0)
+            } else {
+                (b, ldb, j)
+            };
             let mut i = i0;
             while i < i1 {
                 let mr = MR.min(i1 - i);
                 match (mr == MR, nv == NV) {
-                    (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, &panel, c, ldc, j, k),
-                    (true, false) => lanes::tile_ab::<MR, 1>(a, lda, i, &panel, c, ldc, j, k),
+                    (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, bp, ldbp, bj, c, ldc, j, k),
+                    (true, false) => lanes::tile_ab::<MR, 1>(a, lda, i, bp, ldbp, bj, c, ldc, j, k),
                     (false, true) => {
                         for ii in i..i + mr {
-                            lanes::tile_ab::<1, NV>(a, lda, ii, &panel, c, ldc, j, k)
+                            lanes::tile_ab::<1, NV>(a, lda, ii, bp, ldbp, bj, c, ldc, j, k)
                         }
                     }
                     (false, false) => {
                         for ii in i..i + mr {
-                            lanes::tile_ab::<1, 1>(a, lda, ii, &panel, c, ldc, j, k)
+                            lanes::tile_ab::<1, 1>(a, lda, ii, bp, ldbp, bj, c, ldc, j, k)
                         }
                     }
                 }
@@ -281,17 +302,17 @@ mod lanes {
         }
     }
 
-    /// `c[i..i+MR, j..j+4·NV] = a[i..i+MR, :k] · panel`, the panel being B's columns
-    /// j..j+4·NV packed `[k, 4·NV]`.
+    /// `c[i..i+MR, j..j+4·NV] = a[i..i+MR, :k] · b[:k, bj..bj+4·NV]` (`b` is B itself, or its
+    /// columns packed into a panel).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, panel: &[f32], c: &mut [f32], ldc: usize, j: usize, k: usize,
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, bj: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
     ) {
         let ap: [&[f32]; MR] = core::array::from_fn(|r| &a[(i + r) * lda..(i + r) * lda + k]);
-        let panel = &panel[..k * 4 * NV];
         let mut acc = [[f32x4_splat(0.0); NV]; MR];
-        for (kk, row) in panel.chunks_exact(4 * NV).enumerate() {
+        for kk in 0..k {
+            let row = &b[kk * ldb + bj..kk * ldb + bj + 4 * NV];
             // SAFETY: `row` has exactly 4·NV values.
             let bv: [v128; NV] = core::array::from_fn(|v| unsafe { load(row.as_ptr().add(4 * v)) });
             for r in 0..MR {
@@ -339,18 +360,17 @@ mod lanes {
 
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, panel: &[f32], c: &mut [f32], ldc: usize, j: usize, k: usize,
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, bj: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
     ) {
         for r in 0..MR {
-            let mut acc = [0f32; 16];
-            let acc = &mut acc[..4 * NV];
-            for (kk, row) in panel[..k * 4 * NV].chunks_exact(4 * NV).enumerate() {
+            let mut acc = vec![0f32; 4 * NV];
+            for kk in 0..k {
                 let s = a[(i + r) * lda + kk];
-                for (o, w) in acc.iter_mut().zip(row) {
+                for (o, w) in acc.iter_mut().zip(&b[kk * ldb + bj..kk * ldb + bj + 4 * NV]) {
                     *o += s * w;
                 }
             }
-            c[(i + r) * ldc + j..(i + r) * ldc + j + 4 * NV].copy_from_slice(acc);
+            c[(i + r) * ldc + j..(i + r) * ldc + j + 4 * NV].copy_from_slice(&acc);
         }
     }
 }
