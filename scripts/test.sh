@@ -19,6 +19,7 @@ RAYON_NUM_THREADS=1 cargo test --workspace --exclude loupe-web --exclude stock-b
 
 step "native tests of the threaded code paths (what the browser's threaded build runs)"
 RAYON_NUM_THREADS=2 cargo test --release -p loupe-interp --features loupe-model/threads --test gradients --test analyses
+RAYON_NUM_THREADS=2 cargo test --release -p loupe-model --features threads --lib   # the spinning team
 
 step "wasm tests in headless Chromium"
 ( loupe_wasm_env && cargo test --release --target wasm32-unknown-unknown -p loupe-web )

@@ -225,7 +225,11 @@ fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32],
                 let mr = MR.min(i1 - i);
                 match (mr == MR, nv == NV) {
                     (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, bp, ldbp, bj, c, ldc, j, k),
-                    (true, false) => lanes::tile_ab::<MR, 1>(a, lda, i, bp, ldbp, bj, c, ldc, j, k),
+                    (true, false) => {
+                        for v in 0..nv {
+                            lanes::tile_ab::<MR, 1>(a, lda, i, bp, ldbp, bj + 4 * v, c, ldc, j + 4 * v, k)
+                        }
+                    }
                     (false, true) => {
                         for ii in i..i + mr {
                             lanes::tile_ab::<1, NV>(a, lda, ii, bp, ldbp, bj, c, ldc, j, k)
@@ -233,7 +237,9 @@ fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32],
                     }
                     (false, false) => {
                         for ii in i..i + mr {
-                            lanes::tile_ab::<1, 1>(a, lda, ii, bp, ldbp, bj, c, ldc, j, k)
+                            for v in 0..nv {
+                                lanes::tile_ab::<1, 1>(a, lda, ii, bp, ldbp, bj + 4 * v, c, ldc, j + 4 * v, k)
+                            }
                         }
                     }
                 }
@@ -397,7 +403,7 @@ mod tests {
     fn both_shapes_match_a_f64_reference_for_every_edge_case() {
         // Sizes around every tile and block edge: rows not a multiple of MR or ROW_BLOCK,
         // columns not a multiple of NR or 4, k not a multiple of 4, strided rows.
-        for &(m, n, k) in &[(1, 1, 1), (3, 5, 7), (4, 3, 8), (9, 13, 33), (65, 10, 20), (70, 24, 576), (2, 7, 3)] {
+        for &(m, n, k) in &[(1, 1, 1), (3, 5, 7), (4, 3, 8), (9, 13, 33), (65, 10, 20), (70, 24, 576), (2, 7, 3), (80, 45, 17)] {
             let (lda, ldb, ldc) = (k + 3, k + 1, n + 2);
             let a = values(m * lda, 1);
             let b = values(n * ldb, 2);

@@ -21,9 +21,20 @@ fn rel_err(got: &[f32], want: &Tensor) -> f32 {
 }
 
 /// The model's products: q/o (576→576), k/v (576→192), gate/up (576→1536), down (1536→576),
-/// with 64 rows (a 64-token prompt) and 7 rows (edge tiles).
-const SHAPES: [(usize, usize, usize); 6] =
-    [(64, 576, 576), (64, 192, 576), (64, 1536, 576), (64, 576, 1536), (7, 1536, 576), (128, 576, 1536)];
+/// with 64 rows (a 64-token prompt), 7 and 2 rows (edge tiles, no packing), and sizes off
+/// every tile and vector edge (odd columns, k not a multiple of 4, one row).
+const SHAPES: [(usize, usize, usize); 10] = [
+    (64, 576, 576),
+    (64, 192, 576),
+    (64, 1536, 576),
+    (64, 576, 1536),
+    (7, 1536, 576),
+    (128, 576, 1536),
+    (2, 576, 576),
+    (9, 13, 33),
+    (80, 45, 17),
+    (1, 7, 5),
+];
 
 #[wasm_bindgen_test]
 fn both_products_equal_candles_matmul() {
