@@ -244,7 +244,13 @@ impl QuantMatrix {
         let row_bytes = self.cols / BLOCK * self.format.block_bytes();
         let blocks = &raw[r0 * row_bytes..(r0 + n) * row_bytes];
         match self.format {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Format::Q4_1 => simd::dequantize_q4_1(blocks, out),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Format::Q8_0 => simd::dequantize_q8_0(blocks, out),
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
             Format::Q4_1 => dequantize_q4_1(blocks, out),
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
             Format::Q8_0 => dequantize_q8_0(blocks, out),
             Format::Other => {}
         }
@@ -257,8 +263,10 @@ fn scale(blk: &[u8], at: usize) -> f32 {
     f16_to_f32(u16::from_le_bytes([blk[at], blk[at + 1]]))
 }
 
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 fn dequantize_q4_1(blocks: &[u8], out: &mut [f32]) {
-    // Fixed-size arrays and two straight loops, so LLVM vectorizes them (simd128 / SSE).
+    // Fixed-size arrays and two straight loops, so LLVM vectorizes them (SSE/AVX natively;
+    // in wasm it did not, hence `simd::dequantize_q4_1`).
     for (blk, y) in blocks.chunks_exact(20).zip(out.chunks_exact_mut(BLOCK)) {
         let (d, m) = (scale(blk, 0), scale(blk, 2));
         let (lo, hi) = y.split_at_mut(16);
@@ -276,6 +284,7 @@ fn dequantize_q4_1(blocks: &[u8], out: &mut [f32]) {
     }
 }
 
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 fn dequantize_q8_0(blocks: &[u8], out: &mut [f32]) {
     for (blk, y) in blocks.chunks_exact(34).zip(out.chunks_exact_mut(BLOCK)) {
         let d = scale(blk, 0);
@@ -373,6 +382,64 @@ mod simd {
     #[inline(always)]
     fn hsum(v: v128) -> f32 {
         f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v)
+    }
+
+    /// Sixteen integers (four i32x4) → d·q (+ m) as f32 into `out`.
+    #[inline(always)]
+    fn store_scaled(v: [v128; 4], d: v128, m: Option<v128>, out: &mut [f32; 16]) {
+        for (q, o) in v.into_iter().zip(out.chunks_exact_mut(4)) {
+            let y = f32x4_mul(f32x4_convert_i32x4(q), d);
+            let y = match m {
+                Some(m) => f32x4_add(y, m),
+                None => y,
+            };
+            // SAFETY: `o` is exactly four f32, one v128; wasm stores need no alignment.
+            unsafe { v128_store(o.as_mut_ptr() as *mut v128, y) };
+        }
+    }
+
+    /// Sixteen bytes widened to four i32x4, unsigned (`widen_u8`) or signed (`widen_i8`).
+    #[inline(always)]
+    fn widen_u8(b: v128) -> [v128; 4] {
+        let (lo, hi) = (u16x8_extend_low_u8x16(b), u16x8_extend_high_u8x16(b));
+        [u32x4_extend_low_u16x8(lo), u32x4_extend_high_u16x8(lo), u32x4_extend_low_u16x8(hi), u32x4_extend_high_u16x8(hi)]
+    }
+
+    #[inline(always)]
+    fn widen_i8(b: v128) -> [v128; 4] {
+        let (lo, hi) = (i16x8_extend_low_i8x16(b), i16x8_extend_high_i8x16(b));
+        [i32x4_extend_low_i16x8(lo), i32x4_extend_high_i16x8(lo), i32x4_extend_low_i16x8(hi), i32x4_extend_high_i16x8(hi)]
+    }
+
+    /// x = d·q + m per block, as `super::dequantize_q4_1` (the same two roundings, so the
+    /// same bits), sixteen values per vector op chain.
+    pub fn dequantize_q4_1(blocks: &[u8], out: &mut [f32]) {
+        let mask = u8x16_splat(0x0F);
+        for (blk, y) in blocks.chunks_exact(20).zip(out.chunks_exact_mut(BLOCK)) {
+            let (Ok(qs), Ok(y)) = (<&[u8; 16]>::try_from(&blk[4..20]), <&mut [f32; 32]>::try_from(y)) else { continue };
+            let (d, m) = (f32x4_splat(scale(blk, 0)), f32x4_splat(scale(blk, 2)));
+            let w = load16(qs);
+            let (lo, hi) = y.split_at_mut(16);
+            let (Ok(lo), Ok(hi)) = (<&mut [f32; 16]>::try_from(lo), <&mut [f32; 16]>::try_from(hi)) else { continue };
+            store_scaled(widen_u8(v128_and(w, mask)), d, Some(m), lo);
+            store_scaled(widen_u8(u8x16_shr(w, 4)), d, Some(m), hi);
+        }
+    }
+
+    /// x = d·q per block, as `super::dequantize_q8_0`.
+    pub fn dequantize_q8_0(blocks: &[u8], out: &mut [f32]) {
+        for (blk, y) in blocks.chunks_exact(34).zip(out.chunks_exact_mut(BLOCK)) {
+            let (Ok(q0), Ok(q1), Ok(y)) =
+                (<&[u8; 16]>::try_from(&blk[2..18]), <&[u8; 16]>::try_from(&blk[18..34]), <&mut [f32; 32]>::try_from(y))
+            else {
+                continue;
+            };
+            let d = f32x4_splat(scale(blk, 0));
+            let (lo, hi) = y.split_at_mut(16);
+            let (Ok(lo), Ok(hi)) = (<&mut [f32; 16]>::try_from(lo), <&mut [f32; 16]>::try_from(hi)) else { continue };
+            store_scaled(widen_i8(load16(q0)), d, None, lo);
+            store_scaled(widen_i8(load16(q1)), d, None, hi);
+        }
     }
 
     /// y[r] = Σ_blocks d_w·d_x·Σ q_w q_x + m_w·s_x (`ggml_vec_dot_q4_1_q8_1`).

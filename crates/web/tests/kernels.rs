@@ -42,3 +42,20 @@ fn few_row_kernels_match_candle_and_the_f32_product() {
         }
     }
 }
+
+#[wasm_bindgen_test]
+fn simd_dequantization_equals_candles_bit_for_bit() {
+    let dev = Device::Cpu;
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let w = Tensor::randn(0f32, 0.05, (70, 576), &dev).expect("w");
+        let q = Arc::new(QTensor::quantize(&w, dtype).expect("quantize"));
+        let ours = QuantMatrix::new(q.clone()).expect("ours");
+        let want: Vec<f32> = q.dequantize(&dev).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1()).expect("candle");
+        let mut got = Vec::new();
+        ours.dequantize_rows_into(0, 70, &mut got).expect("rows");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{dtype:?}");
+        ours.dequantize_rows_into(13, 5, &mut got).expect("rows");
+        assert_eq!(bits(&got), bits(&want[13 * 576..18 * 576]), "{dtype:?}, rows 13..18");
+    }
+}
