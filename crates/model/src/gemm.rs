@@ -10,9 +10,12 @@
 //!   tile of `MR` rows of A × `NR` rows of B keeps `MR·NR` 4-lane partial sums in registers
 //!   and reads each operand once per tile (the "dot" formulation of a GEMM micro-kernel;
 //!   Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", 2008, §6).
-//! - `A · B` as rank-1 updates: B's rows are contiguous along n, so a tile of `MR` rows of
-//!   A × `4·NV` columns of B broadcasts one A value and adds it times a row piece of B
-//!   (the outer-product micro-kernel of the same paper).
+//! - `A · B` (B `[k, n]`): with many rows of A, `NR` columns of B are copied out as
+//!   contiguous rows (one pass over B in all) and go through the same dot-form tiles; with
+//!   a few rows the copy would cost as much as the product, so B's rows, contiguous along
+//!   n, are read in place by rank-1 updates (a tile of `MR` rows of A × `4·NV` columns of B
+//!   adds one broadcast A value times a row piece of B: the outer-product micro-kernel of
+//!   the same paper).
 //!
 //! Rows of A are taken `ROW_BLOCK` at a time, so they stay in L2 while the B tile of each
 //! step stays in L1. Lanes are wasm `v128` with simd128, or plain `[f32; 4]` elsewhere (the
@@ -32,7 +35,8 @@ use candle_core::{Device, Storage, Tensor};
 /// 1.8 ms ours; two rows 3.8 vs 1.7 ms).
 pub const MIN_ROWS: usize = 2;
 
-/// `g·W` packs B's column panels only for at least this many rows of A (see `ab_serial`).
+/// `g·W` copies B's columns out into rows (`ab_packed_serial`) from this many rows of A on;
+/// below, the copy would cost as much as the product, and B is read in place (`ab_serial`).
 const PACK_MIN_ROWS: usize = 16;
 
 /// Rows of A per outer block: 64 rows × 1536 floats = 384 KiB, inside a core's L2.
@@ -67,7 +71,8 @@ pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 pub fn linear_input_grad(g: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (n, k) = w.dims2()?;
     let (lead, m) = leading(g, n)?;
-    if m < MIN_ROWS {
+    if m < PACK_MIN_ROWS {
+        // (Measured: with 1, 2 and 7 rows candle's product is the faster.)
         return Ok(g.broadcast_matmul(w)?);
     }
     let mut y = vec![0f32; m * k];
@@ -132,7 +137,57 @@ pub fn matmul_ab_tiled<const MR: usize, const NV: usize>(
     check(a.len(), lda, m, k, "a");
     check(b.len(), ldb, k, n, "b");
     check(c.len(), ldc, m, n, "c");
-    split_rows(c, ldc, m, |r0, rows, c| ab_serial::<MR, NV>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k));
+    split_rows(c, ldc, m, |r0, rows, c| match rows >= PACK_MIN_ROWS {
+        true => ab_packed_serial::<ABT_MR, ABT_NR>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k),
+        false => ab_serial::<MR, NV>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k),
+    });
+}
+
+/// `A · B` for many rows: `NR` columns of B at a time copied out as `NR` contiguous rows
+/// (rows of Bᵀ, one pass over B in all), then the dot-form tiles of `A · Bᵀ`, the faster
+/// of the two micro-kernels (tests/gemm_speed.rs of loupe-web).
+#[allow(clippy::too_many_arguments)]
+fn ab_packed_serial<const MR: usize, const NR: usize>(
+    a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
+) {
+    let mut panel = vec![0f32; NR * k];
+    let mut j = 0;
+    while j < n {
+        let nr = NR.min(n - j);
+        for kk in 0..k {
+            for (q, v) in b[kk * ldb + j..kk * ldb + j + nr].iter().enumerate() {
+                panel[q * k + kk] = *v;
+            }
+        }
+        // The tiles write C's columns j.. through a slice that starts there.
+        let cj = &mut c[j..];
+        let mut i = 0;
+        while i < m {
+            let mr = MR.min(m - i);
+            match (mr == MR, nr == NR) {
+                (true, true) => lanes::tile_abt::<MR, NR>(a, lda, i, &panel, k, 0, cj, ldc, k),
+                (true, false) => {
+                    for q in 0..nr {
+                        lanes::tile_abt::<MR, 1>(a, lda, i, &panel, k, q, cj, ldc, k)
+                    }
+                }
+                (false, true) => {
+                    for ii in i..i + mr {
+                        lanes::tile_abt::<1, NR>(a, lda, ii, &panel, k, 0, cj, ldc, k)
+                    }
+                }
+                (false, false) => {
+                    for ii in i..i + mr {
+                        for q in 0..nr {
+                            lanes::tile_abt::<1, 1>(a, lda, ii, &panel, k, q, cj, ldc, k)
+                        }
+                    }
+                }
+            }
+            i += mr;
+        }
+        j += nr;
+    }
 }
 
 /// A `rows × cols` matrix with row stride `ld` must fit in `len` values: the kernels read
@@ -201,25 +256,13 @@ fn abt_serial<const MR: usize, const NR: usize>(a: &[f32], lda: usize, b: &[f32]
 #[allow(clippy::too_many_arguments)]
 fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
     let n_vec = n / 4 * 4;
-    let mut panel = Vec::with_capacity(k * 4 * NV);
     for i0 in (0..m).step_by(ROW_BLOCK) {
         let i1 = (i0 + ROW_BLOCK).min(m);
         let mut j = 0;
         while j < n_vec {
             let nv = NV.min((n_vec - j) / 4);
-            // B's columns j..j+4·nv, packed contiguous: the tiles then read whole cache
-            // lines in order instead of 4·nv values from each of k rows n apart.
-            // (Only when enough rows share it: packing reads all of B's panel, as one row does.)
             let w = 4 * nv;
-            let (bp, ldbp, bj): (&[f32], usize, usize) = if i1 - i0 >= PACK_MIN_ROWS {
-                panel.clear();
-                for kk in 0..k {
-                    panel.extend_from_slice(&b[kk * ldb + j..kk * ldb + j + w]);
-                }
-                (&panel, w, 0)
-            } else {
-                (b, ldb, j)
-            };
+            let (bp, ldbp, bj) = (b, ldb, j);
             let mut i = i0;
             while i < i1 {
                 let mr = MR.min(i1 - i);
