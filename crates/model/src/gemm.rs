@@ -429,7 +429,7 @@ mod tests {
     use super::*;
 
     fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919 % 1013) as f32 / 506.0 - 1.0)).collect()
+        (0..n).map(|i| ((i + seed) * 7919 % 1013) as f32 / 506.0 - 1.0).collect()
     }
 
     fn reference_abt(a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) -> Vec<f64> {
