@@ -2,10 +2,9 @@
 //! `[out, in]` as the file stores it) and `A · B` (its input gradient, `g @ W`).
 //!
 //! Why our own: in wasm, candle's matmul goes through the `gemm` crate's simd128 path,
-//! which packs both operands on every call and uses a register tile that leaves most of
-//! the two multiply and two add pipes of a core idle (measured in Chromium by
-//! `tests/kernels.rs` of loupe-web and `bench/`, docs/BENCHMARKS.md). Both shapes here
-//! read their operands in place:
+//! which packs both operands on every call; on this model's shapes with 64 rows it runs at
+//! 25–30 GFLOP/s in V8 on one core, ours at 35–40 (`tests/gemm_speed.rs` of loupe-web;
+//! the model-level effect in docs/BENCHMARKS.md). Ours read the operands in place:
 //! - `A · Bᵀ` as dot products: rows of A and rows of B are both contiguous along k, so a
 //!   tile of `MR` rows of A × `NR` rows of B keeps `MR·NR` 4-lane partial sums in registers
 //!   and reads each operand once per tile (the "dot" formulation of a GEMM micro-kernel;
@@ -29,10 +28,10 @@ use crate::error::{bad_input, Result};
 use crate::parallel;
 use candle_core::{Device, Storage, Tensor};
 
-/// Below this many rows (decoding), candle's matrix-vector path is faster: a product is then
-/// bound by reading W once, and `g·W` would spend as long packing B as multiplying (measured
-/// with tests/gemm_speed.rs of loupe-web: one row of x·Wᵀ, 8192×576, 1.1 ms candle's vs
-/// 1.8 ms ours; two rows 3.8 vs 1.7 ms).
+/// Below this many rows (decoding), `x·Wᵀ` stays candle's: with one row a product is bound
+/// by reading W once, and the two were within run-to-run noise of each other (8192×576:
+/// candle's 1.0–1.1 ms, ours 0.7–1.8 ms in tests/gemm_speed.rs of loupe-web), so the decode
+/// path keeps the kernel its numbers were measured with. With two rows ours is 2–3× faster.
 pub const MIN_ROWS: usize = 2;
 
 /// `g·W` copies B's columns out into rows (`ab_packed_serial`) from this many rows of A on;
