@@ -16,8 +16,8 @@
 //!   adds one broadcast A value times a row piece of B: the outer-product micro-kernel of
 //!   the same paper).
 //!
-//! Rows of A are taken `ROW_BLOCK` at a time, so they stay in L2 while the B tile of each
-//! step stays in L1. Lanes are wasm `v128` with simd128, or plain `[f32; 4]` elsewhere (the
+//! In `A · Bᵀ`, rows of A are taken `ROW_BLOCK` at a time, so they stay in L2 while the B
+//! tile of each step stays in L1; in `A · B` the copied-out panel (`NR` × k) is the L1 part. Lanes are wasm `v128` with simd128, or plain `[f32; 4]` elsewhere (the
 //! native build uses candle's own GEMM; the portable lanes let the same blocking and edge
 //! handling be unit-tested natively).
 //!
@@ -46,7 +46,8 @@ const ROW_BLOCK: usize = 64;
 const ABT_MR: usize = 2;
 const ABT_NR: usize = 4;
 
-/// `A · B` tile: rows of A × 4-lane vectors of a row of B.
+/// `A · B` tile for under `PACK_MIN_ROWS` rows (B read in place): rows of A × 4-lane vectors
+/// of a row of B.
 const AB_MR: usize = 2;
 const AB_NV: usize = 4;
 
@@ -124,21 +125,12 @@ pub fn matmul_abt_tiled<const MR: usize, const NR: usize>(
 /// `c[m, n] = a[m, k] · b[k, n]`; row strides `lda`, `ldb`, `ldc`; split like `matmul_abt`.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_ab(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
-    matmul_ab_tiled::<AB_MR, AB_NV>(a, lda, b, ldb, c, ldc, m, n, k)
-}
-
-/// `matmul_ab` with a chosen tile (for the kernel benchmark in loupe-web's tests).
-#[doc(hidden)]
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_ab_tiled<const MR: usize, const NV: usize>(
-    a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
-) {
     check(a.len(), lda, m, k, "a");
     check(b.len(), ldb, k, n, "b");
     check(c.len(), ldc, m, n, "c");
     split_rows(c, ldc, m, |r0, rows, c| match rows >= PACK_MIN_ROWS {
         true => ab_packed_serial::<ABT_MR, ABT_NR>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k),
-        false => ab_serial::<MR, NV>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k),
+        false => ab_serial::<AB_MR, AB_NV>(&a[r0 * lda..], lda, b, ldb, c, ldc, rows, n, k),
     });
 }
 
@@ -199,7 +191,7 @@ fn check(len: usize, ld: usize, rows: usize, cols: usize, what: &str) {
 
 /// Runs `f(first_row, rows, c_rows)` over pieces of C's rows, one per thread.
 fn split_rows(c: &mut [f32], ldc: usize, m: usize, f: impl Fn(usize, usize, &mut [f32]) + Sync + Send) {
-    let pieces = parallel::threads().min(m / 8).max(1);
+    let pieces = parallel::threads().min(m / parallel::MIN_ROWS_PER_THREAD).max(1);
     if pieces == 1 || ldc == 0 {
         f(0, m, c);
         return;

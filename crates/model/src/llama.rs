@@ -63,8 +63,7 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Linear::Quant(q) => q.forward(x),
-            Linear::F32(w) if crate::gemm::PREFERRED => crate::gemm::linear(x, w),
-            Linear::F32(w) if crate::parallel::threads() > 1 => Ok(InputGradLinear::matmul_2d(x, &w.t()?)?),
+            Linear::F32(w) if crate::gemm::PREFERRED || crate::parallel::threads() > 1 => Ok(InputGradLinear::forward_2d(x, w)?),
             Linear::F32(w) => Ok(QMatMul::Tensor(w.clone()).forward(x)?),
         }
     }
@@ -92,6 +91,22 @@ impl Linear {
 struct InputGradLinear(Tensor);
 
 impl InputGradLinear {
+    /// `x @ wᵀ`: our wasm GEMM where it is the faster, else candle's split across threads.
+    fn forward_2d(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+        match crate::gemm::PREFERRED {
+            true => crate::gemm::linear(x, w).map_err(to_candle),
+            false => Self::matmul_2d(x, &w.t()?),
+        }
+    }
+
+    /// `g @ w`, the input gradient of `forward_2d`.
+    fn backward_2d(g: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+        match crate::gemm::PREFERRED {
+            true => crate::gemm::linear_input_grad(g, w).map_err(to_candle),
+            false => Self::matmul_2d(&g.contiguous()?, w),
+        }
+    }
+
     fn matmul_2d(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
         let dims = x.dims().to_vec();
         let (last, lead) = dims.split_last().ok_or_else(|| candle_core::Error::Msg("scalar input".into()))?;
@@ -117,19 +132,13 @@ impl candle_core::CustomOp1 for InputGradLinear {
             .contiguous_offsets()
             .ok_or_else(|| candle_core::Error::Msg("input-grad-linear needs a contiguous input".into()))?;
         let x = Tensor::from_slice(&storage.as_slice::<f32>()?[start..end], layout.shape(), &Device::Cpu)?;
-        let y = match crate::gemm::PREFERRED {
-            true => crate::gemm::linear(&x, &self.0).map_err(to_candle)?,
-            false => Self::matmul_2d(&x, &self.0.t()?)?,
-        };
+        let y = Self::forward_2d(&x, &self.0)?;
         let shape = y.shape().clone();
         Ok((candle_core::CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        match crate::gemm::PREFERRED {
-            true => Ok(Some(crate::gemm::linear_input_grad(grad_res, &self.0).map_err(to_candle)?)),
-            false => Ok(Some(Self::matmul_2d(&grad_res.contiguous()?, &self.0)?)),
-        }
+        Ok(Some(Self::backward_2d(grad_res, &self.0)?))
     }
 }
 

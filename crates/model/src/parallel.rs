@@ -23,7 +23,7 @@ pub fn threads() -> usize {
 }
 
 /// Below this many rows per thread, splitting `x` costs more than it saves.
-const MIN_ROWS_PER_THREAD: usize = 8;
+pub(crate) const MIN_ROWS_PER_THREAD: usize = 8;
 
 /// `x @ w` for `x` `[m, k]` contiguous and `w` `[k, n]` (any strides), split by rows of `x`.
 pub fn matmul_rows(x: &Tensor, w: &Tensor) -> Result<Tensor> {

@@ -4,10 +4,10 @@
 //! Two regimes, because they have different bottlenecks:
 //! - **Many rows of `x`** (a prompt, a batch of patched runs, ≥ [`GEMM_MIN_ROWS`]): `W` is
 //!   dequantized to f32 one slab of rows at a time (a few MiB, never the whole 49152-row
-//!   unembedding) and multiplied with an f32 GEMM (ours, `gemm.rs`, in wasm; candle's natively). Dequantizing costs one pass over
-//!   `W`, shared by every row of `x`; the GEMM is the fastest kernel candle has on every
-//!   target, and `x` keeps full f32 precision, so for the file's own Q4_1 blocks this gives
-//!   the same numbers as the `f32` weight mode.
+//!   unembedding) and multiplied with an f32 GEMM (ours, `gemm.rs`, in wasm; candle's
+//!   natively). Dequantizing costs one pass over `W`, shared by every row of `x`, and `x`
+//!   keeps full f32 precision, so for the file's own Q4_1 blocks this gives the same numbers
+//!   as the `f32` weight mode.
 //! - **Few rows** (decoding one token): integer dot products of the weight blocks with `x`
 //!   quantized to 8 bits per 32-value block, as ggml does (`ggml_vec_dot_q4_1_q8_1`,
 //!   `ggml_vec_dot_q8_0_q8_0`). On wasm32 this is our simd128 kernel below — candle 0.11 has

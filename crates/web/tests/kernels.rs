@@ -17,13 +17,19 @@ fn max_abs(t: &Tensor) -> f32 {
     t.abs().and_then(|a| a.max_all()).and_then(|m| m.to_scalar::<f32>()).expect("max")
 }
 
+/// A random `[rows, 576]` matrix in `dtype`, as candle's blocks and as ours.
+fn random_matrix(rows: usize, dtype: GgmlDType) -> (Arc<QTensor>, QuantMatrix) {
+    let w = Tensor::randn(0f32, 0.05, (rows, 576), &Device::Cpu).expect("w");
+    let q = Arc::new(QTensor::quantize(&w, dtype).expect("quantize"));
+    let ours = QuantMatrix::new(q.clone()).expect("ours");
+    (q, ours)
+}
+
 #[wasm_bindgen_test]
 fn few_row_kernels_match_candle_and_the_f32_product() {
     let dev = Device::Cpu;
     for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
-        let w = Tensor::randn(0f32, 0.05, (200, 576), &dev).expect("w");
-        let q = Arc::new(QTensor::quantize(&w, dtype).expect("quantize"));
-        let ours = QuantMatrix::new(q.clone()).expect("ours");
+        let (q, ours) = random_matrix(200, dtype);
         let candle = QMatMul::from_arc(q.clone()).expect("candle");
         let exact_w = q.dequantize(&dev).expect("dequantize");
         for rows in 1..GEMM_MIN_ROWS {
@@ -47,9 +53,7 @@ fn few_row_kernels_match_candle_and_the_f32_product() {
 fn simd_dequantization_equals_candles_bit_for_bit() {
     let dev = Device::Cpu;
     for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
-        let w = Tensor::randn(0f32, 0.05, (70, 576), &dev).expect("w");
-        let q = Arc::new(QTensor::quantize(&w, dtype).expect("quantize"));
-        let ours = QuantMatrix::new(q.clone()).expect("ours");
+        let (q, ours) = random_matrix(70, dtype);
         let want: Vec<f32> = q.dequantize(&dev).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1()).expect("candle");
         let mut got = Vec::new();
         ours.dequantize_rows_into(0, 70, &mut got).expect("rows");
