@@ -62,9 +62,21 @@ pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     if m < MIN_ROWS {
         return Ok(x.broadcast_matmul(&w.t()?)?);
     }
-    let mut y = vec![0f32; m * n];
-    with_slice(x, |xs| with_slice(w, |ws| matmul_abt(xs, k, ws, k, &mut y, n, m, n, k)))??;
+    let y = with_slice(x, |xs| linear_values(xs, w))??;
     Ok(Tensor::from_vec(y, [lead, vec![n]].concat(), &Device::Cpu)?)
+}
+
+/// `x @ wᵀ` on the values of `x` (rows of `w`'s width, any count): what a custom op's
+/// forward, handed its input's storage, calls without copying it into a tensor first.
+pub fn linear_values(x: &[f32], w: &Tensor) -> Result<Vec<f32>> {
+    let (n, k) = w.dims2()?;
+    if k == 0 || !x.len().is_multiple_of(k) {
+        return Err(bad_input(format!("{} values are not rows of {k}", x.len())));
+    }
+    let m = x.len() / k;
+    let mut y = vec![0f32; m * n];
+    with_slice(w, |ws| matmul_abt(x, k, ws, k, &mut y, n, m, n, k))?;
+    Ok(y)
 }
 
 /// `g @ w` for `g` `[…, n]` and `w` `[n, k]` → `[…, k]`: the input gradient of `linear`.

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod error;
+pub mod fused;
 pub mod gemm;
 pub mod generate;
 pub mod gguf;

@@ -4,9 +4,11 @@
 //! (Shazeer 2020), tied embeddings. Reads top-down: weights → components → model.
 //!
 //! Two weight modes: `Quantized` keeps the file's blocks (fast), `F32` dequantizes every
-//! matrix (exact, and the mode gradients use). With `differentiable` set, softmax and RoPE
-//! use plain tensor ops instead of candle's fused kernels, which have no backward pass
-//! (candle issues #2168, #3011) and would silently cut the graph.
+//! matrix (exact, and the mode gradients use). RMSNorm, RoPE, the causal softmax and the
+//! SiLU gate run as our fused kernels (`fused`), which unlike candle's have a backward
+//! pass (candle issues #2168, #3011); where a hook asks for an activation a fused kernel
+//! skips (`hook_scale`, `hook_normalized`, `hook_attn_scores`) the plain ops run instead.
+//! With `differentiable` set, the matrix products also get a backward pass (input only).
 
 use crate::config::LlamaConfig;
 use crate::error::{bad_input, LoupeError, Result};
@@ -131,7 +133,15 @@ impl candle_core::CustomOp1 for InputGradLinear {
         let (start, end) = layout
             .contiguous_offsets()
             .ok_or_else(|| candle_core::Error::Msg("input-grad-linear needs a contiguous input".into()))?;
-        let x = Tensor::from_slice(&storage.as_slice::<f32>()?[start..end], layout.shape(), &Device::Cpu)?;
+        let values = &storage.as_slice::<f32>()?[start..end];
+        let (n, _k) = self.0.dims2()?;
+        let (&last, lead) = layout.dims().split_last().ok_or_else(|| candle_core::Error::Msg("scalar input".into()))?;
+        if crate::gemm::PREFERRED && values.len() / last.max(1) >= crate::gemm::MIN_ROWS {
+            // Straight from the input's storage into the output's: no copy either side.
+            let y = crate::gemm::linear_values(values, &self.0).map_err(to_candle)?;
+            return Ok((candle_core::CpuStorage::F32(y), [lead, &[n]].concat().into()));
+        }
+        let x = Tensor::from_slice(values, layout.shape(), &Device::Cpu)?;
         let y = Self::forward_2d(&x, &self.0)?;
         let shape = y.shape().clone();
         Ok((candle_core::CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
@@ -219,6 +229,9 @@ impl RmsNorm {
         (scale_hook, normalized_hook): (HookPoint, HookPoint),
         offset: usize,
     ) -> Result<Tensor> {
+        if !hooks.wants(scale_hook) && !hooks.wants(normalized_hook) {
+            return Ok(crate::fused::rms_norm(x, &self.weight, self.eps)?);
+        }
         let scale = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?.sqrt()?;
         let scale = hooks.on(scale_hook, scale, offset)?;
         let normalized = hooks.on(normalized_hook, x.broadcast_div(&scale)?, offset)?;
@@ -356,7 +369,7 @@ impl Llama {
         })
     }
 
-    /// Use only ops with a backward pass (see the module docs). Slower; same numbers.
+    /// Matrix products with a backward pass for their input (see the module docs).
     pub fn with_differentiable_ops(mut self, on: bool) -> Self {
         self.differentiable = on;
         self
@@ -601,15 +614,15 @@ impl Llama {
         // Grouped-query attention: query head i reads kv head i / (h / kvh), as HF's repeat_kv.
         let k = repeat_kv(&k, h / kvh)?;
         let v = repeat_kv(&v, h / kvh)?;
-        let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?; // [b, h, p, t]
-        let scores = scores.broadcast_add(&causal_mask(p, t, offset)?)?;
-        let scores = hooks.on(at(S::AttnScores), scores, offset)?;
-        let pattern = if self.differentiable {
+        let raw = q.matmul(&k.t()?)?; // [b, h, p, t]
+        let pattern = if hooks.wants(at(S::AttnScores)) {
+            let scores = (raw / (dh as f64).sqrt())?.broadcast_add(&causal_mask(p, t, offset)?)?;
+            let scores = hooks.on(at(S::AttnScores), scores, offset)?;
             // softmax is shift-invariant, so the detached max changes no value or gradient.
             let e = scores.broadcast_sub(&scores.max_keepdim(D::Minus1)?.detach())?.exp()?;
             e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?
         } else {
-            candle_nn::ops::softmax_last_dim(&scores)?
+            crate::fused::causal_softmax(&raw, 1.0 / (dh as f64).sqrt())?
         };
         let pattern = hooks.on(at(S::Pattern), pattern, offset)?;
         let z = pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?; // [b, p, h, dh]
@@ -630,22 +643,14 @@ impl Llama {
     /// RoPE on `[batch, pos, head, d_head]`, rotate-half layout (HF's `apply_rotary_pos_emb`).
     fn rope(&self, x: &Tensor, offset: usize) -> Result<Tensor> {
         let p = x.dim(1)?;
-        let cos = self.cos.narrow(0, offset, p)?;
-        let sin = self.sin.narrow(0, offset, p)?;
-        let x = x.transpose(1, 2)?.contiguous()?; // [b, head, pos, d_head]
-        let y = if self.differentiable {
-            candle_nn::rotary_emb::rope_slow(&x, &cos, &sin)?
-        } else {
-            candle_nn::rotary_emb::rope(&x, &cos, &sin)?
-        };
-        Ok(y.transpose(1, 2)?.contiguous()?)
+        Ok(crate::fused::rope(x, &self.cos.narrow(0, offset, p)?, &self.sin.narrow(0, offset, p)?)?)
     }
 
     fn mlp(&self, l: usize, mlp: &Mlp, x: &Tensor, hooks: &mut dyn Hooks, offset: usize) -> Result<Tensor> {
         let at = |s| HookPoint::Block(l, s);
         let pre = hooks.on(at(S::MlpPre), self.linear(&mlp.gate, x)?, offset)?;
         let pre_linear = hooks.on(at(S::MlpPreLinear), self.linear(&mlp.up, x)?, offset)?;
-        let post = hooks.on(at(S::MlpPost), (pre.silu()? * pre_linear)?, offset)?;
+        let post = hooks.on(at(S::MlpPost), crate::fused::silu_mul(&pre, &pre_linear)?, offset)?;
         self.linear(&mlp.down, &post)
     }
 }

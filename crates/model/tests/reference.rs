@@ -11,14 +11,28 @@ use loupe_model::hooks::{BlockSite, HookPoint, Hooks};
 use loupe_model::{NoHooks, Result, WeightMode};
 
 /// Records resid_pre and patterns, as HF's `output_hidden_states`/`output_attentions` do.
+/// Records `hook_resid_pre` and `hook_pattern`, and asks for nothing else: the forward pass
+/// runs the fused kernels (loupe_model::fused).
 #[derive(Default)]
 struct Record(Vec<(HookPoint, Tensor)>);
 
 impl Hooks for Record {
     fn on(&mut self, point: HookPoint, act: Tensor, _offset: usize) -> Result<Tensor> {
-        if matches!(point, HookPoint::Block(_, BlockSite::ResidPre | BlockSite::Pattern)) {
+        if self.wants(point) {
             self.0.push((point, act.clone()));
         }
+        Ok(act)
+    }
+    fn wants(&self, point: HookPoint) -> bool {
+        matches!(point, HookPoint::Block(_, BlockSite::ResidPre | BlockSite::Pattern))
+    }
+}
+
+/// Asks for every hook point: the forward pass runs the plain ops the fused kernels skip.
+struct WantsAll;
+
+impl Hooks for WantsAll {
+    fn on(&mut self, _point: HookPoint, act: Tensor, _offset: usize) -> Result<Tensor> {
         Ok(act)
     }
 }
@@ -70,6 +84,11 @@ fn f32_logits_resid_and_patterns_match_transformers() {
         let d_subset = max_abs_diff(&ours_subset, tensor(&format!("p{i}.logits_subset")));
         println!("prompt {i}: max |Δ logit| last {d_last:.2e}, subset {d_subset:.2e}");
         assert!(d_last <= 1e-3 && d_subset <= 1e-3, "prompt {i}: logits differ by {d_last} / {d_subset}");
+        // The plain-op path (every hook wanted) against the same reference.
+        let plain = forward(WeightMode::F32, ids, &mut WantsAll).get(pos - 1).expect("last");
+        let d_plain = max_abs_diff(&plain, tensor(&format!("p{i}.logits_last")));
+        println!("prompt {i}: plain ops, max |Δ logit| last {d_plain:.2e}");
+        assert!(d_plain <= 1e-3, "prompt {i}: plain-op logits differ by {d_plain}");
 
         let ref_resid = tensor(&format!("p{i}.resid_pre"));
         let ref_pattern = tensor(&format!("p{i}.pattern"));

@@ -1,0 +1,67 @@
+//! Time of one batched gradient pass (what IG and SmoothGrad run) on the default model in
+//! V8, split into forward and backward — printed, not asserted (speed lives in
+//! docs/BENCHMARKS.md). Runs in Node, reading the model from `LOUPE_MODEL` (skipped when
+//! unset), so it can be profiled with `NODE_OPTIONS=--cpu-prof`:
+//! `LOUPE_MODEL=$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf cargo test --release --target wasm32-unknown-unknown -p loupe-web --test pass_speed -- --nocapture`.
+#![cfg(target_arch = "wasm32")]
+
+use candle_core::{Device, Tensor, Var};
+use loupe_interp::gradient::{ResolvedTarget, TargetKind};
+use loupe_model::tokenizer::TokenInfo;
+use loupe_model::{GgufFile, Llama, NoHooks, WeightMode};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+#[wasm_bindgen(module = "fs")]
+extern "C" {
+    #[wasm_bindgen(js_name = readFileSync)]
+    fn read_file_sync(path: &str) -> Vec<u8>;
+}
+
+fn model_path() -> Option<String> {
+    let process = js_sys::Reflect::get(&js_sys::global(), &"process".into()).ok()?;
+    let env = js_sys::Reflect::get(&process, &"env".into()).ok()?;
+    js_sys::Reflect::get(&env, &"LOUPE_MODEL".into()).ok()?.as_string()
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+#[wasm_bindgen_test]
+fn gradient_pass_speed() {
+    let Some(path) = model_path() else {
+        console_log!("LOUPE_MODEL not set: skipped");
+        return;
+    };
+    let file = GgufFile::from_bytes(read_file_sync(&path)).expect("gguf");
+    let model = Llama::load(&file, WeightMode::F32).expect("load").differentiable().expect("diff");
+    let target = ResolvedTarget {
+        kind: TargetKind::Logprob,
+        token: TokenInfo { id: 1000, text: String::new() },
+        minus: None,
+        position: 19,
+    };
+    for batch in [12usize, 1] {
+        let x = Tensor::randn(0f32, 0.1, (batch, 20, 576), &Device::Cpu).expect("x");
+        for rep in 0..3 {
+            let t0 = now();
+            let input = Var::from_tensor(&x).expect("var");
+            let logits = model.forward_embeds_at(input.as_tensor(), &mut NoHooks, 19).expect("fwd");
+            let values = target.value(&logits).expect("value");
+            let t1 = now();
+            let grads = values.sum_all().and_then(|s| s.backward()).expect("bwd");
+            let g = grads.get(input.as_tensor()).expect("grad").clone();
+            let t2 = now();
+            drop(grads);
+            let flops = 2.0 * 2.0 * 106e6 * (batch * 20) as f64;
+            console_log!(
+                "batch {batch:2} rep {rep}: forward {:7.1} ms, backward {:7.1} ms, {:5.1} GFLOP/s overall {:?}",
+                t1 - t0,
+                t2 - t1,
+                flops / (t2 - t0) / 1e6,
+                g.dims()
+            );
+        }
+    }
+}
