@@ -7,7 +7,11 @@
 //! A sweep advances one layer per `step`, so a front end can show progress and cancel.
 //! Within a layer the patched runs are one batch (row i patches position or head i), and
 //! every run starts at the patched layer from the corrupted residual stream there: the
-//! layers before it are the same in every run and are computed once.
+//! layers before it are the same in every run and are computed once. Causal attention
+//! also leaves every position before the patched one as in the corrupted run, so a batch
+//! recomputes only the positions from its earliest patch on, reading the corrupted run's
+//! keys and values for the ones before (`Llama::forward_from_layer_after`). For a
+//! name-swap pair like the IOI prompts that is the few positions after the swapped name.
 
 use crate::capture::Capture;
 pub use crate::metric::Metric;
@@ -16,7 +20,8 @@ use crate::run::tokenize_checked;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use loupe_model::parallel;
 use loupe_model::tokenizer::TokenInfo;
-use loupe_model::{BlockSite, HookPoint, Hooks, Llama, LoupeError, LoupeTokenizer, Result};
+use loupe_model::{BlockSite, HookPoint, Hooks, KvCache, Llama, LoupeError, LoupeTokenizer, NoHooks, Result};
+use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -85,6 +90,9 @@ pub struct PatchSweep {
     /// Positions before the first token where the prompts differ hold identical activations
     /// in both runs (causal attention), so patching them is exactly 0 and is not run.
     first_difference: usize,
+    corrupted_ids: Vec<u32>,
+    /// The corrupted run's keys and values at positions `0..start`, by `start`.
+    prefixes: HashMap<usize, KvCache>,
 }
 
 /// Patching swaps activations position by position, so both prompts need the same length.
@@ -140,6 +148,8 @@ impl PatchSweep {
             corrupted_metric,
             values: Vec::with_capacity(n),
             first_difference: clean.iter().zip(&corrupted).position(|(a, b)| a != b).unwrap_or(clean.len()),
+            corrupted_ids: corrupted,
+            prefixes: HashMap::new(),
         })
     }
 
@@ -171,11 +181,29 @@ impl PatchSweep {
         // whole model on its runs, which parallelises more than splitting each product.
         let per = todo.len().div_ceil(parallel::threads()).clamp(1, MAX_BATCH);
         let chunks: Vec<&[usize]> = todo.chunks(per).collect();
+        // A chunk recomputes positions from its earliest patch on (every position's run
+        // patches ≥ first_difference; a patch at all positions changes none before it).
+        let start_of = |chunk: &[usize]| {
+            chunk.iter().map(|&i| runs[i].0.unwrap_or(self.first_difference)).min().unwrap_or(0).min(pos - 1)
+        };
+        for chunk in &chunks {
+            let start = start_of(chunk);
+            if !self.prefixes.contains_key(&start) {
+                let mut cache = KvCache::new(model.cfg.n_layers);
+                if start > 0 {
+                    let ids = Tensor::new(&self.corrupted_ids[..start], &Device::Cpu)?.unsqueeze(0)?;
+                    model.forward(&ids, &mut NoHooks, Some(&mut cache))?;
+                }
+                self.prefixes.insert(start, cache);
+            }
+        }
         let metrics = parallel::map(&chunks, |chunk| {
-            let b = chunk.len();
-            let x = self.corrupted_resid[l].broadcast_as((b, pos, self.corrupted_resid[l].dim(2)?))?.contiguous()?;
+            let (b, start) = (chunk.len(), start_of(chunk));
+            let resid = self.corrupted_resid[l].narrow(1, start, pos - start)?;
+            let x = resid.broadcast_as((b, pos - start, resid.dim(2)?))?.contiguous()?;
             let mut hooks = OneHotPatch { point, clean: clean.clone(), runs: chunk.iter().map(|&i| runs[i]).collect() };
-            let logits = model.forward_from_layer(l, &x, &mut hooks, true)?.squeeze(1)?; // [b, vocab]
+            let prefix = &self.prefixes[&start];
+            let logits = model.forward_from_layer_after(l, &x, prefix, &mut hooks, true)?.squeeze(1)?; // [b, vocab]
             self.metric.eval(&logits)
         })?;
         for (chunk, ms) in chunks.iter().zip(metrics) {
@@ -202,7 +230,8 @@ impl PatchSweep {
 }
 
 /// Batch row i takes the clean activation at `runs[i]` = (position, head), `None` meaning
-/// every position / every head; everything else stays corrupted.
+/// every position / every head; everything else stays corrupted. Positions are absolute:
+/// a run after a cached prefix sees positions `offset..`.
 struct OneHotPatch {
     point: HookPoint,
     clean: Tensor,
@@ -210,7 +239,7 @@ struct OneHotPatch {
 }
 
 impl Hooks for OneHotPatch {
-    fn on(&mut self, point: HookPoint, act: Tensor, _offset: usize) -> Result<Tensor> {
+    fn on(&mut self, point: HookPoint, act: Tensor, offset: usize) -> Result<Tensor> {
         if point != self.point {
             return Ok(act);
         }
@@ -220,7 +249,7 @@ impl Hooks for OneHotPatch {
         let heads = if dims.len() == 4 { dims[2] } else { 1 };
         let mut mask = vec![0u8; b * pos * heads];
         for (i, &(p_sel, h_sel)) in self.runs.iter().enumerate() {
-            for p in (0..pos).filter(|&p| p_sel.is_none_or(|x| x == p)) {
+            for p in (0..pos).filter(|&p| p_sel.is_none_or(|x| x == offset + p)) {
                 for h in (0..heads).filter(|&h| h_sel.is_none_or(|x| x == h)) {
                     mask[(i * pos + p) * heads + h] = 1;
                 }
@@ -232,7 +261,7 @@ impl Hooks for OneHotPatch {
         }
         shape.push(1);
         let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?.broadcast_as(dims.as_slice())?;
-        let clean = self.clean.to_dtype(DType::F32)?.broadcast_as(dims.as_slice())?;
+        let clean = self.clean.narrow(1, offset, pos)?.to_dtype(DType::F32)?.broadcast_as(dims.as_slice())?;
         Ok(mask.where_cond(&clean, &act)?)
     }
     fn wants(&self, point: HookPoint) -> bool {

@@ -452,6 +452,45 @@ impl Llama {
         self.forward_blocks(start, resid_pre, hooks, None, 0, read)
     }
 
+    /// `forward_from_layer` for the positions after a cached prefix only: `resid_pre`
+    /// `[batch, s, d_model]` holds the residual stream entering block `start` at positions
+    /// `prefix.len()..prefix.len() + s`, and `prefix` the keys and values of the positions
+    /// before them (batch 1, from `forward` on their tokens; shared by every row). Causal
+    /// attention makes this equal to the whole run at those positions: what patching
+    /// sweeps use to skip the positions a patch cannot reach (those before it).
+    pub fn forward_from_layer_after(
+        &self,
+        start: usize,
+        resid_pre: &Tensor,
+        prefix: &KvCache,
+        hooks: &mut dyn Hooks,
+        last_only: bool,
+    ) -> Result<Tensor> {
+        if start >= self.cfg.n_layers {
+            return Err(bad_input(format!("layer {start} out of range: the model has {} layers", self.cfg.n_layers)));
+        }
+        let (b, s, _) = resid_pre.dims3()?;
+        if s == 0 || prefix.len + s > self.cfg.context_length || prefix.layers.len() != self.cfg.n_layers {
+            return Err(bad_input(format!("{} cached + {s} new positions do not fit this model", prefix.len)));
+        }
+        let mut cache = KvCache::new(self.cfg.n_layers);
+        for (slot, layer) in cache.layers.iter_mut().zip(&prefix.layers).skip(start) {
+            *slot = match layer {
+                Some((k, v)) => {
+                    let rows = |t: &Tensor| -> Result<Tensor> {
+                        let (_, kv, t_len, dh) = t.dims4()?;
+                        Ok(t.broadcast_as((b, kv, t_len, dh))?.contiguous()?)
+                    };
+                    Some((rows(k)?, rows(v)?))
+                }
+                None if prefix.len == 0 => None,
+                None => return Err(bad_input(format!("the prefix cache has no keys for a layer after {start}"))),
+            };
+        }
+        let read = last_only.then_some(s - 1);
+        self.forward_blocks(start, resid_pre, hooks, Some(&mut cache), prefix.len, read)
+    }
+
     /// The residual stream entering block `layer` (`blocks.{layer}.hook_resid_pre`,
     /// `[batch, pos, d_model]`) for token ids `[batch, pos]`, running only the blocks before
     /// it: what reading one early hook needs (steering scales, SAE features, SAE training).

@@ -191,3 +191,28 @@ fn kv_cached_steps_match_a_full_forward() {
     assert!(d <= 1e-4, "cached vs full differ by {d}");
     assert_eq!(cache.len(), ids.len());
 }
+
+#[test]
+fn a_run_after_a_cached_prefix_matches_the_whole_run_from_a_layer() {
+    // What patching sweeps rely on: from layer l, the positions after a prefix, given the
+    // prefix's keys and values, end in the same last-position logits as the whole run.
+    let m = model(WeightMode::F32);
+    let ids: Vec<u32> = prompts()[0].1.clone();
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("ids");
+    for (layer, start) in [(0, 0), (0, 4), (7, 5), (29, ids.len() - 1)] {
+        let resid = m.resid_pre(&input, layer, &mut NoHooks).expect("resid");
+        let whole = m.forward_from_layer(layer, &resid, &mut NoHooks, true).expect("whole");
+        let mut prefix = loupe_model::KvCache::new(m.cfg.n_layers);
+        if start > 0 {
+            let head = Tensor::new(&ids[..start], &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("head");
+            m.forward(&head, &mut NoHooks, Some(&mut prefix)).expect("prefix");
+        }
+        // Two identical rows: the batch-1 prefix is shared by every row.
+        let tail = resid.narrow(1, start, ids.len() - start).and_then(|t| Tensor::cat(&[&t, &t], 0)).expect("tail");
+        let after = m.forward_from_layer_after(layer, &tail, &prefix, &mut NoHooks, true).expect("after");
+        for row in 0..2 {
+            let d = max_abs_diff(&after.get(row).expect("row"), &whole.get(0).expect("row"));
+            assert!(d <= 1e-4, "layer {layer}, start {start}, row {row}: differ by {d}");
+        }
+    }
+}

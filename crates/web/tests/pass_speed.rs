@@ -1,6 +1,6 @@
 //! Time of one batched gradient pass (what IG and SmoothGrad run) on the default model in
-//! V8, split into forward and backward — printed, not asserted (speed lives in
-//! docs/BENCHMARKS.md). Runs in Node, reading the model from `LOUPE_MODEL` (skipped when
+//! V8, split into forward and backward, and of single-token decoding — printed, not asserted
+//! (speed lives in docs/BENCHMARKS.md). Runs in Node, reading the model from `LOUPE_MODEL` (skipped when
 //! unset), so it can be profiled with `NODE_OPTIONS=--cpu-prof`:
 //! `LOUPE_MODEL=$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf cargo test --release --target wasm32-unknown-unknown -p loupe-web --test pass_speed -- --nocapture`.
 #![cfg(target_arch = "wasm32")]
@@ -8,7 +8,7 @@
 use candle_core::{Device, Tensor, Var};
 use loupe_interp::gradient::{ResolvedTarget, TargetKind};
 use loupe_model::tokenizer::TokenInfo;
-use loupe_model::{GgufFile, Llama, NoHooks, WeightMode};
+use loupe_model::{GenerateOptions, Generator, GgufFile, Llama, NoHooks, WeightMode};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -63,5 +63,27 @@ fn gradient_pass_speed() {
                 g.dims()
             );
         }
+    }
+}
+
+#[wasm_bindgen_test]
+fn decode_speed() {
+    let Some(path) = model_path() else {
+        console_log!("LOUPE_MODEL not set: skipped");
+        return;
+    };
+    let file = GgufFile::from_bytes(read_file_sync(&path)).expect("gguf");
+    let model = Llama::load(&file, WeightMode::Quantized).expect("load");
+    let prompt: Vec<u32> = (0..20).map(|i| 1000 + i).collect();
+    for rep in 0..3 {
+        let opts = GenerateOptions { max_tokens: 64, sampling: Default::default(), stop_token: None };
+        let mut g = Generator::new(&model, &prompt, opts).expect("generator");
+        g.next(&model, &mut NoHooks).expect("prefill");
+        let t0 = now();
+        let mut made = 0;
+        while g.next(&model, &mut NoHooks).expect("step").is_some() {
+            made += 1;
+        }
+        console_log!("decode rep {rep}: {:.1} tok/s over {made} tokens", made as f64 / (now() - t0) * 1e3);
     }
 }
