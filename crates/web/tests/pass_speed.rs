@@ -24,18 +24,24 @@ fn model_path() -> Option<String> {
     js_sys::Reflect::get(&env, &"LOUPE_MODEL".into()).ok()?.as_string()
 }
 
+/// The model named by `LOUPE_MODEL` in `mode`, or None (said once) when it is not set.
+fn model(mode: WeightMode) -> Option<Llama> {
+    let Some(path) = model_path() else {
+        console_log!("LOUPE_MODEL not set: skipped");
+        return None;
+    };
+    let file = GgufFile::from_bytes(read_file_sync(&path)).expect("gguf");
+    Some(Llama::load(&file, mode).expect("load"))
+}
+
 fn now() -> f64 {
     js_sys::Date::now()
 }
 
 #[wasm_bindgen_test]
 fn gradient_pass_speed() {
-    let Some(path) = model_path() else {
-        console_log!("LOUPE_MODEL not set: skipped");
-        return;
-    };
-    let file = GgufFile::from_bytes(read_file_sync(&path)).expect("gguf");
-    let model = Llama::load(&file, WeightMode::F32).expect("load").differentiable().expect("diff");
+    let Some(model) = model(WeightMode::F32) else { return };
+    let model = model.differentiable().expect("differentiable");
     let target = ResolvedTarget {
         kind: TargetKind::Logprob,
         token: TokenInfo { id: 1000, text: String::new() },
@@ -68,12 +74,7 @@ fn gradient_pass_speed() {
 
 #[wasm_bindgen_test]
 fn decode_speed() {
-    let Some(path) = model_path() else {
-        console_log!("LOUPE_MODEL not set: skipped");
-        return;
-    };
-    let file = GgufFile::from_bytes(read_file_sync(&path)).expect("gguf");
-    let model = Llama::load(&file, WeightMode::Quantized).expect("load");
+    let Some(model) = model(WeightMode::Quantized) else { return };
     let prompt: Vec<u32> = (0..20).map(|i| 1000 + i).collect();
     for rep in 0..3 {
         let opts = GenerateOptions { max_tokens: 64, sampling: Default::default(), stop_token: None };
