@@ -10,7 +10,7 @@
 //! layers before it are the same in every run and are computed once. Causal attention
 //! also leaves every position before the patched one as in the corrupted run, so a batch
 //! recomputes only the positions from its earliest patch on, reading the corrupted run's
-//! keys and values for the ones before (`Llama::forward_from_layer_after`). For a
+//! cached keys and values for the ones before (`Llama::forward_from_layer_after`). For a
 //! name-swap pair like the IOI prompts that is the few positions after the swapped name.
 
 use crate::capture::Capture;
@@ -20,8 +20,7 @@ use crate::run::tokenize_checked;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use loupe_model::parallel;
 use loupe_model::tokenizer::TokenInfo;
-use loupe_model::{BlockSite, HookPoint, Hooks, KvCache, Llama, LoupeError, LoupeTokenizer, NoHooks, Result};
-use std::collections::HashMap;
+use loupe_model::{BlockSite, HookPoint, Hooks, KvCache, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -90,9 +89,9 @@ pub struct PatchSweep {
     /// Positions before the first token where the prompts differ hold identical activations
     /// in both runs (causal attention), so patching them is exactly 0 and is not run.
     first_difference: usize,
-    corrupted_ids: Vec<u32>,
-    /// The corrupted run's keys and values at positions `0..start`, by `start`.
-    prefixes: HashMap<usize, KvCache>,
+    /// The corrupted run's keys and values at every layer and position: a batch starting at
+    /// position p reads its first p.
+    corrupted_cache: KvCache,
 }
 
 /// Patching swaps activations position by position, so both prompts need the same length.
@@ -121,17 +120,18 @@ impl PatchSweep {
         let n = model.cfg.n_layers;
         let site_points: Vec<HookPoint> = (0..n).map(|l| HookPoint::Block(l, req.site.block_site())).collect();
         let resid_points: Vec<HookPoint> = (0..n).map(|l| HookPoint::Block(l, BlockSite::ResidPre)).collect();
-        let run = |ids: &[u32], points: Vec<HookPoint>| -> Result<(Vec<Tensor>, f32)> {
+        let run = |ids: &[u32], points: Vec<HookPoint>, cache: Option<&mut KvCache>| -> Result<(Vec<Tensor>, f32)> {
             let mut capture = Capture::new(points.clone());
             let input = Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?;
-            let logits = model.forward(&input, &mut capture, None)?;
+            let logits = model.forward(&input, &mut capture, cache)?;
             let last = logits.i((.., ids.len() - 1))?; // [1, vocab]
             let m = metric.eval(&last)?[0];
             let acts = points.iter().map(|p| capture.cache.get(*p).cloned().ok_or_else(|| LoupeError::BadInput(format!("{p} not captured")))).collect::<Result<_>>()?;
             Ok((acts, m))
         };
-        let (clean_acts, clean_metric) = run(&clean, site_points)?;
-        let (corrupted_resid, corrupted_metric) = run(&corrupted, resid_points)?;
+        let (clean_acts, clean_metric) = run(&clean, site_points, None)?;
+        let mut corrupted_cache = KvCache::new(n);
+        let (corrupted_resid, corrupted_metric) = run(&corrupted, resid_points, Some(&mut corrupted_cache))?;
         if (clean_metric - corrupted_metric).abs() < 1e-6 {
             return Err(LoupeError::BadInput(format!(
                 "the clean and corrupted prompts give the same metric ({clean_metric:.4}): there is no difference to trace"
@@ -148,8 +148,7 @@ impl PatchSweep {
             corrupted_metric,
             values: Vec::with_capacity(n),
             first_difference: clean.iter().zip(&corrupted).position(|(a, b)| a != b).unwrap_or(clean.len()),
-            corrupted_ids: corrupted,
-            prefixes: HashMap::new(),
+            corrupted_cache,
         })
     }
 
@@ -186,24 +185,13 @@ impl PatchSweep {
         let start_of = |chunk: &[usize]| {
             chunk.iter().map(|&i| runs[i].0.unwrap_or(self.first_difference)).min().unwrap_or(0).min(pos - 1)
         };
-        for chunk in &chunks {
-            let start = start_of(chunk);
-            if !self.prefixes.contains_key(&start) {
-                let mut cache = KvCache::new(model.cfg.n_layers);
-                if start > 0 {
-                    let ids = Tensor::new(&self.corrupted_ids[..start], &Device::Cpu)?.unsqueeze(0)?;
-                    model.forward(&ids, &mut NoHooks, Some(&mut cache))?;
-                }
-                self.prefixes.insert(start, cache);
-            }
-        }
         let metrics = parallel::map(&chunks, |chunk| {
             let (b, start) = (chunk.len(), start_of(chunk));
             let resid = self.corrupted_resid[l].narrow(1, start, pos - start)?;
             let x = resid.broadcast_as((b, pos - start, resid.dim(2)?))?.contiguous()?;
             let mut hooks = OneHotPatch { point, clean: clean.clone(), runs: chunk.iter().map(|&i| runs[i]).collect() };
-            let prefix = &self.prefixes[&start];
-            let logits = model.forward_from_layer_after(l, &x, prefix, &mut hooks, true)?.squeeze(1)?; // [b, vocab]
+            let prefix = self.corrupted_cache.prefix(start)?;
+            let logits = model.forward_from_layer_after(l, &x, &prefix, &mut hooks, true)?.squeeze(1)?; // [b, vocab]
             self.metric.eval(&logits)
         })?;
         for (chunk, ms) in chunks.iter().zip(metrics) {

@@ -23,20 +23,15 @@ fn msg(s: &str) -> candle_core::Error {
     candle_core::Error::Msg(s.to_string())
 }
 
-/// The f32 values of a contiguous CPU input, as a fused op receives it.
-fn values<'a>(storage: &'a CpuStorage, layout: &Layout) -> CResult<&'a [f32]> {
-    let (start, end) = layout.contiguous_offsets().ok_or_else(|| msg("a fused op needs a contiguous input"))?;
+/// The f32 values of a contiguous CPU input, as a custom op's forward receives it.
+pub(crate) fn values<'a>(storage: &'a CpuStorage, layout: &Layout) -> CResult<&'a [f32]> {
+    let (start, end) = layout.contiguous_offsets().ok_or_else(|| msg("a custom op needs a contiguous input"))?;
     Ok(&storage.as_slice::<f32>()?[start..end])
 }
 
-/// Runs `f` on the values of a tensor (made contiguous first if need be).
+/// Runs `f` on the values of a tensor (`gemm::with_slice`, in candle's error type).
 fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> CResult<R>) -> CResult<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    let candle_core::Storage::Cpu(cpu) = &*storage else {
-        return Err(msg("a fused op needs a CPU tensor"));
-    };
-    f(values(cpu, layout)?)
+    crate::gemm::with_slice(t, f).map_err(|e| msg(&e.to_string()))?
 }
 
 fn tensor(v: Vec<f32>, shape: &Shape) -> CResult<Tensor> {

@@ -58,22 +58,24 @@ pub const PREFERRED: bool = cfg!(all(target_arch = "wasm32", target_feature = "s
 /// `x @ wᵀ` for `x` `[…, k]` and `w` `[n, k]` (f32; a linear layer's weight as stored) → `[…, n]`.
 pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (n, k) = w.dims2()?;
-    let (lead, m) = leading(x, k)?;
-    if m < MIN_ROWS {
-        return Ok(x.broadcast_matmul(&w.t()?)?);
-    }
+    let (lead, _m) = leading(x, k)?;
     let y = with_slice(x, |xs| linear_values(xs, w))??;
     Ok(Tensor::from_vec(y, [lead, vec![n]].concat(), &Device::Cpu)?)
 }
 
 /// `x @ wᵀ` on the values of `x` (rows of `w`'s width, any count): what a custom op's
 /// forward, handed its input's storage, calls without copying it into a tensor first.
+/// Under `MIN_ROWS` rows, candle's product.
 pub fn linear_values(x: &[f32], w: &Tensor) -> Result<Vec<f32>> {
     let (n, k) = w.dims2()?;
     if k == 0 || !x.len().is_multiple_of(k) {
         return Err(bad_input(format!("{} values are not rows of {k}", x.len())));
     }
     let m = x.len() / k;
+    if m < MIN_ROWS {
+        let x = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
+        return Ok(x.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?);
+    }
     let mut y = vec![0f32; m * n];
     with_slice(w, |ws| matmul_abt(x, k, ws, k, &mut y, n, m, n, k))?;
     Ok(y)
@@ -154,42 +156,15 @@ fn ab_packed_serial<const MR: usize, const NR: usize>(
     a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
 ) {
     let mut panel = vec![0f32; NR * k];
-    let mut j = 0;
-    while j < n {
+    for j in (0..n).step_by(NR) {
         let nr = NR.min(n - j);
         for kk in 0..k {
             for (q, v) in b[kk * ldb + j..kk * ldb + j + nr].iter().enumerate() {
                 panel[q * k + kk] = *v;
             }
         }
-        // The tiles write C's columns j.. through a slice that starts there.
-        let cj = &mut c[j..];
-        let mut i = 0;
-        while i < m {
-            let mr = MR.min(m - i);
-            match (mr == MR, nr == NR) {
-                (true, true) => lanes::tile_abt::<MR, NR>(a, lda, i, &panel, k, 0, cj, ldc, k),
-                (true, false) => {
-                    for q in 0..nr {
-                        lanes::tile_abt::<MR, 1>(a, lda, i, &panel, k, q, cj, ldc, k)
-                    }
-                }
-                (false, true) => {
-                    for ii in i..i + mr {
-                        lanes::tile_abt::<1, NR>(a, lda, ii, &panel, k, 0, cj, ldc, k)
-                    }
-                }
-                (false, false) => {
-                    for ii in i..i + mr {
-                        for q in 0..nr {
-                            lanes::tile_abt::<1, 1>(a, lda, ii, &panel, k, q, cj, ldc, k)
-                        }
-                    }
-                }
-            }
-            i += mr;
-        }
-        j += nr;
+        // C's columns j..j+nr = A · panelᵀ, written through a slice that starts at column j.
+        abt_serial::<MR, NR>(a, lda, &panel, k, &mut c[j..], ldc, m, nr, k);
     }
 }
 
@@ -265,26 +240,25 @@ fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32],
         while j < n_vec {
             let nv = NV.min((n_vec - j) / 4);
             let w = 4 * nv;
-            let (bp, ldbp, bj) = (b, ldb, j);
             let mut i = i0;
             while i < i1 {
                 let mr = MR.min(i1 - i);
                 match (mr == MR, nv == NV) {
-                    (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, bp, ldbp, bj, c, ldc, j, k),
+                    (true, true) => lanes::tile_ab::<MR, NV>(a, lda, i, b, ldb, c, ldc, j, k),
                     (true, false) => {
                         for v in 0..nv {
-                            lanes::tile_ab::<MR, 1>(a, lda, i, bp, ldbp, bj + 4 * v, c, ldc, j + 4 * v, k)
+                            lanes::tile_ab::<MR, 1>(a, lda, i, b, ldb, c, ldc, j + 4 * v, k)
                         }
                     }
                     (false, true) => {
                         for ii in i..i + mr {
-                            lanes::tile_ab::<1, NV>(a, lda, ii, bp, ldbp, bj, c, ldc, j, k)
+                            lanes::tile_ab::<1, NV>(a, lda, ii, b, ldb, c, ldc, j, k)
                         }
                     }
                     (false, false) => {
                         for ii in i..i + mr {
                             for v in 0..nv {
-                                lanes::tile_ab::<1, 1>(a, lda, ii, bp, ldbp, bj + 4 * v, c, ldc, j + 4 * v, k)
+                                lanes::tile_ab::<1, 1>(a, lda, ii, b, ldb, c, ldc, j + 4 * v, k)
                             }
                         }
                     }
@@ -354,17 +328,16 @@ mod lanes {
         }
     }
 
-    /// `c[i..i+MR, j..j+4·NV] = a[i..i+MR, :k] · b[:k, bj..bj+4·NV]` (`b` is B itself, or its
-    /// columns packed into a panel).
+    /// `c[i..i+MR, j..j+4·NV] = a[i..i+MR, :k] · b[:k, j..j+4·NV]`, B read in place.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, bj: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
     ) {
         let ap: [&[f32]; MR] = core::array::from_fn(|r| &a[(i + r) * lda..(i + r) * lda + k]);
         let mut acc = [[f32x4_splat(0.0); NV]; MR];
         for kk in 0..k {
-            let row = &b[kk * ldb + bj..kk * ldb + bj + 4 * NV];
+            let row = &b[kk * ldb + j..kk * ldb + j + 4 * NV];
             // SAFETY: `row` has exactly 4·NV values.
             let bv: [v128; NV] = core::array::from_fn(|v| unsafe { load(row.as_ptr().add(4 * v)) });
             for r in 0..MR {
@@ -412,13 +385,13 @@ mod lanes {
 
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, bj: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
+        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
     ) {
         for r in 0..MR {
             let mut acc = vec![0f32; 4 * NV];
             for kk in 0..k {
                 let s = a[(i + r) * lda + kk];
-                for (o, w) in acc.iter_mut().zip(&b[kk * ldb + bj..kk * ldb + bj + 4 * NV]) {
+                for (o, w) in acc.iter_mut().zip(&b[kk * ldb + j..kk * ldb + j + 4 * NV]) {
                     *o += s * w;
                 }
             }

@@ -130,14 +130,11 @@ impl candle_core::CustomOp1 for InputGradLinear {
         storage: &candle_core::CpuStorage,
         layout: &candle_core::Layout,
     ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let (start, end) = layout
-            .contiguous_offsets()
-            .ok_or_else(|| candle_core::Error::Msg("input-grad-linear needs a contiguous input".into()))?;
-        let values = &storage.as_slice::<f32>()?[start..end];
-        let (n, _k) = self.0.dims2()?;
-        let (&last, lead) = layout.dims().split_last().ok_or_else(|| candle_core::Error::Msg("scalar input".into()))?;
-        if crate::gemm::PREFERRED && values.len() / last.max(1) >= crate::gemm::MIN_ROWS {
+        let values = crate::fused::values(storage, layout)?;
+        if crate::gemm::PREFERRED {
             // Straight from the input's storage into the output's: no copy either side.
+            let (n, _k) = self.0.dims2()?;
+            let lead = layout.dims().split_last().map(|(_, lead)| lead).unwrap_or(&[]);
             let y = crate::gemm::linear_values(values, &self.0).map_err(to_candle)?;
             return Ok((candle_core::CpuStorage::F32(y), [lead, &[n]].concat().into()));
         }
@@ -255,6 +252,23 @@ impl KvCache {
     }
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The keys and values of the first `len` positions only (views, no copy). Causal
+    /// attention makes them what a run on those positions alone would have cached.
+    pub fn prefix(&self, len: usize) -> Result<Self> {
+        if len > self.len {
+            return Err(bad_input(format!("a prefix of {len} positions from a cache of {}", self.len)));
+        }
+        let layers = self
+            .layers
+            .iter()
+            .map(|layer| match layer {
+                Some((k, v)) if len > 0 => Ok(Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?))),
+                _ => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { layers, len })
     }
 }
 
@@ -455,7 +469,8 @@ impl Llama {
     /// `forward_from_layer` for the positions after a cached prefix only: `resid_pre`
     /// `[batch, s, d_model]` holds the residual stream entering block `start` at positions
     /// `prefix.len()..prefix.len() + s`, and `prefix` the keys and values of the positions
-    /// before them (batch 1, from `forward` on their tokens; shared by every row). Causal
+    /// before them (batch 1, from `forward` with a cache, cut with `KvCache::prefix`;
+    /// shared by every row). Causal
     /// attention makes this equal to the whole run at those positions: what patching
     /// sweeps use to skip the positions a patch cannot reach (those before it).
     pub fn forward_from_layer_after(

@@ -200,14 +200,15 @@ fn a_run_after_a_cached_prefix_matches_the_whole_run_from_a_layer() {
     let m = model(WeightMode::F32);
     let ids: Vec<u32> = prompts()[0].1.clone();
     let input = Tensor::new(ids.as_slice(), &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("ids");
+    // The whole run's cache, cut to each prefix (as patching sweeps do).
+    let mut cache = loupe_model::KvCache::new(m.cfg.n_layers);
+    m.forward(&input, &mut NoHooks, Some(&mut cache)).expect("cache");
+    assert!(cache.prefix(ids.len() + 1).is_err());
     for (layer, start) in [(0, 0), (0, 4), (7, 5), (29, ids.len() - 1)] {
         let resid = m.resid_pre(&input, layer, &mut NoHooks).expect("resid");
         let whole = m.forward_from_layer(layer, &resid, &mut NoHooks, true).expect("whole");
-        let mut prefix = loupe_model::KvCache::new(m.cfg.n_layers);
-        if start > 0 {
-            let head = Tensor::new(&ids[..start], &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("head");
-            m.forward(&head, &mut NoHooks, Some(&mut prefix)).expect("prefix");
-        }
+        let prefix = cache.prefix(start).expect("prefix");
+        assert_eq!(prefix.len(), start);
         // Two identical rows: the batch-1 prefix is shared by every row.
         let tail = resid.narrow(1, start, ids.len() - start).and_then(|t| Tensor::cat(&[&t, &t], 0)).expect("tail");
         let after = m.forward_from_layer_after(layer, &tail, &prefix, &mut NoHooks, true).expect("after");
