@@ -1,27 +1,30 @@
 // The wasm half of the benchmark, run in a page (main thread is fine for timing) with the
-// same loupe-web build the explorer uses. Driven by bench/bench.mjs; mirrors `loupe bench`.
-import init, { Loupe } from './loupe-web.js';
+// same loupe-web builds the explorer uses. Driven by bench/bench.mjs; mirrors `loupe bench`.
 
 // Whether this browser validates a module using a simd128 instruction.
 const simd128 = () => WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+// …and one using f32x4.relaxed_madd (the probe of www/worker.js).
+const relaxedSimd = () => WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11]));
 
 const BENCH_PROMPT = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';
 const GEN_PROMPT = 'The Eiffel Tower is located in the city of';
 
-// The threaded build (dist/threads/, as the explorer's worker picks it on a cross-origin
-// isolated page) with a pool of one thread per core, or the single-threaded one.
-async function start(threads) {
-  if (!threads) return { wasm: await init(), Loupe, threads: 1 };
-  if (!self.crossOriginIsolated) throw new Error('threads need a cross-origin isolated page (COOP/COEP)');
-  const mod = await import('./threads/loupe-web.js');
+// One of the four builds of dist/ (scripts/build-variants.sh): `simd` 'relaxed' or 'simd128'
+// ('auto': relaxed where the browser validates it, as the explorer's worker picks), threaded
+// (a pool of one thread per core; needs a cross-origin isolated page) or not.
+async function start(threads, simd = 'auto') {
+  const relaxed = simd === 'relaxed' || (simd === 'auto' && relaxedSimd());
+  if (threads && !self.crossOriginIsolated) throw new Error('threads need a cross-origin isolated page (COOP/COEP)');
+  const dir = threads ? (relaxed ? './threads-relaxed/' : './threads/') : relaxed ? './relaxed/' : './';
+  const mod = await import(`${dir}loupe-web.js`);
   const wasm = await mod.default();
-  const n = navigator.hardwareConcurrency;
-  await mod.initThreadPool(n);
-  return { wasm, Loupe: mod.Loupe, threads: n };
+  const n = threads ? navigator.hardwareConcurrency : 1;
+  if (threads) await mod.initThreadPool(n);
+  return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128' };
 }
 
-self.runBench = async ({ mode, reps, gen, modelUrl, threads = false }) => {
-  const { wasm, Loupe, threads: nThreads } = await start(threads);
+self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'auto' }) => {
+  const { wasm, Loupe, threads: nThreads, simd: build } = await start(threads, simd);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
   const t = performance.now();
   const m = Loupe.load(bytes, mode);
@@ -86,6 +89,7 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false }) => {
   return {
     weights: mode,
     threads: nThreads,
+    simd: build,
     patch_resid_30x16_s: patchResid,
     patch_heads_30x9_s: patchHeads,
     load_ms: loadMs,
@@ -105,8 +109,8 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false }) => {
 // differentiable copy built by the first gradient request, then IG and SmoothGrad.
 const ATTRIBUTION_PROMPT = 'The Eiffel Tower is in Paris, and the famous Colosseum is located in the city of';
 
-self.runAttributionBench = async ({ modelUrl, threads = false }) => {
-  const { wasm, Loupe, threads: nThreads } = await start(threads);
+self.runAttributionBench = async ({ modelUrl, threads = false, simd = 'auto' }) => {
+  const { wasm, Loupe, threads: nThreads, simd: build } = await start(threads, simd);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
   const m = Loupe.load(bytes, 'quantized');
   if (m.tokenize(ATTRIBUTION_PROMPT, false).length !== 20) throw new Error('attribution prompt is not 20 tokens');
@@ -119,12 +123,13 @@ self.runAttributionBench = async ({ modelUrl, threads = false }) => {
     job.free();
     return { s: (performance.now() - t0) / 1e3, passes: result.passes };
   };
-  const build = run('saliency', {}); // includes building the f32 model
+  const first = run('saliency', {}); // includes building the f32 model
   const ig = run('integrated_gradients', { steps: 32 });
   const sg = run('smoothgrad', { samples: 16 });
   return {
     threads: nThreads,
-    first_gradient_with_model_build_s: build.s,
+    simd: build,
+    first_gradient_with_model_build_s: first.s,
     ig32_s: ig.s,
     ig32_passes: ig.passes,
     smoothgrad16_s: sg.s,
@@ -136,8 +141,8 @@ self.runAttributionBench = async ({ modelUrl, threads = false }) => {
 
 // Steered vs unsteered generation (quantized, a contrastive direction added at layer 12 at every
 // position) and the SAE's encode cost per token, as `loupe bench --steering`.
-self.runSteeringBench = async ({ modelUrl, gen, saeUrl }) => {
-  await init();
+self.runSteeringBench = async ({ modelUrl, gen, saeUrl, simd = 'auto' }) => {
+  const { Loupe, simd: build } = await start(false, simd);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
   const m = Loupe.load(bytes, 'quantized');
   const prompt = 'I went to see the film last night and I thought it was';
@@ -178,7 +183,7 @@ self.runSteeringBench = async ({ modelUrl, gen, saeUrl }) => {
     forwardMsPerToken = median(() => m.run({ prompt: long, capture: [], topK: 1 }));
     saeFeaturesMsPerToken = median(() => m.saeFeatures({ prompt: long }));
   }
-  return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_features_ms_per_token: saeFeaturesMsPerToken, forward_ms_per_token: forwardMsPerToken, simd128: simd128() };
+  return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_features_ms_per_token: saeFeaturesMsPerToken, forward_ms_per_token: forwardMsPerToken, simd: build, simd128: simd128() };
 };
 
 // The threaded build must run where the explorer runs it: in a Worker, which may block while

@@ -9,7 +9,10 @@
 // gradient model, as the explorer runs it); --steering adds steered vs unsteered decode speed
 // and the SAE's encode cost (--sae DIR, default the shipped SAE); --modes '' skips the
 // forward/generation table; --threads adds each mode again with the threaded build on a
-// cross-origin isolated page (one thread per core).
+// cross-origin isolated page (one thread per core); --simd LIST picks the wasm builds
+// (scripts/build-variants.sh): auto (default: relaxed SIMD where Chromium validates it, as the
+// explorer's worker picks), relaxed, simd128, or several ("relaxed,simd128": every wasm run
+// once per build, side by side; the first is the one compared with the references).
 // --onnx [PATH[,PATH]], --stock and --torch add the references of issue 3 (onnxruntime-web on
 // f32 ONNX exports, all positions' logits and the last one's, 1 and 2 threads; stock candle
 // quantized_llama, native and wasm; PyTorch natively, 1 and 2 threads, when the Python
@@ -42,6 +45,7 @@ const attribution = process.argv.includes('--attribution');
 const threadsAsked = process.argv.includes('--threads');
 const steering = process.argv.includes('--steering');
 const saeDir = arg('sae', 'saes/smollm2-135m-instruct-l12-resid/');
+const simds = arg('simd', 'auto').split(',').filter(Boolean);
 
 // Native threads: 1 by default, the like-for-like comparison with single-threaded wasm (and
 // candle's spinning thread pool is slower, not faster, on this 2-vCPU machine whenever the
@@ -83,15 +87,16 @@ async function inFreshPage(url, fn, args) {
   }
 }
 const wasm = [];
-let wasmAttribution = null;
-let wasmAttributionThreads = null;
+const wasmAttributions = [];
 let wasmSteering = null;
 // ── References (issue 3): --onnx [PATH], --stock; see bench/references.mjs ──
 const referencesAsked = referenceOptions(process.argv);
 let references = null;
 // ── end references ──
 try {
-  for (const mode of modes) wasm.push(await inFreshPage(server.url, 'runBench', { mode, reps, gen, modelUrl: MODEL }));
+  for (const simd of simds) {
+    for (const mode of modes) wasm.push(await inFreshPage(server.url, 'runBench', { mode, reps, gen, modelUrl: MODEL, simd }));
+  }
   // --threads: the same runs with the threaded build, on a cross-origin isolated page (the
   // headers Trunk.toml's [serve] sends), in a Worker, as the explorer's worker would run it.
   const isolated = threadsAsked
@@ -101,20 +106,22 @@ try {
       })
     : null;
   try {
-    if (isolated) {
-      for (const mode of modes) {
-        wasm.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true }));
+    for (const simd of simds) {
+      if (isolated) {
+        for (const mode of modes) {
+          wasm.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true, simd }));
+        }
       }
-    }
-    if (attribution) wasmAttribution = await inFreshPage(server.url, 'runAttributionBench', { modelUrl: MODEL });
-    if (attribution && isolated) {
-      wasmAttributionThreads = await inFreshPage(isolated.url, 'runInWorker', { fn: 'runAttributionBench', modelUrl: MODEL, threads: true });
+      if (attribution) wasmAttributions.push(await inFreshPage(server.url, 'runAttributionBench', { modelUrl: MODEL, simd }));
+      if (attribution && isolated) {
+        wasmAttributions.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runAttributionBench', modelUrl: MODEL, threads: true, simd }));
+      }
     }
   } finally {
     await isolated?.close();
   }
   if (steering) {
-    wasmSteering = await inFreshPage(server.url, 'runSteeringBench', { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null });
+    wasmSteering = await inFreshPage(server.url, 'runSteeringBench', { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null, simd: simds[0] });
   }
   // ── References (issue 3) ──
   references = await runReferences({ options: referencesAsked, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv });
@@ -126,8 +133,11 @@ try {
 
 const nat = Object.fromEntries(native.results.map((r) => [r.weights, r]));
 const f = (x, d = 0) => (x === undefined ? '—' : x.toFixed(d));
+// Which build a wasm row ran: threads, and the SIMD build when several were asked for.
+const build = (w) => [w.threads > 1 ? `${w.threads} threads` : '', simds.length > 1 ? w.simd : ''].filter(Boolean).join(', ');
+const wasmAttribution = wasmAttributions.find((w) => w.threads === 1);
 const lines = [
-  `Chromium ${browser.version()} (wasm32, simd128 ${[wasm[0], wasmAttribution, wasmSteering].find(Boolean)?.simd128 ? 'on' : 'OFF'}, 1 thread unless a row says otherwise) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
+  `Chromium ${browser.version()} (wasm32, simd128 ${[wasm[0], wasmAttribution, wasmSteering].find(Boolean)?.simd128 ? 'on' : 'OFF'}, build ${[...new Set([...wasm, ...wasmAttributions].map((w) => w.simd))].join(' and ')}, 1 thread unless a row says otherwise) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
   '',
   '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | patch resid 30×16: wasm / native | patch heads 30×9: wasm / native | load: wasm / native | peak wasm memory |',
   '|---|---|---|---|---|---|---|---|',
@@ -135,7 +145,7 @@ const lines = [
 for (const w of wasm) {
   const n = nat[w.weights] ?? {};
   lines.push(
-    `| ${w.weights}${w.threads > 1 ? `, ${w.threads} threads` : ''} | ${f(w.forward64_ms)} ms / ${f(n.forward64_ms)} ms (${f(w.forward64_ms / n.forward64_ms, 2)}×) ` +
+    `| ${[w.weights, build(w)].filter(Boolean).join(', ')} | ${f(w.forward64_ms)} ms / ${f(n.forward64_ms)} ms (${f(w.forward64_ms / n.forward64_ms, 2)}×) ` +
       `| ${f(w.forward64_capture_resid_ms)} ms / ${f(n.forward64_capture_resid_ms)} ms ` +
       `| ${f(w.decode_tok_per_s, 1)} / ${f(n.decode_tok_per_s, 1)} (${f(w.decode_tok_per_s / n.decode_tok_per_s, 2)}×) ` +
       `| ${f(w.patch_resid_30x16_s, 1)} s / ${f(n.patch_resid_30x16_s, 1)} s | ${f(w.patch_heads_30x9_s, 1)} s / ${f(n.patch_heads_30x9_s, 1)} s ` +
@@ -147,16 +157,15 @@ if (attribution) {
   const n = nativeAttribution;
   lines.push(
     '',
-    '| 20-token prompt, f32 gradients | wasm (1 thread) | native | ratio |',
+    '| 20-token prompt, f32 gradients | wasm (1 thread unless the row says otherwise) | native | ratio |',
     '|---|---|---|---|',
-    `| Integrated Gradients, 32 steps (${w.ig32_passes} passes) | ${f(w.ig32_s, 2)} s | ${f(n.ig32_s, 2)} s | ${f(w.ig32_s / n.ig32_s, 2)}× |`,
-    `| SmoothGrad, 16 samples (${w.smoothgrad16_passes} passes) | ${f(w.smoothgrad16_s, 2)} s | ${f(n.smoothgrad16_s, 2)} s | ${f(w.smoothgrad16_s / n.smoothgrad16_s, 2)}× |`,
-    ...(wasmAttributionThreads
-      ? [
-          `| Integrated Gradients, 32 steps, ${wasmAttributionThreads.threads} threads | ${f(wasmAttributionThreads.ig32_s, 2)} s | — | |`,
-          `| SmoothGrad, 16 samples, ${wasmAttributionThreads.threads} threads | ${f(wasmAttributionThreads.smoothgrad16_s, 2)} s | — | |`,
-        ]
-      : []),
+    ...wasmAttributions.flatMap((a) => {
+      const which = build(a) ? `, ${build(a)}` : '';
+      return [
+        `| Integrated Gradients, 32 steps (${a.ig32_passes} passes)${which} | ${f(a.ig32_s, 2)} s | ${f(n.ig32_s, 2)} s | ${f(a.ig32_s / n.ig32_s, 2)}× |`,
+        `| SmoothGrad, 16 samples (${a.smoothgrad16_passes} passes)${which} | ${f(a.smoothgrad16_s, 2)} s | ${f(n.smoothgrad16_s, 2)} s | ${f(a.smoothgrad16_s / n.smoothgrad16_s, 2)}× |`,
+      ];
+    }),
     `| first gradient request (builds the f32 model) | ${f(w.first_gradient_with_model_build_s, 2)} s | — | |`,
     `| peak memory | ${f(w.wasm_memory_mb)} MB wasm (quantized + f32 models) | ${f(n.peak_rss_mb)} MB RSS (f32 model alone: ${f(n.model_rss_mb)} MB), ${n.threads} thread(s) | |`,
   );
@@ -176,10 +185,11 @@ if (steering) {
 }
 lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
 console.log(lines.join('\n'));
-console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttribution, wasmAttributionThreads, nativeSteering, wasmSteering }));
+console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttributions, nativeSteering, wasmSteering }));
 // ── References (issue 3) ──
 if (references) {
-  console.log(referenceTable(references, { wasm, native, nativeThreads }).join('\n'));
+  // The references are compared with the first build asked for.
+  console.log(referenceTable(references, { wasm: wasm.filter((w) => w.simd === wasm[0]?.simd), native, nativeThreads }).join('\n'));
   console.log('\nraw references:', JSON.stringify(references));
 }
 // ── end references ──

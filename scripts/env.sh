@@ -22,3 +22,18 @@ loupe_wasm_env() {
     *) echo "no wasm toolchain: run scripts/setup.sh first" >&2; return 1 ;;
   esac
 }
+
+# RUSTFLAGS of the other wasm builds (scripts/build-variants.sh), by name: relaxed, threads,
+# threads-relaxed. The plain build's flags are .cargo/config.toml's.
+loupe_wasm_rustflags() {
+  local base='-C target-feature=+simd128,-reference-types --cfg getrandom_backend="wasm_js"'
+  # Shared memory as wasm-bindgen-rayon's README asks (std is rebuilt with atomics: build-std).
+  local threads='-C target-feature=+atomics,+bulk-memory,+mutable-globals -C link-arg=--shared-memory -C link-arg=--max-memory=4294967296 -C link-arg=--import-memory -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base'
+  local relaxed='-C target-feature=+relaxed-simd'
+  case "$1" in
+    relaxed) echo "$base $relaxed" ;;
+    threads) echo "$base $threads" ;;
+    threads-relaxed) echo "$base $threads $relaxed" ;;
+    *) echo "loupe_wasm_rustflags: unknown build '$1'" >&2; return 1 ;;
+  esac
+}

@@ -27,6 +27,12 @@ step "wasm tests in headless Chromium"
 step "build the static site (dist/)"
 scripts/build-web.sh
 
+step "wasm tests of the relaxed-SIMD build's kernels in headless Chromium (dist/relaxed/)"
+# The same flags and target directory as that build (scripts/build-variants.sh), so only the
+# tests themselves compile here.
+( loupe_wasm_env && RUSTFLAGS="$(loupe_wasm_rustflags relaxed)" cargo test --release --target wasm32-unknown-unknown \
+    -p loupe-web --target-dir target/wasm-relaxed --test gemm --test kernels --test browser )
+
 step "end-to-end test of dist/ in headless Chromium"
 node tests/e2e/e2e.mjs dist
 

@@ -16,8 +16,10 @@
  *       ('compile', 'cache' | 'download', 'parse'); ms is the whole load, bytes the file size.
  *   loupe.info() : Promise<{config: {n_layers, d_model, n_heads, n_kv_heads, d_head, d_mlp,
  *                                    vocab_size, context_length, …}, weights, hooks: string[],
- *                           maxPromptTokens}>
+ *                           maxPromptTokens, threads, simd}>
  *       hooks: every TransformerLens hook name, in order (e.g. 'blocks.3.attn.hook_pattern').
+ *       threads: the worker pool's size (1 unless the page is cross-origin isolated);
+ *       simd: 'relaxed' (fused multiply-add build) or 'simd128', whichever the browser runs.
  *   loupe.tokenize({prompt, prependBos}) : Promise<[{id, text}]>
  *       text is the token's exact text: leading spaces kept (" Paris"); partial UTF-8 bytes
  *       appear as "\xNN".

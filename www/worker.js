@@ -18,25 +18,49 @@ let wasmReady = null;
  *  build without them still starts). */
 let bindings = null;
 
-// Two builds of the same module: ../threads/ splits the big matrix products across a worker
-// pool (wasm-bindgen-rayon) and needs SharedArrayBuffer, which browsers give only to
-// cross-origin isolated pages (COOP + COEP headers); ../ is single-threaded and runs
-// anywhere. Any failure of the threaded one falls back to the other.
+// Four builds of the same module (scripts/build-variants.sh), tried best first:
+// - threads: ../threads*/ split the big matrix products across a worker pool
+//   (wasm-bindgen-rayon) and need SharedArrayBuffer, which browsers give only to cross-origin
+//   isolated pages (COOP + COEP headers);
+// - relaxed SIMD: ../*relaxed/ use f32x4.relaxed_madd (one fused multiply-add where the CPU
+//   has FMA) in the f32 products, ~25% faster there (docs/BENCHMARKS.md); a browser without
+//   relaxed SIMD cannot even compile them, so they are tried only where a probe validates;
+// - ../ is single-threaded plain simd128 and runs anywhere.
+// Any failure of one falls back to the next.
 async function startWasm() {
   const cores = Math.min(navigator.hardwareConcurrency ?? 1, 8);
-  if (self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && cores > 1) {
+  const threads = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && cores > 1;
+  const relaxed = relaxedSimd();
+  const builds = [
+    ...(threads && relaxed ? ['../threads-relaxed/loupe-web.js'] : []),
+    ...(threads ? ['../threads/loupe-web.js'] : []),
+    ...(relaxed ? ['../relaxed/loupe-web.js'] : []),
+  ];
+  for (const url of builds) {
     try {
-      const threaded = await import('../threads/loupe-web.js');
-      await threaded.default();
-      await threaded.initThreadPool(cores);
-      return threaded;
+      const module = await import(url);
+      await module.default();
+      if (typeof module.initThreadPool === 'function') await module.initThreadPool(cores);
+      return module;
     } catch (error) {
-      console.warn(`threaded wasm unavailable, using one thread: ${messageOf(error)}`);
+      console.warn(`wasm build ${url} unavailable, trying the next: ${messageOf(error)}`);
     }
   }
-  const single = await import('../loupe-web.js');
-  await single.default();
-  return single;
+  const plain = await import('../loupe-web.js');
+  await plain.default();
+  return plain;
+}
+
+/** Whether this browser validates a module using f32x4.relaxed_madd (0xfd 0x105), the one
+ *  relaxed-SIMD instruction the relaxed builds use. */
+function relaxedSimd() {
+  // (func (result v128) (f32x4.relaxed_madd (i8x16.splat 0) (i8x16.splat 0) (i8x16.splat 0)))
+  const bytes = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11];
+  try {
+    return WebAssembly.validate(new Uint8Array(bytes));
+  } catch {
+    return false;
+  }
 }
 
 // Commands are served strictly in order: `load` awaits the network, and a `run` that arrives

@@ -153,8 +153,17 @@ async function main() {
     prefix: PREFIX,
     headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
   });
+  // Both again with the relaxed-SIMD builds missing (404), as on a browser without relaxed
+  // SIMD: the worker must fall back to the plain simd128 builds.
+  const withoutRelaxed = (relative) => /^(relaxed|threads-relaxed)\//.test(relative);
+  const plain = await serveStatic(DIST, { prefix: PREFIX, hidden: withoutRelaxed });
+  const plainIsolated = await serveStatic(DIST, {
+    prefix: PREFIX,
+    hidden: withoutRelaxed,
+    headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
+  });
   // Zero network besides the site itself: any other request is a failure.
-  const origins = [new URL(server.url).origin, new URL(isolated.url).origin];
+  const origins = [server, isolated, plain, plainIsolated].map((s) => new URL(s.url).origin);
   context.on('request', (request) => {
     const url = request.url();
     if (!origins.some((o) => url.startsWith(o)) && !url.startsWith('data:') && !url.startsWith('blob:')) {
@@ -165,11 +174,13 @@ async function main() {
   try {
     await mainPage(context, server);
     await errorPages(context, server);
-    await threadedPage(context, server, isolated);
+    await wasmBuilds(context, { server, isolated, plain, plainIsolated });
   } finally {
     await context.close().catch(() => {});
     await server.close();
     await isolated.close();
+    await plain.close();
+    await plainIsolated.close();
     fs.rmSync(userDataDir, { recursive: true, force: true });
   }
 }
@@ -1519,10 +1530,12 @@ function tinyDashboard() {
   return { format: 'e2e: synthetic statistics for the tiny test SAE', hook_name: 'blocks.12.hook_resid_pre', d_sae: 64, n_tokens: 1000, context_size: 128, features };
 }
 
-/** The threaded build, picked by the worker on a cross-origin isolated page: it must give
- *  the single-threaded build's numbers (same kernels, work split by rows). */
-async function threadedPage(context, server, isolated) {
-  await step('cross-origin isolated page: the threaded build runs, same top-5 and greedy tokens as one thread', async () => {
+/** The four wasm builds (scripts/build-variants.sh), as the worker picks them: relaxed SIMD
+ *  where Chromium validates it, threads on a cross-origin isolated page, the plain simd128
+ *  builds where the relaxed ones cannot load. All must give the same numbers (same
+ *  algorithms; fused multiply-adds round once instead of twice, work split by rows). */
+async function wasmBuilds(context, { server, isolated, plain, plainIsolated }) {
+  await step('wasm builds: relaxed SIMD and threads where available, plain fallback; same top-5 and greedy tokens', async () => {
     const probe = async (url) => {
       const page = await context.newPage();
       watchConsole(page);
@@ -1538,21 +1551,35 @@ async function threadedPage(context, server, isolated) {
         await window.loupe.generate({ prompt: 'The Eiffel Tower is located in the city of', maxTokens: 5, temperature: 0, stopAtEos: false }, (t) => {
           tokens.push(t.id);
         });
-        return { threads: info.threads, isolated: self.crossOriginIsolated, top: run.top, tokens: JSON.stringify(tokens) };
+        const status = document.getElementById('status')?.textContent ?? '';
+        return { threads: info.threads, simd: info.simd, isolated: self.crossOriginIsolated, top: run.top, tokens: JSON.stringify(tokens), status };
       });
       await page.close();
       return out;
     };
-    const one = await probe(server.url);
-    const many = await probe(isolated.url);
-    check(one.threads === 1 && !one.isolated, `plain server: expected 1 thread, got ${JSON.stringify([one.threads, one.isolated])}`);
     const cores = await context.pages()[0]?.evaluate(() => navigator.hardwareConcurrency).catch(() => 2);
-    check(many.isolated && many.threads === Math.min(cores ?? 2, 8), `isolated page: ${many.threads} threads (crossOriginIsolated ${many.isolated}), expected ${cores}`);
-    check(many.top[0]?.token === ' Paris', `threaded top[0] ${JSON.stringify(many.top[0])}`);
-    const worst = Math.max(...one.top.map((t, i) => Math.abs(t.prob - (many.top[i]?.prob ?? -1))));
-    check(worst < 1e-4, `threaded top-5 probabilities differ from one thread's by ${worst}`);
-    check(one.tokens === many.tokens, `greedy tokens differ: ${one.tokens} vs ${many.tokens}`);
-    console.log(`    ${many.threads} threads; top-5 probabilities within ${worst.toExponential(1)} of one thread's`);
+    const pool = Math.min(cores ?? 2, 8);
+    const builds = [
+      { name: 'relaxed, 1 thread', url: server.url, threads: 1, simd: 'relaxed', isolated: false },
+      { name: 'relaxed, threads', url: isolated.url, threads: pool, simd: 'relaxed', isolated: true },
+      { name: 'plain, 1 thread', url: plain.url, threads: 1, simd: 'simd128', isolated: false },
+      { name: 'plain, threads', url: plainIsolated.url, threads: pool, simd: 'simd128', isolated: true },
+    ];
+    const results = [];
+    for (const b of builds) {
+      const got = await probe(b.url);
+      results.push(got);
+      check(got.isolated === b.isolated && got.threads === b.threads && got.simd === b.simd,
+        `${b.name}: got ${JSON.stringify({ threads: got.threads, simd: got.simd, isolated: got.isolated })}`);
+      const said = b.threads === 1 ? '1 thread' : `${b.threads} threads`;
+      check(got.status.includes(`${said}, ${b.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'}`), `${b.name}: the status line does not say which build runs: ${got.status}`);
+      check(got.top[0]?.token === ' Paris', `${b.name}: top[0] ${JSON.stringify(got.top[0])}`);
+    }
+    const [first] = results;
+    const worst = Math.max(...results.flatMap((r) => first.top.map((t, i) => Math.abs(t.prob - (r.top[i]?.prob ?? -1)))));
+    check(worst < 1e-4, `top-5 probabilities differ between builds by ${worst}`);
+    for (const [i, r] of results.entries()) check(r.tokens === first.tokens, `greedy tokens differ: ${builds[i].name} ${r.tokens} vs ${first.tokens}`);
+    console.log(`    ${builds.map((b) => b.name).join(' / ')}: top-5 probabilities within ${worst.toExponential(1)} of each other`);
   });
 }
 

@@ -26,10 +26,12 @@ const MIME = {
  *   prefix: the sub-path the site lives under, e.g. '/loupe/'
  *   synthetic: {[name]: () => Buffer}  extra files at prefix + name (e.g. a truncated model)
  *   headers: {[name]: value}  opt-in extra headers on every response (none by default; the
- *            benchmark's onnxruntime-web page uses COOP/COEP for threads, the e2e never does)
+ *            benchmark and the e2e's threaded-build check send COOP/COEP for threads)
+ *   hidden: (relativePath) => boolean  files to answer 404 for, as a host with only part of
+ *            the site would (the e2e hides the relaxed-SIMD builds to test the fallback)
  * @returns {Promise<{url: string, requests: {method, path, status}[], close(): Promise<void>}>}
  */
-export async function serveStatic(root, { prefix = '/', synthetic = {}, headers = {} } = {}) {
+export async function serveStatic(root, { prefix = '/', synthetic = {}, headers = {}, hidden = () => false } = {}) {
   const rootDir = path.resolve(root);
   const requests = [];
   const server = http.createServer((req, res) => {
@@ -48,6 +50,7 @@ export async function serveStatic(root, { prefix = '/', synthetic = {}, headers 
       const body = synthetic[relative]();
       return send(200, body, MIME[path.extname(relative)] ?? 'application/octet-stream');
     }
+    if (hidden(relative)) return send(404, 'not found\n');
     const file = path.resolve(rootDir, relative === '' || relative.endsWith('/') ? `${relative}index.html` : relative);
     if (file !== rootDir && !file.startsWith(rootDir + path.sep)) return send(403, 'forbidden\n');
     fs.stat(file, (error, stat) => {

@@ -9,7 +9,7 @@
 //!   tile of `MR` rows of A × `NR` rows of B keeps `MR·NR` 4-lane partial sums in registers
 //!   and reads each operand once per tile (the "dot" formulation of a GEMM micro-kernel;
 //!   Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", 2008, §6).
-//! - `A · B` (B `[k, n]`): with many rows of A, `NR` columns of B are copied out as
+//! - `A · B` (B `[k, n]`): with many rows of A, `PANEL_COLS` columns of B are copied out as
 //!   contiguous rows (one pass over B in all) and go through the same dot-form tiles; with
 //!   a few rows the copy would cost as much as the product, so B's rows, contiguous along
 //!   n, are read in place by rank-1 updates (a tile of `MR` rows of A × `4·NV` columns of B
@@ -17,9 +17,12 @@
 //!   the same paper).
 //!
 //! In `A · Bᵀ`, rows of A are taken `ROW_BLOCK` at a time, so they stay in L2 while the B
-//! tile of each step stays in L1; in `A · B` the copied-out panel (`NR` × k) is the L1 part. Lanes are wasm `v128` with simd128, or plain `[f32; 4]` elsewhere (the
-//! native build uses candle's own GEMM; the portable lanes let the same blocking and edge
-//! handling be unit-tested natively).
+//! tile of each step stays in L1; in `A · B` the copied-out panel (`PANEL_COLS` × k) is the
+//! L1–L2 part. Lanes are wasm `v128` with simd128, or plain `[f32; 4]` elsewhere (the native
+//! build uses candle's own GEMM; the portable lanes let the same blocking and edge handling
+//! be unit-tested natively). With relaxed SIMD (the `relaxed` builds) each multiply-add is
+//! one `f32x4.relaxed_madd`: ~25% faster in V8 on x64 (tests/gemm_speed.rs of loupe-web),
+//! whose 128-bit kernels are bound by issuing instructions, not by the FP pipes.
 //!
 //! Summation order differs from candle's (four interleaved partial sums along k, then a
 //! horizontal add), so results agree with it to f32 rounding, not bit for bit.
@@ -45,6 +48,11 @@ const ROW_BLOCK: usize = 64;
 /// registers (one of them its scratch): MR·NR sums + MR A vectors + one B vector must fit.
 const ABT_MR: usize = 2;
 const ABT_NR: usize = 4;
+
+/// Columns of B copied out per panel in `A · B`: one 64-byte cache line of each row of B, so
+/// the copy reads B once, line by line (4 columns per panel read each line four times, from
+/// memory for the MLP's 3.5 MB matrices).
+const PANEL_COLS: usize = 16;
 
 /// `A · B` tile for under `PACK_MIN_ROWS` rows (B read in place): rows of A × 4-lane vectors
 /// of a row of B.
@@ -148,23 +156,30 @@ pub fn matmul_ab(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ld
     });
 }
 
-/// `A · B` for many rows: `NR` columns of B at a time copied out as `NR` contiguous rows
+/// `A · B` for many rows: `PANEL_COLS` columns of B at a time copied out as contiguous rows
 /// (rows of Bᵀ, one pass over B in all), then the dot-form tiles of `A · Bᵀ`, the faster
 /// of the two micro-kernels (tests/gemm_speed.rs of loupe-web).
 #[allow(clippy::too_many_arguments)]
 fn ab_packed_serial<const MR: usize, const NR: usize>(
     a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
 ) {
-    let mut panel = vec![0f32; NR * k];
-    for j in (0..n).step_by(NR) {
-        let nr = NR.min(n - j);
+    // Panel rows one cache line more than k apart: with k = 1536 floats exactly, the 16 rows
+    // would fall into two L1 sets (a 6 KiB stride) and evict each other while being written.
+    let ldp = k + 16;
+    let mut panel = vec![0f32; PANEL_COLS * ldp];
+    for j in (0..n).step_by(PANEL_COLS) {
+        let cols = PANEL_COLS.min(n - j);
+        // Whole groups of 4 columns in 4×4 blocks through registers (a scalar gather was 6% of
+        // a gradient pass in V8); the rest one by one.
+        let groups = cols / 4;
+        lanes::transpose_cols(b, ldb, j, groups, k, &mut panel, ldp);
         for kk in 0..k {
-            for (q, v) in b[kk * ldb + j..kk * ldb + j + nr].iter().enumerate() {
-                panel[q * k + kk] = *v;
+            for q in 4 * groups..cols {
+                panel[q * ldp + kk] = b[kk * ldb + j + q];
             }
         }
-        // C's columns j..j+nr = A · panelᵀ, written through a slice that starts at column j.
-        abt_serial::<MR, NR>(a, lda, &panel, k, &mut c[j..], ldc, m, nr, k);
+        // C's columns j..j+cols = A · panelᵀ, written through a slice that starts at column j.
+        abt_serial::<MR, NR>(a, lda, &panel, ldp, &mut c[j..], ldc, m, cols, k);
     }
 }
 
@@ -289,6 +304,20 @@ mod lanes {
         v128_load(p as *const v128)
     }
 
+    /// `a·b + c`: one fused multiply-add where the build has relaxed SIMD (V8 emits
+    /// `vfmadd` on x64 with FMA3), a multiply then an add otherwise.
+    #[inline(always)]
+    fn madd(a: v128, b: v128, c: v128) -> v128 {
+        #[cfg(target_feature = "relaxed-simd")]
+        {
+            f32x4_relaxed_madd(a, b, c)
+        }
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        {
+            f32x4_add(c, f32x4_mul(a, b))
+        }
+    }
+
     #[inline(always)]
     fn hsum(v: v128) -> f32 {
         (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
@@ -312,7 +341,7 @@ mod lanes {
                 // SAFETY: as above.
                 let bv = unsafe { load(bq.add(kk)) };
                 for r in 0..MR {
-                    acc[r][q] = f32x4_add(acc[r][q], f32x4_mul(av[r], bv));
+                    acc[r][q] = madd(av[r], bv, acc[r][q]);
                 }
             }
             kk += 4;
@@ -324,6 +353,45 @@ mod lanes {
                     s += a[(i + r) * lda + t] * b[(j + q) * ldb + t];
                 }
                 c[(i + r) * ldc + j + q] = s;
+            }
+        }
+    }
+
+    /// `panel[q·ldp + kk] = b[kk·ldb + j + q]` for q < 4·groups, kk < k: columns of B as
+    /// contiguous rows, in 4×4 blocks through registers, B read row by row.
+    pub fn transpose_cols(b: &[f32], ldb: usize, j: usize, groups: usize, k: usize, panel: &mut [f32], ldp: usize) {
+        let k4 = k / 4 * 4;
+        for g in 0..groups {
+            let c0 = j + 4 * g;
+            let mut kk = 0;
+            while kk < k4 {
+                let r: [v128; 4] = core::array::from_fn(|t| {
+                    let row = &b[(kk + t) * ldb + c0..(kk + t) * ldb + c0 + 4];
+                    // SAFETY: `row` has exactly four values.
+                    unsafe { load(row.as_ptr()) }
+                });
+                let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0], r[1]);
+                let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0], r[1]);
+                let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2], r[3]);
+                let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2], r[3]);
+                let cols = [
+                    i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
+                    i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
+                    i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
+                    i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
+                ];
+                for (q, col) in cols.into_iter().enumerate() {
+                    let at = (4 * g + q) * ldp + kk;
+                    let out = &mut panel[at..at + 4];
+                    // SAFETY: `out` has exactly four values.
+                    unsafe { v128_store(out.as_mut_ptr() as *mut v128, col) };
+                }
+                kk += 4;
+            }
+        }
+        for kk in k4..k {
+            for q in 0..4 * groups {
+                panel[q * ldp + kk] = b[kk * ldb + j + q];
             }
         }
     }
@@ -343,7 +411,7 @@ mod lanes {
             for r in 0..MR {
                 let s = f32x4_splat(ap[r][kk]);
                 for v in 0..NV {
-                    acc[r][v] = f32x4_add(acc[r][v], f32x4_mul(s, bv[v]));
+                    acc[r][v] = madd(s, bv[v], acc[r][v]);
                 }
             }
         }
@@ -360,6 +428,14 @@ mod lanes {
 /// The same micro-kernels on plain arrays: what native unit tests run.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 mod lanes {
+    pub fn transpose_cols(b: &[f32], ldb: usize, j: usize, groups: usize, k: usize, panel: &mut [f32], ldp: usize) {
+        for kk in 0..k {
+            for q in 0..4 * groups {
+                panel[q * ldp + kk] = b[kk * ldb + j + q];
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn tile_abt<const MR: usize, const NR: usize>(
         a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,

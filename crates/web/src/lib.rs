@@ -290,6 +290,8 @@ impl Loupe {
             "hooks": hooks,
             "maxPromptTokens": MAX_PROMPT_TOKENS,
             "threads": loupe_model::parallel::threads(),
+            // Which SIMD the running build was compiled for (scripts/build-variants.sh).
+            "simd": if cfg!(target_feature = "relaxed-simd") { "relaxed" } else { "simd128" },
         }))
     }
 

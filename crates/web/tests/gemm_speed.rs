@@ -80,3 +80,31 @@ fn speed_next_to_candle() {
 fn web_sys_log(s: &str) {
     wasm_bindgen_test::console_log!("{}", s);
 }
+
+/// The decode kernels (loupe_model::qmatmul, one row of x): the model's block shapes in
+/// Q4_1 and the unembedding in Q8_0, next to candle's quantized matmul.
+#[wasm_bindgen_test]
+fn matvec_speed_next_to_candle() {
+    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+    use candle_core::Module;
+    use loupe_model::qmatmul::QuantMatrix;
+    use std::sync::Arc;
+    for (rows, cols, dtype) in [(576, 576, GgmlDType::Q4_1), (1536, 576, GgmlDType::Q4_1), (576, 1536, GgmlDType::Q4_1), (49152, 576, GgmlDType::Q8_0)] {
+        let (w, _) = randn((rows, cols));
+        let q = Arc::new(QTensor::quantize(&w, dtype).expect("quantize"));
+        let ours = QuantMatrix::new(q.clone()).expect("ours");
+        let candle = QMatMul::from_arc(q).expect("candle");
+        let (x, _) = randn((1, cols));
+        let t_ours = time(|| {
+            let _ = ours.forward(&x).expect("ours");
+        });
+        let t_candle = time(|| {
+            let _ = candle.forward(&x).expect("candle");
+        });
+        let gops = 2.0 * (rows * cols) as f64 / 1e9;
+        web_sys_log(&format!(
+            "{dtype:?} {rows}x{cols} · x: ours {t_ours:.3} ms ({:.1} GOP/s) | candle {t_candle:.3} ms",
+            gops / t_ours * 1e3
+        ));
+    }
+}
