@@ -150,10 +150,15 @@ pub struct AttributionJob {
     passes: usize,
 }
 
-/// Positions' worth of one batched pass when the caller does not say. The graph of one
-/// forward + backward holds about 2.5 MB per position in f32 (measured natively), so 128
-/// positions keep it near 0.35 GB: with the q8 and f32 models both loaded the browser tab
-/// peaks well under 2 GB (docs/BENCHMARKS.md).
+/// Positions' worth of one batched pass per thread when the caller does not say. The graph
+/// of one forward + backward holds about 2.5 MB per position in f32 (measured natively), so
+/// 128 positions keep it near 0.35 GB: with the q8 and f32 models both loaded the browser tab
+/// peaks well under 2 GB (docs/BENCHMARKS.md). The threaded build splits a batch into one
+/// part per thread (`ResolvedTarget::value_and_grad`), so it takes this many per thread:
+/// each part's graph stays this size, and the weights are streamed (and transposed for the
+/// input gradient) once per part instead of twice as often (IG-32 on 20 tokens, 2 threads,
+/// Chromium: 4.1–4.8 s against 4.5–5.4 s with 128 positions in all; the page's peak memory
+/// 1.02 GB against 0.82 GB).
 const AUTO_BATCH_TOKENS: usize = 128;
 
 impl AttributionJob {
@@ -168,7 +173,8 @@ impl AttributionJob {
         }
         let x = model.embed(&Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?)?.squeeze(0)?;
         let value = target.eval(model, &x.unsqueeze(0)?)?[0];
-        let batch = p.batch.unwrap_or(AUTO_BATCH_TOKENS / ids.len()).clamp(1, 64);
+        let auto = AUTO_BATCH_TOKENS * loupe_model::parallel::threads() / ids.len();
+        let batch = p.batch.unwrap_or(auto).clamp(1, 64);
         let state = match req.method {
             Method::Saliency | Method::GradXInput => State::Gradient { grad: None },
             Method::IntegratedGradients => {
