@@ -6,6 +6,7 @@
 // `--target web` cannot be instantiated twice, the page replaces the whole worker.
 
 import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, SAE_FILES, SAE_TRAIN_STEPS_PER_REPORT, transferables } from './protocol.js';
+import { relaxedSimd } from './wasm-features.js';
 
 /** @type {import('../loupe-web.js').Loupe | null} */
 let model = null;
@@ -49,18 +50,6 @@ async function startWasm() {
   const plain = await import('../loupe-web.js');
   await plain.default();
   return plain;
-}
-
-/** Whether this browser validates a module using f32x4.relaxed_madd (0xfd 0x105), the one
- *  relaxed-SIMD instruction the relaxed builds use. */
-function relaxedSimd() {
-  // (func (result v128) (f32x4.relaxed_madd (i8x16.splat 0) (i8x16.splat 0) (i8x16.splat 0)))
-  const bytes = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11];
-  try {
-    return WebAssembly.validate(new Uint8Array(bytes));
-  } catch {
-    return false;
-  }
 }
 
 // Commands are served strictly in order: `load` awaits the network, and a `run` that arrives
