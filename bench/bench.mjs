@@ -17,12 +17,16 @@
 // f32 ONNX exports, all positions' logits and the last one's, 1 and 2 threads; stock candle
 // quantized_llama, native and wasm; PyTorch natively, 1 and 2 threads, when the Python
 // reference environment is present): bench/references.mjs.
+// --dist DIR measures another site build (default dist/), e.g. another commit's. --busy N
+// keeps N other processes busy (a spinning loop each) while the wasm pages run: the machine
+// of a reader with other work on it (a busy tab, a build); 1 on this 2-core machine leaves
+// one core to the page, which is what the threaded build's team must cope with.
 // (scripts/bench.sh builds what it needs first.) Results go into docs/BENCHMARKS.md.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { serveStatic } from '../tests/e2e/server.mjs';
@@ -46,6 +50,8 @@ const threadsAsked = process.argv.includes('--threads');
 const steering = process.argv.includes('--steering');
 const saeDir = arg('sae', 'saes/smollm2-135m-instruct-l12-resid/');
 const simds = arg('simd', 'auto').split(',').filter(Boolean);
+const busy = Number(arg('busy', 0));
+const DIST = path.resolve(ROOT, arg('dist', 'dist'));
 
 // Native threads: 1 by default, the like-for-like comparison with single-threaded wasm (and
 // candle's spinning thread pool is slower, not faster, on this 2-vCPU machine whenever the
@@ -62,7 +68,7 @@ const benchPage = {
   'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
   'bench-page.js': () => fs.readFileSync(path.join(HERE, 'bench-page.js')),
 };
-const server = await serveStatic(path.join(ROOT, 'dist'), {
+const server = await serveStatic(DIST, {
   synthetic: {
     ...benchPage,
     // The SAE under test, whichever folder --sae names.
@@ -93,6 +99,9 @@ let wasmSteering = null;
 const referencesAsked = referenceOptions(process.argv);
 let references = null;
 // ── end references ──
+// --busy: the spinning processes run from here to the end of the wasm runs.
+const busyProcesses = Array.from({ length: busy }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
+const stopBusy = () => busyProcesses.splice(0).forEach((p) => p.kill('SIGKILL'));
 try {
   for (const simd of simds) {
     for (const mode of modes) wasm.push(await inFreshPage(server.url, 'runBench', { mode, reps, gen, modelUrl: MODEL, simd }));
@@ -100,7 +109,7 @@ try {
   // --threads: the same runs with the threaded build, on a cross-origin isolated page (the
   // headers Trunk.toml's [serve] sends), in a Worker, as the explorer's worker would run it.
   const isolated = threadsAsked
-    ? await serveStatic(path.join(ROOT, 'dist'), {
+    ? await serveStatic(DIST, {
         synthetic: benchPage,
         headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' },
       })
@@ -119,6 +128,7 @@ try {
     }
   } finally {
     await isolated?.close();
+    stopBusy();
   }
   if (steering) {
     wasmSteering = await inFreshPage(server.url, 'runSteeringBench', { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null, simd: simds[0] });
@@ -127,6 +137,7 @@ try {
   references = await runReferences({ options: referencesAsked, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv });
   // ── end references ──
 } finally {
+  stopBusy();
   await browser.close();
   await server.close();
 }
@@ -137,7 +148,7 @@ const f = (x, d = 0) => (x === undefined ? '—' : x.toFixed(d));
 const build = (w) => [w.threads > 1 ? `${w.threads} threads` : '', simds.length > 1 ? w.simd : ''].filter(Boolean).join(', ');
 const wasmAttribution = wasmAttributions.find((w) => w.threads === 1);
 const lines = [
-  `Chromium ${browser.version()} (wasm32, simd128 ${[wasm[0], wasmAttribution, wasmSteering].find(Boolean)?.simd128 ? 'on' : 'OFF'}, build ${[...new Set([...wasm, ...wasmAttributions].map((w) => w.simd))].join(' and ')}, 1 thread unless a row says otherwise) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
+  `Chromium ${browser.version()} (wasm32, simd128 ${[wasm[0], wasmAttribution, wasmSteering].find(Boolean)?.simd128 ? 'on' : 'OFF'}, build ${[...new Set([...wasm, ...wasmAttributions].map((w) => w.simd))].join(' and ')}, 1 thread unless a row says otherwise${busy ? `, beside ${busy} busy process(es)` : ''}) vs native x86-64 (candle CPU, ${nativeThreads > 0 ? nativeThreads : 'default'} thread(s) of ${os.cpus().length} cores), ${reps} reps, median`,
   '',
   '| weights | 64-token forward: wasm / native (ratio) | + capture all resid: wasm / native | decode tok/s: wasm / native (ratio) | patch resid 30×16: wasm / native | patch heads 30×9: wasm / native | load: wasm / native | peak wasm memory |',
   '|---|---|---|---|---|---|---|---|',

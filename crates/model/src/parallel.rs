@@ -93,6 +93,16 @@ pub fn for_each_chunk_mut_fine<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(
 /// `IDLE_SPINS` polls without work, or as soon as rayon work is submitted ([`retire`]).
 /// One caller dispatches at a time (the model's worker thread); any other caller, or a
 /// call from inside the pool, runs its pieces itself.
+///
+/// The caller never waits for a helper that has not started. Spinning threads assume each
+/// has a core; when something else on the machine is busy (another tab, another process),
+/// the OS deschedules one of them for a whole time slice (milliseconds). When the caller
+/// waited for every helper to take its piece, each of a token's ~210 products waited out
+/// such a slice: with one busy process beside the page on 2 cores, threaded decoding ran at
+/// 1.8 tokens/s against 32 on one thread (docs/BENCHMARKS.md, 2026-12-02 night). Now a helper joins
+/// a job by moving its state GO → WORKING, pieces are claimed from a shared counter, and the
+/// caller, once no piece is left, takes back every offer still at GO: it waits only for
+/// helpers inside a piece, and a late helper just takes fewer pieces.
 #[cfg(feature = "threads")]
 #[allow(unsafe_code)]
 pub mod team {
@@ -103,50 +113,61 @@ pub mod team {
     /// Polls of an idle helper before it returns to rayon (a few milliseconds in V8): longer
     /// than the gaps between one token's products, shorter than anything a user notices.
     const IDLE_SPINS: u32 = 1 << 21;
+    /// Not running: the next job starts it as a rayon task.
     const OFF: u32 = 0;
+    /// Running, spinning for a job.
     const IDLE: u32 = 1;
+    /// Offered the current job, not yet joined; the caller may take the offer back.
     const GO: u32 = 2;
+    /// Joined the current job: the caller waits for it to be IDLE again.
+    const WORKING: u32 = 3;
 
     static STATE: [AtomicU32; MAX_HELPERS] = [const { AtomicU32::new(OFF) }; MAX_HELPERS];
-    static PENDING: AtomicUsize = AtomicUsize::new(0);
+    /// The next unclaimed piece of the current job.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     static DISPATCHING: AtomicBool = AtomicBool::new(false);
     static JOB: Mutex<Option<Job>> = Mutex::new(None);
 
-    /// The current job, its lifetime erased: `run` clears it and returns only after every
-    /// helper has finished with it.
+    /// The current job and its number of pieces, the job's lifetime erased: `run` clears it
+    /// and returns only after every helper that joined has finished with it.
     #[derive(Clone, Copy)]
-    struct Job(*const (dyn Fn(usize) + Sync + 'static));
+    struct Job(*const (dyn Fn(usize) + Sync + 'static), usize);
     // SAFETY: the pointee is `Sync` and outlives every use (see `run`).
     unsafe impl Send for Job {}
 
-    /// `f(0)`, …, `f(pieces - 1)`, each exactly once, spread over the caller and helpers.
+    /// `f(0)`, …, `f(pieces - 1)`, each exactly once, spread over the caller and the helpers
+    /// that join in time.
     pub fn run(pieces: usize, f: &(dyn Fn(usize) + Sync)) {
         let helpers = (pieces.saturating_sub(1)).min(rayon::current_num_threads().saturating_sub(1)).min(MAX_HELPERS);
         if helpers == 0 || rayon::current_thread_index().is_some() || DISPATCHING.swap(true, Acquire) {
             (0..pieces).for_each(f);
             return;
         }
-        // SAFETY: only the lifetime is erased; the reference is dropped from JOB below, after
-        // PENDING has reached 0, i.e. after the last helper's call returned.
-        let job = Job(unsafe {
-            std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f)
-        });
+        // SAFETY: only the lifetime is erased; the reference is dropped from JOB below, once
+        // no helper is WORKING and every offer still at GO has been taken back, so no helper
+        // can read it any more.
+        let job = Job(
+            unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f) },
+            pieces,
+        );
+        NEXT.store(0, Relaxed);
         set_job(Some(job));
-        PENDING.store(helpers, Release);
         for (h, state) in STATE.iter().enumerate().take(helpers) {
             if state.compare_exchange(IDLE, GO, AcqRel, Acquire).is_err() {
-                // Not running (it handed its thread back): start it, already holding the job.
+                // OFF (it handed its thread back): offer the job and start it. If rayon
+                // starts the task late, the offer is simply taken back below.
                 state.store(GO, Release);
                 rayon::spawn(move || helper(h));
             }
         }
-        // Helper h runs piece h + 1; the caller runs piece 0 and any beyond the helpers.
-        f(0);
-        for i in helpers + 1..pieces {
-            f(i);
-        }
-        while PENDING.load(Acquire) != 0 {
-            std::hint::spin_loop();
+        claim_and_run(f, pieces);
+        for state in STATE.iter().take(helpers) {
+            // Take back an offer not joined; wait for a helper that joined to finish.
+            if state.compare_exchange(GO, IDLE, AcqRel, Acquire).is_err() {
+                while state.load(Acquire) == WORKING {
+                    std::hint::spin_loop();
+                }
+            }
         }
         set_job(None);
         DISPATCHING.store(false, Release);
@@ -157,6 +178,18 @@ pub mod team {
     pub fn retire() {
         for state in &STATE {
             let _ = state.compare_exchange(IDLE, OFF, AcqRel, Acquire);
+        }
+    }
+
+    /// Runs unclaimed pieces until none is left. A helper claims only between joining and
+    /// going back to IDLE, and `run` resets the counter only when no helper is WORKING.
+    fn claim_and_run(f: &(dyn Fn(usize) + Sync), pieces: usize) {
+        loop {
+            let i = NEXT.fetch_add(1, Relaxed);
+            if i >= pieces {
+                return;
+            }
+            f(i);
         }
     }
 
@@ -174,19 +207,21 @@ pub mod team {
         }
     }
 
+    /// Helper `h`'s loop. Two loops may share an `h` (a task started late, after its offer
+    /// was taken back and a new one spawned); the GO → WORKING exchange lets only one join.
     fn helper(h: usize) {
         let state = &STATE[h];
         let mut idle = 0u32;
         loop {
             match state.load(Acquire) {
                 GO => {
-                    if let Some(Job(f)) = job() {
-                        // SAFETY: `run` keeps the job alive until PENDING, decremented below, is 0.
-                        unsafe { (*f)(h + 1) };
+                    if state.compare_exchange(GO, WORKING, AcqRel, Acquire).is_ok() {
+                        if let Some(Job(f, pieces)) = job() {
+                            // SAFETY: `run` keeps the job alive while this helper is WORKING.
+                            claim_and_run(unsafe { &*f }, pieces);
+                        }
+                        state.store(IDLE, Release);
                     }
-                    // IDLE before PENDING: once `run` returns, the next one must find us IDLE.
-                    state.store(IDLE, Release);
-                    PENDING.fetch_sub(1, AcqRel);
                     idle = 0;
                 }
                 OFF => return,
@@ -206,8 +241,13 @@ pub mod team {
 mod tests {
     use super::*;
 
+    /// One team test at a time: a second dispatcher would run its pieces itself, and the
+    /// test of late helpers would pass without testing them.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn team_runs_every_piece_once_across_many_dispatches_and_yields_to_rayon() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         rayon::ThreadPoolBuilder::new().num_threads(3).build_global().ok();
         let mut out = vec![0u64; 1000];
         for round in 1..=2000u64 {
@@ -225,6 +265,49 @@ mod tests {
         let total: u64 = (1..=2000u64).sum();
         for (j, v) in out.iter().enumerate() {
             assert_eq!(*v, total * j as u64, "value {j}");
+        }
+    }
+
+    /// A helper that cannot start (here: every pool thread blocked; in a browser: its thread
+    /// descheduled) must not hold up the caller, which then runs every piece itself.
+    #[test]
+    fn team_does_not_wait_for_helpers_that_cannot_start() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        rayon::ThreadPoolBuilder::new().num_threads(3).build_global().ok();
+        team::retire();
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = std::sync::Arc::new(std::sync::Mutex::new(release_rx));
+        for _ in 0..rayon::current_num_threads() {
+            let (started, release) = (started_tx.clone(), release_rx.clone());
+            rayon::spawn(move || {
+                started.send(()).ok();
+                // Blocks this pool thread until the test releases it (or gives up).
+                let _ = release.lock().map(|r| r.recv_timeout(Duration::from_secs(60)));
+            });
+        }
+        // Once each blocker holds its thread, the pool has none left for a helper. (Helper
+        // loops of the other test hand their threads back after their idle spins.)
+        for _ in 0..rayon::current_num_threads() {
+            started_rx.recv_timeout(Duration::from_secs(30)).expect("pool threads blocked");
+        }
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = vec![0u32; 64];
+            for _ in 0..100 {
+                for_each_chunk_mut_fine(&mut out, 8, |i, piece| piece.iter_mut().for_each(|v| *v += i as u32 + 1));
+            }
+            done_tx.send(out).ok();
+        });
+        let out = done_rx.recv_timeout(Duration::from_secs(20));
+        for _ in 0..rayon::current_num_threads() {
+            release_tx.send(()).ok();
+        }
+        let out = out.expect("the caller finished without its helpers");
+        for (j, v) in out.iter().enumerate() {
+            assert_eq!(*v, 100 * (j as u32 / 8 + 1), "value {j}");
         }
     }
 }

@@ -39,6 +39,12 @@ const BLOCK: usize = 32;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 const PARALLEL_MATVEC_MIN_WEIGHTS: usize = 64 << 10;
 
+/// Pieces per thread of a split matrix-vector product, claimed dynamically
+/// (`parallel::team`): a thread the OS delays takes fewer pieces instead of holding up the
+/// product with a fixed share.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const MATVEC_PIECES_PER_THREAD: usize = 4;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     /// 20-byte blocks: f16 scale d, f16 minimum m, 16 bytes of 4-bit values (value j in the
@@ -176,7 +182,9 @@ impl QuantMatrix {
         // Weight rows split across the threaded build's spinning team (`parallel::team`):
         // through rayon's sleeping pool, waking it (~70 µs in Chromium) cost more than a block
         // matrix takes on its own (splitting every matrix halved decode speed).
-        let pieces = if self.rows * self.cols >= PARALLEL_MATVEC_MIN_WEIGHTS { parallel::threads() } else { 1 };
+        let threads = parallel::threads();
+        let big = self.rows * self.cols >= PARALLEL_MATVEC_MIN_WEIGHTS;
+        let pieces = if threads > 1 && big { threads * MATVEC_PIECES_PER_THREAD } else { 1 };
         let chunk = self.rows.div_ceil(pieces);
         for (xi, yi) in xs.chunks_exact(self.cols).zip(y.chunks_exact_mut(self.rows)) {
             act.quantize(xi);
