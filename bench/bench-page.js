@@ -1,9 +1,6 @@
 // The wasm half of the benchmark, run in a page (main thread is fine for timing) with the
 // same loupe-web builds the explorer uses. Driven by bench/bench.mjs; mirrors `loupe bench`.
-import { relaxedSimd } from './www/wasm-features.js';
-
-// Whether this browser validates a module using a simd128 instruction.
-const simd128 = () => WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+import { relaxedSimd, simd128 } from './www/wasm-features.js';
 
 const BENCH_PROMPT = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';
 const GEN_PROMPT = 'The Eiffel Tower is located in the city of';

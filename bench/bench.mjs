@@ -17,7 +17,8 @@
 // f32 ONNX exports, all positions' logits and the last one's, 1 and 2 threads; stock candle
 // quantized_llama, native and wasm; PyTorch natively, 1 and 2 threads, when the Python
 // reference environment is present): bench/references.mjs.
-// --dist DIR measures another site build (default dist/), e.g. another commit's. --busy N
+// --dist DIR measures another site build (default dist/; ours in the references too), e.g.
+// another commit's. --busy N
 // keeps N other processes busy (a spinning loop each) while the wasm pages run: the machine
 // of a reader with other work on it (a busy tab, a build); 1 on this 2-core machine leaves
 // one core to the page, which is what the threaded build's team must cope with.
@@ -134,7 +135,7 @@ try {
     wasmSteering = await inFreshPage(server.url, 'runSteeringBench', { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null, simd: simds[0] });
   }
   // ── References (issue 3) ──
-  references = await runReferences({ options: referencesAsked, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv });
+  references = await runReferences({ options: referencesAsked, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv, DIST });
   // ── end references ──
 } finally {
   stopBusy();

@@ -5,8 +5,7 @@
 //  - runStockBench: stock candle-transformers 0.11.1 quantized_llama (crates/stock-bench, built
 //    by wasm-bindgen into target/stock-bench-web/, served at stock/) on the same GGUF.
 import init, { Loupe } from './loupe-web.js';
-
-const simd128 = () => WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+import { simd128 } from './www/wasm-features.js';
 
 // The same prompts as bench-page.js and `loupe bench`.
 const BENCH_PROMPT = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';

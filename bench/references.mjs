@@ -61,14 +61,14 @@ async function inFreshPage(browser, url, fn, args) {
  * `modes` are the weight modes bench.mjs ran (ours' top-1 is read in those, plus f32 for the
  * ONNX comparison and quantized for stock candle).
  */
-export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv }) {
+export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv, DIST = path.join(ROOT, 'dist') }) {
   if (!options.onnx && !options.stock && !options.torch) return null;
   // The 1-minute load average around each measurement: with 2 threads on a 2-core machine,
   // anything else running moves the numbers a lot.
   const load = () => Number(os.loadavg()[0].toFixed(2));
   const out = { skipped: [], ort: [], stockNative: null, stockWasm: null, torch: null, load: { start: load() } };
   const stockWeb = path.join(ROOT, 'target/stock-bench-web');
-  const dist = await serveStatic(path.join(ROOT, 'dist'), {
+  const dist = await serveStatic(DIST, {
     synthetic: {
       'ref.html': html('ref-page.js'),
       'ref-page.js': () => fs.readFileSync(path.join(HERE, 'ref-page.js')),

@@ -99,10 +99,10 @@ pub fn for_each_chunk_mut_fine<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(
 /// the OS deschedules one of them for a whole time slice (milliseconds). When the caller
 /// waited for every helper to take its piece, each of a token's ~210 products waited out
 /// such a slice: with one busy process beside the page on 2 cores, threaded decoding ran at
-/// 1.8 tokens/s against 32 on one thread (docs/BENCHMARKS.md, 2026-12-02 night). Now a helper joins
-/// a job by moving its state GO → WORKING, pieces are claimed from a shared counter, and the
-/// caller, once no piece is left, takes back every offer still at GO: it waits only for
-/// helpers inside a piece, and a late helper just takes fewer pieces.
+/// 1.8 tokens/s against 32 on one thread (docs/BENCHMARKS.md, 2026-12-02 night). Now a
+/// helper joins a job by moving its state GO → WORKING, pieces are claimed from a shared
+/// counter, and the caller, once no piece is left, takes back every offer still at GO: it
+/// waits only for helpers inside a piece, and a late helper just takes fewer pieces.
 #[cfg(feature = "threads")]
 #[allow(unsafe_code)]
 pub mod team {
