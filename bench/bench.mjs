@@ -164,6 +164,19 @@ for (const w of wasm) {
       `| ${f(w.load_ms)} ms / ${f(n.load_ms)} ms | ${f(w.wasm_memory_mb)} MB |`,
   );
 }
+// Decoding: the fused step against the general path it replaces (alternating generations in
+// one page), and each threaded row against the single-thread row of its weights and build.
+const oneThread = (w) => wasm.find((o) => o.threads === 1 && o.weights === w.weights && o.simd === w.simd);
+lines.push(
+  '',
+  '| weights | decode tok/s: fused step / general path (ratio) | threads ÷ 1 thread: fused / general |',
+  '|---|---|---|',
+  ...wasm.map((w) => {
+    const one = w.threads > 1 ? oneThread(w) : undefined;
+    const scaling = one ? `${f(w.decode_tok_per_s / one.decode_tok_per_s, 2)}× / ${f(w.decode_general_tok_per_s / one.decode_general_tok_per_s, 2)}×` : '—';
+    return `| ${[w.weights, build(w)].filter(Boolean).join(', ')} | ${f(w.decode_tok_per_s, 1)} / ${f(w.decode_general_tok_per_s, 1)} (${f(w.decode_tok_per_s / w.decode_general_tok_per_s, 2)}×) | ${scaling} |`;
+  }),
+);
 if (attribution) {
   const w = wasmAttribution;
   const n = nativeAttribution;

@@ -39,7 +39,7 @@ fn tensor(v: Vec<f32>, shape: &Shape) -> CResult<Tensor> {
 }
 
 /// Σ a·b with eight partial sums, so LLVM vectorizes it (a plain fold is sequential).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
@@ -128,7 +128,7 @@ pub fn silu_mul(a: &Tensor, b: &Tensor) -> CResult<Tensor> {
 }
 
 #[inline(always)]
-fn sigmoid(v: f32) -> f32 {
+pub(crate) fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + exp(-v))
 }
 

@@ -196,9 +196,13 @@ pub trait Hooks {
     /// (offset > 0 during KV-cached generation) and returns what flows on.
     fn on(&mut self, point: HookPoint, act: Tensor, offset: usize) -> Result<Tensor>;
 
-    /// Whether an optional, costly activation must be materialised. `hook_result`
-    /// (per-head outputs, `[batch, pos, head, d_model]`) is only computed when wanted, as in
-    /// TransformerLens's `use_attn_result`.
+    /// Whether this hook set looks at `point`. `false` promises that `on` there passes the
+    /// activation on untouched and records nothing, so the model may skip materialising it:
+    /// `hook_result` (per-head outputs, `[batch, pos, head, d_model]`) is only computed when
+    /// wanted, as in TransformerLens's `use_attn_result`; the fused kernels skip
+    /// `hook_scale`, `hook_normalized` and `hook_attn_scores`; and a generated token runs a
+    /// block no site of which is wanted as the fused decoding step, calling no hook in it.
+    /// The default, `true` everywhere, keeps every site on the general path.
     fn wants(&self, point: HookPoint) -> bool {
         let _ = point;
         true

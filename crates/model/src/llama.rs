@@ -20,6 +20,8 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
 
+mod decode;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum WeightMode {
@@ -236,11 +238,48 @@ impl RmsNorm {
     }
 }
 
-/// Per-layer keys and values after RoPE, `[batch, kv_head, pos, d_head]`.
+/// Per-layer keys and values after RoPE.
 #[derive(Clone, Debug, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<LayerKv>>,
     len: usize,
+}
+
+/// One layer's cached keys and values, in the form of the path that last ran the layer.
+#[derive(Clone, Debug)]
+enum LayerKv {
+    /// `[batch, kv_head, pos, d_head]`: what the general path attends with.
+    Tensors(Tensor, Tensor),
+    /// Batch 1, `[pos, kv_head, d_head]` row-major, grown in place: the decoding step's form
+    /// (`decode`), where a new token appends its row instead of copying the whole cache.
+    Rows { k: Vec<f32>, v: Vec<f32>, kv_heads: usize, d_head: usize },
+}
+
+impl LayerKv {
+    /// As `[batch, kv_head, pos, d_head]` tensors (a copy for `Rows`).
+    fn tensors(&self) -> Result<(Tensor, Tensor)> {
+        match self {
+            LayerKv::Tensors(k, v) => Ok((k.clone(), v.clone())),
+            LayerKv::Rows { k, v, kv_heads, d_head } => {
+                let t = k.len() / (kv_heads * d_head);
+                let shaped = |x: &[f32]| -> Result<Tensor> {
+                    Ok(Tensor::from_slice(x, (1, t, *kv_heads, *d_head), &Device::Cpu)?.transpose(1, 2)?.contiguous()?)
+                };
+                Ok((shaped(k)?, shaped(v)?))
+            }
+        }
+    }
+
+    /// The first `len` positions only: views of tensors, a copy of rows.
+    fn prefix(&self, len: usize) -> Result<LayerKv> {
+        Ok(match self {
+            LayerKv::Tensors(k, v) => LayerKv::Tensors(k.narrow(2, 0, len)?, v.narrow(2, 0, len)?),
+            LayerKv::Rows { k, v, kv_heads, d_head } => {
+                let n = len * kv_heads * d_head;
+                LayerKv::Rows { k: k[..n].to_vec(), v: v[..n].to_vec(), kv_heads: *kv_heads, d_head: *d_head }
+            }
+        })
+    }
 }
 
 impl KvCache {
@@ -254,8 +293,14 @@ impl KvCache {
         self.len == 0
     }
 
-    /// The keys and values of the first `len` positions only (views, no copy). Causal
-    /// attention makes them what a run on those positions alone would have cached.
+    /// How many layers hold their keys and values as rows, i.e. ran their last step through
+    /// the fused decoding path (`decode`).
+    pub fn fused_layers(&self) -> usize {
+        self.layers.iter().filter(|l| matches!(l, Some(LayerKv::Rows { .. }))).count()
+    }
+
+    /// The keys and values of the first `len` positions only. Causal attention makes them
+    /// what a run on those positions alone would have cached.
     pub fn prefix(&self, len: usize) -> Result<Self> {
         if len > self.len {
             return Err(bad_input(format!("a prefix of {len} positions from a cache of {}", self.len)));
@@ -264,7 +309,7 @@ impl KvCache {
             .layers
             .iter()
             .map(|layer| match layer {
-                Some((k, v)) if len > 0 => Ok(Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?))),
+                Some(kv) if len > 0 => Ok(Some(kv.prefix(len)?)),
                 _ => Ok(None),
             })
             .collect::<Result<_>>()?;
@@ -307,6 +352,8 @@ pub struct Llama {
     cos: Tensor,
     sin: Tensor,
     differentiable: bool,
+    /// Whether single-token steps may take the fused decoding path (`decode`).
+    fused_decoding: bool,
 }
 
 impl Llama {
@@ -380,12 +427,20 @@ impl Llama {
             cos,
             sin,
             differentiable: false,
+            fused_decoding: true,
         })
     }
 
     /// Matrix products with a backward pass for their input (see the module docs).
     pub fn with_differentiable_ops(mut self, on: bool) -> Self {
         self.differentiable = on;
+        self
+    }
+
+    /// Whether a generated token's blocks that no hook looks into run as the fused decoding
+    /// step (`decode`; on by default) or through the general path (to compare the two).
+    pub fn with_fused_decoding(mut self, on: bool) -> Self {
+        self.fused_decoding = on;
         self
     }
 
@@ -491,12 +546,13 @@ impl Llama {
         let mut cache = KvCache::new(self.cfg.n_layers);
         for (slot, layer) in cache.layers.iter_mut().zip(&prefix.layers).skip(start) {
             *slot = match layer {
-                Some((k, v)) => {
+                Some(kv) => {
+                    let (k, v) = kv.tensors()?;
                     let rows = |t: &Tensor| -> Result<Tensor> {
                         let (_, kv, t_len, dh) = t.dims4()?;
                         Ok(t.broadcast_as((b, kv, t_len, dh))?.contiguous()?)
                     };
-                    Some((rows(k)?, rows(v)?))
+                    Some(LayerKv::Tensors(rows(&k)?, rows(&v)?))
                 }
                 None if prefix.len == 0 => None,
                 None => return Err(bad_input(format!("the prefix cache has no keys for a layer after {start}"))),
@@ -555,7 +611,10 @@ impl Llama {
         let mut x = x.clone();
         for (l, block) in self.blocks.iter().enumerate().skip(start) {
             let kv = cache.as_deref_mut().map(|c| &mut c.layers[l]);
-            x = self.block_forward(l, block, &x, hooks, kv, offset)?;
+            x = match kv {
+                Some(kv) if self.decodes_fused(l, block, &x, hooks) => self.decode_block(block, &x, kv, offset)?,
+                kv => self.block_forward(l, block, &x, hooks, kv, offset)?,
+            };
         }
         let (x, offset) = match read {
             Some(p) => (x.narrow(1, p, 1)?, offset + p),
@@ -616,7 +675,7 @@ impl Llama {
         block: &Block,
         x: &Tensor,
         hooks: &mut dyn Hooks,
-        kv: Option<&mut Option<(Tensor, Tensor)>>,
+        kv: Option<&mut Option<LayerKv>>,
         offset: usize,
     ) -> Result<Tensor> {
         let at = |s| HookPoint::Block(l, s);
@@ -637,7 +696,7 @@ impl Llama {
         attn: &Attention,
         x: &Tensor,
         hooks: &mut dyn Hooks,
-        kv: Option<&mut Option<(Tensor, Tensor)>>,
+        kv: Option<&mut Option<LayerKv>>,
         offset: usize,
     ) -> Result<Tensor> {
         let at = |s| HookPoint::Block(l, s);
@@ -655,12 +714,15 @@ impl Llama {
         let v = v.transpose(1, 2)?.contiguous()?; // [b, kv, p, dh]
         let (k, v) = match kv {
             Some(slot) => {
-                let kv = match slot.take() {
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+                let (k, v) = match slot.take() {
+                    Some(cached) => {
+                        let (pk, pv) = cached.tensors()?;
+                        (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?)
+                    }
                     None => (k, v),
                 };
-                *slot = Some(kv.clone());
-                kv
+                *slot = Some(LayerKv::Tensors(k.clone(), v.clone()));
+                (k, v)
             }
             None => (k, v),
         };

@@ -70,9 +70,15 @@ pub fn map<I: Sync, O: Send>(items: &[I], f: impl Fn(&I) -> Result<O> + Sync + S
 /// the spinning helpers of [`team`] in the threaded build, serially otherwise. For work of
 /// tens of microseconds (decoding's matrix-vector products), too short for rayon's pool.
 pub fn for_each_chunk_mut_fine<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    for_each_piece_fine(out.chunks_mut(chunk.max(1)).collect(), f);
+}
+
+/// [`for_each_chunk_mut_fine`] over pieces of any slices (several matrices' outputs in one
+/// job: decoding's q, k and v), `f(index in pieces, piece)`.
+pub fn for_each_piece_fine<T: Send>(pieces: Vec<&mut [T]>, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     #[cfg(feature = "threads")]
     {
-        let pieces: Vec<std::sync::Mutex<&mut [T]>> = out.chunks_mut(chunk.max(1)).map(std::sync::Mutex::new).collect();
+        let pieces: Vec<std::sync::Mutex<&mut [T]>> = pieces.into_iter().map(std::sync::Mutex::new).collect();
         team::run(pieces.len(), &|i| {
             if let Ok(mut piece) = pieces[i].lock() {
                 f(i, &mut piece)
@@ -81,7 +87,7 @@ pub fn for_each_chunk_mut_fine<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(
     }
     #[cfg(not(feature = "threads"))]
     {
-        out.chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| f(i, c));
+        pieces.into_iter().enumerate().for_each(|(i, c)| f(i, c));
     }
 }
 

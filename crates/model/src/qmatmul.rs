@@ -211,6 +211,55 @@ impl QuantMatrix {
         Ok(self.candle.forward(x)?)
     }
 
+    /// `Wᵢ x` for each matrix of `mats`, all applied to one vector `x` `[cols]` (decoding's
+    /// q, k and v; gate and up). With our kernels, `x` is quantized once and every product
+    /// is one threaded job, so a decoding step waits on one job per input, not per matrix.
+    pub fn matvecs(mats: &[&QuantMatrix], x: &[f32]) -> Result<Vec<Vec<f32>>> {
+        if let Some(m) = mats.iter().find(|m| m.cols != x.len()) {
+            return Err(crate::error::bad_input(format!("a vector of {} values for a matrix of {} columns", x.len(), m.cols)));
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if mats.iter().all(|m| m.format != Format::Other) {
+            return Self::matvecs_simd(mats, x);
+        }
+        let xt = Tensor::from_slice(x, (1, x.len()), &Device::Cpu)?;
+        mats.iter().map(|m| Ok(m.candle.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?)).collect()
+    }
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn matvecs_simd(mats: &[&QuantMatrix], x: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let mut act = simd::QuantizedRow::new(x.len());
+        act.quantize(x);
+        let mut ys: Vec<Vec<f32>> = mats.iter().map(|m| vec![0f32; m.rows]).collect();
+        let total_rows: usize = mats.iter().map(|m| m.rows).sum();
+        let threads = parallel::threads();
+        let big = total_rows * x.len() >= PARALLEL_MATVEC_MIN_WEIGHTS;
+        let pieces = if threads > 1 && big { threads * MATVEC_PIECES_PER_THREAD } else { 1 };
+        let chunk = total_rows.div_ceil(pieces).max(1);
+        // Each piece: (matrix, first row) and its slice of that matrix's output.
+        let mut places = Vec::new();
+        let mut outs = Vec::new();
+        for (i, y) in ys.iter_mut().enumerate() {
+            for (j, piece) in y.chunks_mut(chunk).enumerate() {
+                places.push((i, j * chunk));
+                outs.push(piece);
+            }
+        }
+        let raws = mats.iter().map(|m| m.q.data()).collect::<candle_core::Result<Vec<_>>>()?;
+        parallel::for_each_piece_fine(outs, |p, out| {
+            let (i, r0) = places[p];
+            let (m, raw) = (mats[i], &raws[i]);
+            let row_bytes = m.cols / BLOCK * m.format.block_bytes();
+            let rows = &raw[r0 * row_bytes..(r0 + out.len()) * row_bytes];
+            match m.format {
+                Format::Q4_1 => simd::matvec_q4_1(rows, &act, out),
+                Format::Q8_0 => simd::matvec_q8_0(rows, &act, out),
+                Format::Other => {}
+            }
+        });
+        Ok(ys)
+    }
+
     /// Rows `r0..r0+n` of `W` as f32, row-major, into `out` (resized); split across threads.
     pub fn dequantize_rows_into(&self, r0: usize, n: usize, out: &mut Vec<f32>) -> Result<()> {
         self.check_rows(r0, n)?;

@@ -49,6 +49,8 @@ pub struct Loupe {
     grad_model: RefCell<Option<Rc<Llama>>>,
     /// The sparse autoencoder loaded with `loadSae`, if any.
     sae: RefCell<Option<Rc<Sae>>>,
+    /// The model generations use when `setFusedDecoding(false)` asked for the general path.
+    general_decoding: RefCell<Option<Rc<Llama>>>,
 }
 
 /// An attribution in progress (`Loupe.startAttribution`): `step()` runs one batch of
@@ -154,7 +156,7 @@ impl Loupe {
         let file = GgufFile::from_source(Box::new(js_bytes::JsBytes(bytes)))?;
         let model = Llama::load(&file, mode)?;
         let tok = LoupeTokenizer::from_gguf(&file)?;
-        Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok), file: Rc::new(file), grad_model: RefCell::new(None), sae: RefCell::new(None) })
+        Ok(Loupe { model: Rc::new(model), tok: Rc::new(tok), file: Rc::new(file), grad_model: RefCell::new(None), sae: RefCell::new(None), general_decoding: RefCell::new(None) })
     }
 
     /// A contrastive steering direction: `{layer, hook, vector, norm, typicalNorm}`.
@@ -375,8 +377,17 @@ impl Loupe {
     #[wasm_bindgen(js_name = startGeneration)]
     pub fn start_generation(&self, request: JsValue) -> JsResult<Generation> {
         let req: GenerateRequest = convert::from_js(request)?;
-        let inner = TextGeneration::start(&self.model, &self.tok, &req, MAX_PROMPT_TOKENS)?;
-        Ok(Generation { model: self.model.clone(), tok: self.tok.clone(), inner, made: Vec::new() })
+        let model = self.general_decoding.borrow().clone().unwrap_or_else(|| self.model.clone());
+        let inner = TextGeneration::start(&model, &self.tok, &req, MAX_PROMPT_TOKENS)?;
+        Ok(Generation { model, tok: self.tok.clone(), inner, made: Vec::new() })
+    }
+
+    /// Whether generated tokens take the fused decoding step (the default) or the general
+    /// path it replaces (`loupe_model::llama::decode`): for measuring one against the other
+    /// (bench/bench-page.js). Both make the same text up to 8-bit rounding of activations.
+    #[wasm_bindgen(js_name = setFusedDecoding)]
+    pub fn set_fused_decoding(&self, on: bool) {
+        *self.general_decoding.borrow_mut() = (!on).then(|| Rc::new((*self.model).clone().with_fused_decoding(false)));
     }
 
     /// Streams each new token `{id, text}` to `on_token` (return `false` to stop) and

@@ -63,3 +63,50 @@ fn simd_dequantization_equals_candles_bit_for_bit() {
         assert_eq!(bits(&got), bits(&want[13 * 576..18 * 576]), "{dtype:?}, rows 13..18");
     }
 }
+
+#[wasm_bindgen_test]
+fn one_job_of_several_products_equals_each_product_alone() {
+    let (_, q) = random_matrix(192, GgmlDType::Q4_1);
+    let (_, k) = random_matrix(64, GgmlDType::Q4_1);
+    let (_, v) = random_matrix(65, GgmlDType::Q8_0);
+    let x: Vec<f32> = Tensor::randn(0f32, 1.0, 576, &Device::Cpu).and_then(|t| t.to_vec1()).expect("x");
+    let got = QuantMatrix::matvecs(&[&q, &k, &v], &x).expect("matvecs");
+    let xt = Tensor::from_slice(&x, (1, 576), &Device::Cpu).expect("x");
+    for (m, y) in [&q, &k, &v].into_iter().zip(&got) {
+        let want: Vec<f32> = m.forward(&xt).and_then(|t| Ok(t.flatten_all()?.to_vec1()?)).expect("alone");
+        // The same kernel on the same 8-bit activations: the same bits.
+        assert_eq!(y, &want, "{} rows", m.rows());
+    }
+    assert!(QuantMatrix::matvecs(&[&q], &x[..100]).is_err(), "a vector of the wrong length");
+}
+
+/// The fused decoding step (loupe_model::llama::decode) against the general path on the tiny
+/// model, as this build runs them (our simd128 kernels), both against the f32 model: the
+/// two round different ulps into their 8-bit activations (the order of a few f32 sums
+/// differs), so their logits differ by up to ~0.02 here; the fused one must be as close to
+/// the exact model as the general one (crates/model/tests/decode.rs does the same natively).
+#[wasm_bindgen_test]
+fn fused_decoding_steps_are_as_accurate_as_the_general_path() {
+    use loupe_model::{synthetic::tiny_llama_gguf, GgufFile, KvCache, Llama, NoHooks, WeightMode};
+    let file = GgufFile::from_bytes(tiny_llama_gguf(5).expect("gguf")).expect("file");
+    let fused = Llama::load(&file, WeightMode::Quantized).expect("load");
+    let general = fused.clone().with_fused_decoding(false);
+    let exact = Llama::load(&file, WeightMode::F32).expect("load f32");
+    let n = fused.cfg.n_layers;
+    let (mut a, mut b, mut c) = (KvCache::new(n), KvCache::new(n), KvCache::new(n));
+    let (mut error_fused, mut error_general) = (0f32, 0f32);
+    let mut ids = vec![5u32, 80, 81, 90, 7, 66];
+    for i in 0..16 {
+        let input = Tensor::new(ids.as_slice(), &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("ids");
+        let la = fused.forward(&input, &mut NoHooks, Some(&mut a)).expect("fused");
+        let lb = general.forward(&input, &mut NoHooks, Some(&mut b)).expect("general");
+        let lc = exact.forward(&input, &mut NoHooks, Some(&mut c)).expect("exact");
+        assert_eq!(a.fused_layers(), if i == 0 { 0 } else { n }, "step {i}");
+        error_fused += max_abs(&(&la - &lc).expect("diff"));
+        error_general += max_abs(&(&lb - &lc).expect("diff"));
+        let next = lc.squeeze(0).and_then(|t| t.get(ids.len() - 1)).and_then(|t| t.argmax(0)).and_then(|t| t.to_scalar::<u32>());
+        ids = vec![next.expect("next")];
+    }
+    assert!(error_general > 0.0, "the quantized paths must differ from f32");
+    assert!(error_fused <= 1.25 * error_general, "mean |Δ logit| against f32: fused {error_fused}, general {error_general} (/16)");
+}

@@ -75,17 +75,19 @@ fn gradient_pass_speed() {
 
 #[wasm_bindgen_test]
 fn decode_speed() {
-    let Some(model) = model(WeightMode::Quantized) else { return };
+    let Some(fused) = model(WeightMode::Quantized) else { return };
+    let general = fused.clone().with_fused_decoding(false);
     let prompt: Vec<u32> = (0..20).map(|i| 1000 + i).collect();
-    for rep in 0..3 {
+    // Alternating, so both see the same moments of a noisy machine.
+    for (rep, (path, model)) in [("fused", &fused), ("general", &general)].into_iter().cycle().take(6).enumerate() {
         let opts = GenerateOptions { max_tokens: 64, sampling: Default::default(), stop_token: None };
-        let mut g = Generator::new(&model, &prompt, opts).expect("generator");
-        g.next(&model, &mut NoHooks).expect("prefill");
+        let mut g = Generator::new(model, &prompt, opts).expect("generator");
+        g.next(model, &mut NoHooks).expect("prefill");
         let t0 = now();
         let mut made = 0;
-        while g.next(&model, &mut NoHooks).expect("step").is_some() {
+        while g.next(model, &mut NoHooks).expect("step").is_some() {
             made += 1;
         }
-        console_log!("decode rep {rep}: {:.1} tok/s over {made} tokens", made as f64 / (now() - t0) * 1e3);
+        console_log!("decode rep {rep}, {path} step: {:.1} tok/s over {made} tokens", made as f64 / (now() - t0) * 1e3);
     }
 }
