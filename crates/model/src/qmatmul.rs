@@ -385,20 +385,34 @@ mod simd {
             Self { q: vec![0; cols], d: vec![0.0; cols / BLOCK], s: vec![0.0; cols / BLOCK] }
         }
 
+        /// Rounds to nearest, ties to even (`f32x4.nearest`, as ggml's AVX
+        /// `quantize_row_q8_1` with `_MM_ROUND_NEAREST`; its scalar reference rounds ties
+        /// away from zero): a scalar `f32::round` is a libm call in wasm, and quantizing every
+        /// product's input that way was ~1 ms of each generated token (docs/BENCHMARKS.md).
         pub fn quantize(&mut self, x: &[f32]) {
             for (((xb, qb), d), s) in
                 x.chunks_exact(BLOCK).zip(self.q.chunks_exact_mut(BLOCK)).zip(self.d.iter_mut()).zip(self.s.iter_mut())
             {
-                let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
+                let (Ok(xb), Ok(qb)) = (<&[f32; BLOCK]>::try_from(xb), <&mut [i16; BLOCK]>::try_from(qb)) else { continue };
+                // SAFETY: 32 f32 are exactly 8 v128; wasm loads need no alignment.
+                let v: [v128; 8] = core::array::from_fn(|i| unsafe { v128_load(xb.as_ptr().add(4 * i) as *const v128) });
+                let m = v.iter().fold(f32x4_splat(0.0), |m, &vi| f32x4_max(m, f32x4_abs(vi)));
+                let amax = f32x4_extract_lane::<0>(m)
+                    .max(f32x4_extract_lane::<1>(m))
+                    .max(f32x4_extract_lane::<2>(m).max(f32x4_extract_lane::<3>(m)));
                 let scale = amax / 127.0;
-                let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-                let mut sum = 0i32;
-                for (v, q) in xb.iter().zip(qb.iter_mut()) {
-                    *q = (v * inv).round() as i16;
-                    sum += *q as i32;
+                let inv = f32x4_splat(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+                let mut sum = i32x4_splat(0);
+                for (k, pair) in v.chunks_exact(2).enumerate() {
+                    let a = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(pair[0], inv)));
+                    let b = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(pair[1], inv)));
+                    sum = i32x4_add(sum, i32x4_add(a, b));
+                    // SAFETY: eight i16 at 8k..8k+8 of a 32-value block: one v128.
+                    unsafe { v128_store(qb.as_mut_ptr().add(8 * k) as *mut v128, i16x8_narrow_i32x4(a, b)) };
                 }
+                let total = i32x4_extract_lane::<0>(sum) + i32x4_extract_lane::<1>(sum) + i32x4_extract_lane::<2>(sum) + i32x4_extract_lane::<3>(sum);
                 *d = scale;
-                *s = scale * sum as f32;
+                *s = scale * total as f32;
             }
         }
     }
