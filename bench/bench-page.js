@@ -65,10 +65,12 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
   generation(gen); // warm-up
   // The fused decoding step (the default) and the general path it replaces, alternating so
   // both see the same moments of the machine.
+  // (Builds before 2026-12-02 have no setFusedDecoding: `--dist` of an older commit.)
   const gens = [];
   const gensGeneral = [];
   for (let i = 0; i < reps; i++) {
     gens.push(generation(gen));
+    if (!m.setFusedDecoding) continue;
     m.setFusedDecoding(false);
     gensGeneral.push(generation(gen));
     m.setFusedDecoding(true);
@@ -76,7 +78,7 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
   gens.sort((a, b) => a.tok_per_s - b.tok_per_s);
   gensGeneral.sort((a, b) => a.tok_per_s - b.tok_per_s);
   const decode = gens[Math.floor(gens.length / 2)];
-  const decodeGeneral = gensGeneral[Math.floor(gensGeneral.length / 2)];
+  const decodeGeneral = gensGeneral[Math.floor(gensGeneral.length / 2)] ?? {};
   memoryAfter.generate = mib();
   const sweep = (site) => {
     const t0 = performance.now();
