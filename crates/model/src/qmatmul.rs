@@ -9,12 +9,13 @@
 //!   keeps full f32 precision, so for the file's own Q4_1 blocks this gives the same numbers
 //!   as the `f32` weight mode.
 //! - **Few rows** (decoding one token): integer dot products of the weight blocks with `x`
-//!   quantized to 8 bits per 32-value block, as ggml does (`ggml_vec_dot_q4_1_q8_1`,
-//!   `ggml_vec_dot_q8_0_q8_0`). On wasm32 this is our simd128 kernel below — candle 0.11 has
-//!   none for Q4_1 (scalar `vec_dot_unopt`), and its f16 → f32 scale conversion is a
-//!   branchy software routine on a target without f16 hardware (ours is two integer ops and
-//!   a multiply, [`f16_to_f32`]). On other targets candle's own kernels (AVX/NEON) serve
-//!   this regime.
+//!   quantized per 32-value block, as ggml does (`ggml_vec_dot_q4_1_q8_1`,
+//!   `ggml_vec_dot_q8_0_q8_0`). On wasm32 this is our simd128 kernel below, with `x` to 16
+//!   bits instead of ggml's 8 (free in its i16 lanes; within ~1e-4 of the f32 product) —
+//!   candle 0.11 has none for Q4_1 (scalar `vec_dot_unopt`), and its f16 → f32 scale
+//!   conversion is a branchy software routine on a target without f16 hardware (ours is two
+//!   integer ops and a multiply, [`f16_to_f32`]). On other targets candle's own kernels
+//!   (AVX/NEON, 8-bit activations) serve this regime.
 //!
 //! The blocks stay exactly as the file has them (one copy, no side tables), read in place.
 
@@ -371,14 +372,20 @@ mod simd {
     use super::{scale, BLOCK};
     use core::arch::wasm32::*;
 
-    /// One row of `x` quantized per 32-value block as ggml's Q8_1: d = max|x|/127,
-    /// q = round(x/d), s = d·Σq (what the Q4_1 minimum multiplies). The values are kept
-    /// widened to i16, ready for `i32x4.dot_i16x8_s`, since every weight row reuses them.
+    /// One row of `x` quantized per 32-value block as ggml's Q8_1 is, d = max|x|/Q_MAX,
+    /// q = round(x/d), s = d·Σq (what the Q4_1 minimum multiplies), but to 16 bits, not 8:
+    /// the kernels multiply in i16 lanes (`i32x4.dot_i16x8_s`) either way, so the extra
+    /// precision is free. With 8-bit activations a decoding step's log-probs were
+    /// ~0.2 nats from the f32 model's on average (up to 1 nat; docs/BENCHMARKS.md, 2026-12-02).
+    /// No overflow: |q_w| ≤ 128, so an i32 lane sums 8 products of at most 128 · 32767.
     pub struct QuantizedRow {
+        /// In [−Q_MAX, Q_MAX].
         q: Vec<i16>,
         d: Vec<f32>,
         s: Vec<f32>,
     }
+
+    const Q_MAX: f32 = 32767.0;
 
     impl QuantizedRow {
         pub fn new(cols: usize) -> Self {
@@ -400,7 +407,7 @@ mod simd {
                 let amax = f32x4_extract_lane::<0>(m)
                     .max(f32x4_extract_lane::<1>(m))
                     .max(f32x4_extract_lane::<2>(m).max(f32x4_extract_lane::<3>(m)));
-                let scale = amax / 127.0;
+                let scale = amax / Q_MAX;
                 let inv = f32x4_splat(if scale > 0.0 { 1.0 / scale } else { 0.0 });
                 let mut sum = i32x4_splat(0);
                 for (k, pair) in v.chunks_exact(2).enumerate() {
