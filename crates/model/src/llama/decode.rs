@@ -8,10 +8,11 @@
 //! held two threads to ~1.5× one (docs/BENCHMARKS.md). Here the block is loops over
 //! slices: q, k and v come from one threaded job, as do gate and up (four jobs per block),
 //! and each token appends its keys and values to the layer's rows in place
-//! (`LayerKv::Rows`). The same math as the general path, in the same order where it
-//! matters (RMSNorm, rotate-half RoPE, max-shifted softmax, SiLU gate); tests compare the
-//! two token by token (`crates/model/tests/decode.rs`, and in the browser
-//! `crates/web/tests/browser.rs`).
+//! (`LayerKv::Rows`). The same math as the general path (RMSNorm, rotate-half RoPE,
+//! max-shifted softmax, SiLU gate), though not bit for bit: a few f32 sums run in another
+//! order. Tests compare both paths with the f32 model token by token
+//! (`crates/model/tests/decode.rs`; in the browser `crates/web/tests/kernels.rs`), and
+//! block by block on the tiny model (below).
 //!
 //! Taken only where nothing can tell the difference (`Llama::decodes_fused`): one sequence,
 //! one new position, a KV cache, block-quantized weights, no gradients, and
