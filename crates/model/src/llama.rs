@@ -217,6 +217,9 @@ fn unpermute_qk(file: &GgufFile, name: &str, n_heads: usize) -> Result<QTensor> 
 #[derive(Clone, Debug)]
 struct RmsNorm {
     weight: Tensor,
+    /// `weight` as floats, for the decoding step's slice loops (`decode::rms_norm`), so a
+    /// generated token does not copy 60 gains out of their tensors.
+    gain: Vec<f32>,
     eps: f64,
 }
 
@@ -365,7 +368,8 @@ impl Llama {
             if weight.dims() != [cfg.d_model] {
                 return Err(LoupeError::InvalidModel(format!("{name} has shape {:?}", weight.dims())));
             }
-            Ok(RmsNorm { weight, eps: cfg.rms_norm_eps })
+            let gain = weight.to_vec1::<f32>()?;
+            Ok(RmsNorm { weight, gain, eps: cfg.rms_norm_eps })
         };
         let linear = |name: &str, out: usize, inp: usize| -> Result<Linear> {
             let q = file.qtensor(name)?;

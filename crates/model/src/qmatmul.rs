@@ -176,29 +176,12 @@ impl QuantMatrix {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     fn forward_few_rows(&self, x: &Tensor, dims: &[usize], m: usize) -> Result<Tensor> {
         let xs = x.reshape((m, self.cols))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let raw = self.q.data()?;
-        let mut y = vec![0f32; m * self.rows];
-        let mut act = simd::QuantizedRow::new(self.cols);
-        let row_bytes = self.cols / BLOCK * self.format.block_bytes();
-        // Weight rows split across the threaded build's spinning team (`parallel::team`):
-        // through rayon's sleeping pool, waking it (~70 µs in Chromium) cost more than a block
-        // matrix takes on its own (splitting every matrix halved decode speed).
-        let threads = parallel::threads();
-        let big = self.rows * self.cols >= PARALLEL_MATVEC_MIN_WEIGHTS;
-        let pieces = if threads > 1 && big { threads * MATVEC_PIECES_PER_THREAD } else { 1 };
-        let chunk = self.rows.div_ceil(pieces);
-        for (xi, yi) in xs.chunks_exact(self.cols).zip(y.chunks_exact_mut(self.rows)) {
-            act.quantize(xi);
-            let act = &act;
-            let raw = &raw[..];
-            parallel::for_each_chunk_mut_fine(yi, chunk, |i, ys| {
-                let rows = &raw[i * chunk * row_bytes..(i * chunk + ys.len()) * row_bytes];
-                match self.format {
-                    Format::Q4_1 => simd::matvec_q4_1(rows, act, ys),
-                    Format::Q8_0 => simd::matvec_q8_0(rows, act, ys),
-                    Format::Other => {}
-                }
-            });
+        let mut y = Vec::with_capacity(m * self.rows);
+        for xi in xs.chunks_exact(self.cols) {
+            // One product per row, each a threaded job, split as decoding's (`matvecs`).
+            for yi in Self::matvecs_simd(&[self], xi)? {
+                y.extend_from_slice(&yi);
+            }
         }
         let mut out = dims.to_vec();
         if let Some(last) = out.last_mut() {
@@ -233,6 +216,9 @@ impl QuantMatrix {
         act.quantize(x);
         let mut ys: Vec<Vec<f32>> = mats.iter().map(|m| vec![0f32; m.rows]).collect();
         let total_rows: usize = mats.iter().map(|m| m.rows).sum();
+        // Weight rows split across the threaded build's spinning team (`parallel::team`):
+        // through rayon's sleeping pool, waking it (~70 µs in Chromium) cost more than a block
+        // matrix takes on its own (splitting every matrix halved decode speed).
         let threads = parallel::threads();
         let big = total_rows * x.len() >= PARALLEL_MATVEC_MIN_WEIGHTS;
         let pieces = if threads > 1 && big { threads * MATVEC_PIECES_PER_THREAD } else { 1 };

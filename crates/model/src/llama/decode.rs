@@ -47,7 +47,7 @@ impl Llama {
         let mut resid = x.flatten_all()?.to_vec1::<f32>()?;
 
         // Attention (`Llama::attention` with one query position).
-        let attn_in = rms_norm(&resid, &block.ln1)?;
+        let attn_in = rms_norm(&resid, &block.ln1);
         let [mut q, mut k, v]: [Vec<f32>; 3] = QuantMatrix::matvecs(&[wq, wk, wv], &attn_in)?
             .try_into()
             .map_err(|_| step_error("q, k, v"))?;
@@ -65,7 +65,7 @@ impl Llama {
         resid.iter_mut().zip(&attn_out).for_each(|(r, a)| *r += a);
 
         // MLP (`Llama::mlp`): down(silu(gate(x)) ⊙ up(x)).
-        let mlp_in = rms_norm(&resid, &block.ln2)?;
+        let mlp_in = rms_norm(&resid, &block.ln2);
         let [pre, pre_linear]: [Vec<f32>; 2] =
             QuantMatrix::matvecs(&[gate, up], &mlp_in)?.try_into().map_err(|_| step_error("gate, up"))?;
         let post: Vec<f32> = pre.iter().zip(&pre_linear).map(|(&a, &b)| a * sigmoid(a) * b).collect();
@@ -94,10 +94,9 @@ fn step_error(what: &str) -> LoupeError {
 }
 
 /// `w ⊙ x / sqrt(mean(x²) + eps)`, as `fused::rms_norm`.
-fn rms_norm(x: &[f32], norm: &RmsNorm) -> Result<Vec<f32>> {
-    let w = norm.weight.to_vec1::<f32>()?;
+fn rms_norm(x: &[f32], norm: &RmsNorm) -> Vec<f32> {
     let r = 1.0 / (dot(x, x) / x.len() as f32 + norm.eps as f32).sqrt();
-    Ok(x.iter().zip(&w).map(|(&v, &g)| v * r * g).collect())
+    x.iter().zip(&norm.gain).map(|(&v, &g)| v * r * g).collect()
 }
 
 /// Rotate-half RoPE on one head in place (HF's `apply_rotary_pos_emb`, as `fused::rope`):
