@@ -16,11 +16,26 @@ async function start(threads, simd = 'auto') {
   const wasm = await mod.default();
   const n = threads ? navigator.hardwareConcurrency : 1;
   if (threads) await mod.initThreadPool(n);
-  return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128' };
+  return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128', setMaxThreads: mod.setMaxThreads };
+}
+
+// One greedy generation after GEN_PROMPT: tokens/s after the first token (the prefill).
+function timedGeneration(m, maxTokens) {
+  const g = m.startGeneration({ prompt: GEN_PROMPT, maxTokens, stopAtEos: false });
+  const t0 = performance.now();
+  let made = 0;
+  let first = null;
+  while (g.next() !== null) {
+    made += 1;
+    if (first === null) first = performance.now();
+  }
+  const end = performance.now();
+  g.free();
+  return { made, total_s: (end - t0) / 1e3, tok_per_s: (made - 1) / ((end - first) / 1e3) };
 }
 
 self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'auto' }) => {
-  const { wasm, Loupe, threads: nThreads, simd: build } = await start(threads, simd);
+  const { wasm, Loupe, threads: nThreads, simd: build, setMaxThreads } = await start(threads, simd);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
   const t = performance.now();
   const m = Loupe.load(bytes, mode);
@@ -49,36 +64,34 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
   // single-token kernels first run in baseline code until the optimizing tier-up lands).
   // One generation alone was at the mercy of the machine's moment: five in a row in one
   // page measured 29–44 tok/s on one thread (2026-12-01).
-  const generation = (maxTokens) => {
-    const g = m.startGeneration({ prompt: GEN_PROMPT, maxTokens, stopAtEos: false });
-    const t0 = performance.now();
-    let made = 0;
-    let first = null;
-    while (g.next() !== null) {
-      made += 1;
-      if (first === null) first = performance.now();
-    }
-    const end = performance.now();
-    g.free();
-    return { made, total_s: (end - t0) / 1e3, tok_per_s: (made - 1) / ((end - first) / 1e3) };
-  };
+  const generation = (maxTokens) => timedGeneration(m, maxTokens);
   generation(gen); // warm-up
   // The fused decoding step (the default) and the general path it replaces, alternating so
-  // both see the same moments of the machine.
-  // (Builds before 2026-12-02 have no setFusedDecoding: `--dist` of an older commit.)
+  // both see the same moments of the machine; in the threaded build also the fused step on
+  // one thread of the same build (`setMaxThreads(1)`), so the thread scaling is measured
+  // between generations seconds apart, not between pages minutes apart.
+  // (Builds before 2026-12-02 have no setFusedDecoding or setMaxThreads: `--dist` of an
+  // older commit.)
+  const median = (gs) => [...gs].sort((a, b) => a.tok_per_s - b.tok_per_s)[Math.floor(gs.length / 2)] ?? {};
   const gens = [];
   const gensGeneral = [];
+  const gensOneThread = [];
   for (let i = 0; i < reps; i++) {
     gens.push(generation(gen));
-    if (!m.setFusedDecoding) continue;
-    m.setFusedDecoding(false);
-    gensGeneral.push(generation(gen));
-    m.setFusedDecoding(true);
+    if (m.setFusedDecoding) {
+      m.setFusedDecoding(false);
+      gensGeneral.push(generation(gen));
+      m.setFusedDecoding(true);
+    }
+    if (nThreads > 1 && setMaxThreads) {
+      setMaxThreads(1);
+      gensOneThread.push(generation(gen));
+      setMaxThreads(nThreads);
+    }
   }
-  gens.sort((a, b) => a.tok_per_s - b.tok_per_s);
-  gensGeneral.sort((a, b) => a.tok_per_s - b.tok_per_s);
-  const decode = gens[Math.floor(gens.length / 2)];
-  const decodeGeneral = gensGeneral[Math.floor(gensGeneral.length / 2)] ?? {};
+  const decode = median(gens);
+  const decodeGeneral = median(gensGeneral);
+  const decodeOneThread = median(gensOneThread);
   memoryAfter.generate = mib();
   const sweep = (site) => {
     const t0 = performance.now();
@@ -112,6 +125,8 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
     decode_tok_per_s_all: gens.map((d) => d.tok_per_s),
     decode_general_tok_per_s: decodeGeneral.tok_per_s,
     decode_general_tok_per_s_all: gensGeneral.map((d) => d.tok_per_s),
+    decode_one_thread_same_page_tok_per_s: decodeOneThread.tok_per_s,
+    decode_one_thread_same_page_tok_per_s_all: gensOneThread.map((d) => d.tok_per_s),
     wasm_memory_mb: wasm.memory.buffer.byteLength / 2 ** 20,
     simd128: simd128(),
   };
@@ -198,6 +213,19 @@ self.runSteeringBench = async ({ modelUrl, gen, saeUrl, simd = 'auto' }) => {
   return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_features_ms_per_token: saeFeaturesMsPerToken, forward_ms_per_token: forwardMsPerToken, simd: build, simd128: simd128() };
 };
 
+// The machine's own ceiling for threaded decoding (`--ceiling`): two single-thread decoders
+// in two Workers (each its own wasm instance and model), generating at the same time,
+// against one of them alone, alternating. Their summed tokens/s over one alone is what two
+// cores give this workload with no sharing at all (memory bandwidth, caches, the other
+// core's load), so no threading of one generation can beat it on this machine.
+let pairModel = null;
+self.pairLoad = async ({ modelUrl, simd = 'auto' }) => {
+  const { Loupe, simd: build } = await start(false, simd);
+  pairModel = Loupe.load(new Uint8Array(await (await fetch(modelUrl)).arrayBuffer()), 'quantized');
+  return build;
+};
+self.pairGenerate = ({ gen }) => timedGeneration(pairModel, gen).tok_per_s;
+
 // The threaded build must run where the explorer runs it: in a Worker, which may block while
 // the pool works (a page's main thread may not, so rayon would spin there and compete with
 // the pool for the cores). `runInWorker({fn, ...args})` runs one of the functions above in a
@@ -211,6 +239,34 @@ if (typeof window === 'undefined') {
     }
   };
 } else {
+  window.runPairBench = async ({ modelUrl, reps, gen, simd = 'auto' }) => {
+    // A Worker of this file kept for several calls: `call(args)` runs self[args.fn](args).
+    const spawn = () => {
+      const worker = new Worker(new URL(import.meta.url), { type: 'module' });
+      let pending = null;
+      worker.onmessage = ({ data }) => (data.error ? pending.reject(new Error(data.error)) : pending.resolve(data.result));
+      worker.onerror = (e) => pending?.reject(new Error(`pair worker: ${e.message}`));
+      const call = (args) => new Promise((resolve, reject) => { pending = { resolve, reject }; worker.postMessage(args); });
+      return { call, worker };
+    };
+    const pair = [spawn(), spawn()];
+    try {
+      const [build] = await Promise.all(pair.map((p) => p.call({ fn: 'pairLoad', modelUrl, simd })));
+      const both = () => Promise.all(pair.map((p) => p.call({ fn: 'pairGenerate', gen })));
+      await both(); // warm-up
+      const alone = [];
+      const together = [];
+      for (let i = 0; i < reps; i++) {
+        alone.push(await pair[0].call({ fn: 'pairGenerate', gen }));
+        together.push(await both());
+      }
+      const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const sums = together.map(([a, b]) => a + b);
+      return { simd: build, alone_tok_per_s: median(alone), together_sum_tok_per_s: median(sums), alone_all: alone, together_all: together };
+    } finally {
+      pair.forEach((p) => p.worker.terminate());
+    }
+  };
   window.runInWorker = (args) =>
     new Promise((resolve, reject) => {
       const worker = new Worker(new URL(import.meta.url), { type: 'module' });

@@ -7,7 +7,9 @@
 // --attribution adds IG (32 steps) and SmoothGrad (16 samples) on a 20-token prompt, native
 // (its own process, so its peak memory is its own) and in a fresh page (the page's quantized model + the f32
 // gradient model, as the explorer runs it); --steering adds steered vs unsteered decode speed
-// and the SAE's encode cost (--sae DIR, default the shipped SAE); --modes '' skips the
+// and the SAE's encode cost (--sae DIR, default the shipped SAE); --ceiling adds two
+// single-thread decoders generating at once in two Workers against one alone (the most two
+// threads can give decoding on this machine); --modes '' skips the
 // forward/generation table; --threads adds each mode again with the threaded build on a
 // cross-origin isolated page (one thread per core); --simd LIST picks the wasm builds
 // (scripts/build-variants.sh): auto (default: relaxed SIMD where Chromium validates it, as the
@@ -49,6 +51,7 @@ const modes = arg('modes', 'quantized,q8,f32').split(',').filter(Boolean);
 const attribution = process.argv.includes('--attribution');
 const threadsAsked = process.argv.includes('--threads');
 const steering = process.argv.includes('--steering');
+const ceiling = process.argv.includes('--ceiling');
 const saeDir = arg('sae', 'saes/smollm2-135m-instruct-l12-resid/');
 const simds = arg('simd', 'auto').split(',').filter(Boolean);
 const busy = Number(arg('busy', 0));
@@ -96,6 +99,7 @@ async function inFreshPage(url, fn, args) {
 const wasm = [];
 const wasmAttributions = [];
 let wasmSteering = null;
+let wasmCeiling = null;
 // ── References (issue 3): --onnx [PATH], --stock; see bench/references.mjs ──
 const referencesAsked = referenceOptions(process.argv);
 let references = null;
@@ -131,6 +135,9 @@ try {
     await isolated?.close();
     stopBusy();
   }
+  if (ceiling) {
+    wasmCeiling = await inFreshPage(server.url, 'runPairBench', { modelUrl: MODEL, reps, gen, simd: simds[0] });
+  }
   if (steering) {
     wasmSteering = await inFreshPage(server.url, 'runSteeringBench', { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null, simd: simds[0] });
   }
@@ -165,18 +172,33 @@ for (const w of wasm) {
   );
 }
 // Decoding: the fused step against the general path it replaces (alternating generations in
-// one page), and each threaded row against the single-thread row of its weights and build.
+// one page), and each threaded row against one thread: the single-thread row of its weights
+// and build (another page, run minutes before), and the same page's generations on one
+// thread of the threaded build, alternating with the threaded ones.
 const oneThread = (w) => wasm.find((o) => o.threads === 1 && o.weights === w.weights && o.simd === w.simd);
 lines.push(
   '',
-  '| weights | decode tok/s: fused step / general path (ratio) | threads ÷ 1 thread: fused / general |',
-  '|---|---|---|',
+  '| weights | decode tok/s: fused step / general path (ratio) | threads ÷ 1 thread (other page): fused / general | same page, alternating: threads / 1 thread (ratio) |',
+  '|---|---|---|---|',
   ...wasm.map((w) => {
     const one = w.threads > 1 ? oneThread(w) : undefined;
     const scaling = one ? `${f(w.decode_tok_per_s / one.decode_tok_per_s, 2)}× / ${f(w.decode_general_tok_per_s / one.decode_general_tok_per_s, 2)}×` : '—';
-    return `| ${[w.weights, build(w)].filter(Boolean).join(', ')} | ${f(w.decode_tok_per_s, 1)} / ${f(w.decode_general_tok_per_s, 1)} (${f(w.decode_tok_per_s / w.decode_general_tok_per_s, 2)}×) | ${scaling} |`;
+    const samePage = w.decode_one_thread_same_page_tok_per_s
+      ? `${f(w.decode_tok_per_s, 1)} / ${f(w.decode_one_thread_same_page_tok_per_s, 1)} (${f(w.decode_tok_per_s / w.decode_one_thread_same_page_tok_per_s, 2)}×)`
+      : '—';
+    return `| ${[w.weights, build(w)].filter(Boolean).join(', ')} | ${f(w.decode_tok_per_s, 1)} / ${f(w.decode_general_tok_per_s, 1)} (${f(w.decode_tok_per_s / w.decode_general_tok_per_s, 2)}×) | ${scaling} | ${samePage} |`;
   }),
 );
+if (ceiling) {
+  const c = wasmCeiling;
+  lines.push(
+    '',
+    `| quantized, ${c.simd}, single-thread build, ${gen} tokens | decode tok/s |`,
+    '|---|---|',
+    `| one decoder alone | ${f(c.alone_tok_per_s, 1)} |`,
+    `| two decoders at once (two Workers), summed | ${f(c.together_sum_tok_per_s, 1)} (${f(c.together_sum_tok_per_s / c.alone_tok_per_s, 2)}× one alone: this machine's ceiling for two threads) |`,
+  );
+}
 if (attribution) {
   const w = wasmAttribution;
   const n = nativeAttribution;
@@ -210,7 +232,7 @@ if (steering) {
 }
 lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
 console.log(lines.join('\n'));
-console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttributions, nativeSteering, wasmSteering }));
+console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttributions, nativeSteering, wasmSteering, wasmCeiling }));
 // ── References (issue 3) ──
 if (references) {
   // The references are compared with the first build asked for.

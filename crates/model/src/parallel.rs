@@ -10,16 +10,30 @@
 use crate::error::Result;
 use candle_core::Tensor;
 
-/// Threads in the pool (1 without the `threads` feature).
+/// The most threads work is split across (`set_max_threads`).
+static MAX_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// Threads work is split across: the pool's, or fewer after `set_max_threads` (1 without
+/// the `threads` feature).
 pub fn threads() -> usize {
     #[cfg(feature = "threads")]
     {
-        rayon::current_num_threads()
+        rayon::current_num_threads().min(MAX_THREADS.load(std::sync::atomic::Ordering::Relaxed))
     }
     #[cfg(not(feature = "threads"))]
     {
         1
     }
+}
+
+/// Splits later work across at most `n` threads of the pool (at least 1; `usize::MAX`: all
+/// of them) and returns how many that is. At 1 everything runs on the calling thread, as in
+/// the single-threaded build: the benchmark alternates one thread and all of them in one
+/// page, so both see the same moments of a noisy machine, and a reader can leave a core
+/// to other work. Between 1 and the pool's size it bounds how many pieces work is cut into.
+pub fn set_max_threads(n: usize) -> usize {
+    MAX_THREADS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    threads()
 }
 
 /// Below this many rows per thread, splitting `x` costs more than it saves.
@@ -41,29 +55,24 @@ pub fn matmul_rows(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 /// Fills `out` in `chunk`-sized pieces, `f(piece_index, piece)`, in parallel when threaded.
 pub fn for_each_chunk_mut<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     #[cfg(feature = "threads")]
-    {
+    if threads() > 1 {
         use rayon::prelude::*;
         team::retire();
         out.par_chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| f(i, c));
+        return;
     }
-    #[cfg(not(feature = "threads"))]
-    {
-        out.chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| f(i, c));
-    }
+    out.chunks_mut(chunk.max(1)).enumerate().for_each(|(i, c)| f(i, c));
 }
 
 /// `items.map(f)`, in parallel when threaded; the first error wins.
 pub fn map<I: Sync, O: Send>(items: &[I], f: impl Fn(&I) -> Result<O> + Sync + Send) -> Result<Vec<O>> {
     #[cfg(feature = "threads")]
-    {
+    if threads() > 1 {
         use rayon::prelude::*;
         team::retire();
-        items.par_iter().map(f).collect()
+        return items.par_iter().map(f).collect();
     }
-    #[cfg(not(feature = "threads"))]
-    {
-        items.iter().map(f).collect()
-    }
+    items.iter().map(f).collect()
 }
 
 /// Runs `f(i, piece)` over `out` split into `chunk`-sized pieces: on the calling thread and
@@ -77,18 +86,16 @@ pub fn for_each_chunk_mut_fine<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(
 /// job: decoding's q, k and v), `f(index in pieces, piece)`.
 pub fn for_each_piece_fine<T: Send>(pieces: Vec<&mut [T]>, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     #[cfg(feature = "threads")]
-    {
+    if threads() > 1 {
         let pieces: Vec<std::sync::Mutex<&mut [T]>> = pieces.into_iter().map(std::sync::Mutex::new).collect();
         team::run(pieces.len(), &|i| {
             if let Ok(mut piece) = pieces[i].lock() {
                 f(i, &mut piece)
             }
         });
+        return;
     }
-    #[cfg(not(feature = "threads"))]
-    {
-        pieces.into_iter().enumerate().for_each(|(i, c)| f(i, c));
-    }
+    pieces.into_iter().enumerate().for_each(|(i, c)| f(i, c));
 }
 
 /// A team of helper threads for fine-grained work. Waking rayon's sleeping pool costs
@@ -144,7 +151,7 @@ pub mod team {
     /// `f(0)`, …, `f(pieces - 1)`, each exactly once, spread over the caller and the helpers
     /// that join in time.
     pub fn run(pieces: usize, f: &(dyn Fn(usize) + Sync)) {
-        let helpers = (pieces.saturating_sub(1)).min(rayon::current_num_threads().saturating_sub(1)).min(MAX_HELPERS);
+        let helpers = (pieces.saturating_sub(1)).min(super::threads().saturating_sub(1)).min(MAX_HELPERS);
         if helpers == 0 || rayon::current_thread_index().is_some() || DISPATCHING.swap(true, Acquire) {
             (0..pieces).for_each(f);
             return;
@@ -272,6 +279,29 @@ mod tests {
         for (j, v) in out.iter().enumerate() {
             assert_eq!(*v, total * j as u64, "value {j}");
         }
+    }
+
+    /// With at most one thread, every kind of split work runs on the calling thread (the
+    /// benchmark's one-thread half), and lifting the cap brings the pool back.
+    #[test]
+    fn at_most_one_thread_runs_everything_on_the_caller() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        rayon::ThreadPoolBuilder::new().num_threads(3).build_global().ok();
+        let caller = std::thread::current().id();
+        let on_caller = |_: usize, piece: &mut [bool]| piece.fill(std::thread::current().id() == caller);
+        assert_eq!(set_max_threads(1), 1);
+        let mut fine = vec![false; 64];
+        for_each_chunk_mut_fine(&mut fine, 4, on_caller);
+        let mut coarse = vec![false; 64];
+        for_each_chunk_mut(&mut coarse, 4, on_caller);
+        let mapped = map(&[0u8; 16], |_| Ok(std::thread::current().id() == caller)).expect("map");
+        assert!(fine.iter().chain(&coarse).chain(&mapped).all(|&c| c), "a piece ran off the calling thread");
+        assert_eq!(set_max_threads(2), 2);
+        assert_eq!(set_max_threads(usize::MAX), rayon::current_num_threads());
+        // With the pool back, rayon's pieces run on its threads, not the caller's.
+        let mut coarse = vec![true; 64];
+        for_each_chunk_mut(&mut coarse, 4, on_caller);
+        assert!(coarse.iter().any(|&c| !c), "the pool is not used again");
     }
 
     /// A helper that cannot start (here: every pool thread blocked; in a browser: its thread

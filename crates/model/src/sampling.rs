@@ -110,12 +110,56 @@ impl Sampler {
     }
 }
 
+/// The index of the largest value, the first of equal ones; NaN never wins (0 when every
+/// value is NaN or there is none). Greedy decoding calls it once per token on 49152 logits:
+/// lane-wise maxima first (compare and select, which LLVM vectorizes; a running index does
+/// not), then the first index holding the maximum.
 pub fn argmax(xs: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in xs.iter().enumerate() {
-        if x > xs[best] {
-            best = i;
+    let pick = |m: f32, x: f32| if x > m { x } else { m };
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            lanes[l] = pick(lanes[l], c[l]);
         }
     }
-    best as u32
+    let max = lanes.iter().chain(tail).fold(f32::NEG_INFINITY, |m, &x| pick(m, x));
+    xs.iter().position(|&x| x == max).unwrap_or(0) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain definition: first index of the largest non-NaN value.
+    fn argmax_by_definition(xs: &[f32]) -> u32 {
+        let mut best: Option<usize> = None;
+        for (i, &x) in xs.iter().enumerate() {
+            if !x.is_nan() && best.is_none_or(|b| x > xs[b]) {
+                best = Some(i);
+            }
+        }
+        best.unwrap_or(0) as u32
+    }
+
+    #[test]
+    fn argmax_is_the_first_largest_value_and_never_nan() {
+        let mut rng = SplitMix64::new(7);
+        for len in [1usize, 7, 8, 9, 63, 100, 49152] {
+            for round in 0..20 {
+                // Few distinct values, so ties are common; NaNs and infinities sprinkled in.
+                let mut xs: Vec<f32> = (0..len).map(|_| (rng.next_u64() % 13) as f32 - 6.0).collect();
+                for _ in 0..round % 4 {
+                    let i = (rng.next_u64() as usize) % len;
+                    xs[i] = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY, f32::NAN][round % 4];
+                }
+                assert_eq!(argmax(&xs), argmax_by_definition(&xs), "len {len}, round {round}: {xs:?}");
+            }
+        }
+        assert_eq!(argmax(&[f32::NAN, 1.0, 3.0, 3.0]), 2);
+        assert_eq!(argmax(&[f32::NAN; 9]), 0);
+        assert_eq!(argmax(&[f32::NEG_INFINITY; 3]), 0);
+        assert_eq!(argmax(&[]), 0);
+    }
 }

@@ -35,6 +35,15 @@ use wasm_bindgen::prelude::*;
 
 pub use panic::{debug_panic, set_panic_reporter};
 
+/// Splits later work across at most `n` of the pool's threads (1: all on the calling
+/// thread, as the single-threaded build runs) and returns how many that is; 1 always in
+/// the single-threaded build. The benchmark alternates 1 and all in one page
+/// (bench/bench-page.js).
+#[wasm_bindgen(js_name = setMaxThreads)]
+pub fn set_max_threads(n: usize) -> usize {
+    loupe_model::parallel::set_max_threads(n)
+}
+
 /// Prompts longer than this are refused with a message: a 30-layer attention pattern over
 /// more tokens would not fit comfortably in a browser tab's memory.
 pub const MAX_PROMPT_TOKENS: usize = 1024;
@@ -384,7 +393,7 @@ impl Loupe {
 
     /// Whether generated tokens take the fused decoding step (the default) or the general
     /// path it replaces (`loupe_model::llama::decode`): for measuring one against the other
-    /// (bench/bench-page.js). Both make the same text up to 8-bit rounding of activations.
+    /// (bench/bench-page.js). Both make the same text up to float rounding (a few sums run in another order).
     #[wasm_bindgen(js_name = setFusedDecoding)]
     pub fn set_fused_decoding(&self, on: bool) {
         *self.general_decoding.borrow_mut() = (!on).then(|| Rc::new((*self.model).clone().with_fused_decoding(false)));
