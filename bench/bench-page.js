@@ -16,7 +16,7 @@ async function start(threads, simd = 'auto') {
   const wasm = await mod.default();
   const n = threads ? navigator.hardwareConcurrency : 1;
   if (threads) await mod.initThreadPool(n);
-  return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128', setMaxThreads: mod.setMaxThreads };
+  return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128', setMaxThreads: mod.setMaxThreads, decodeStepsTaken: mod.decodeStepsTaken };
 }
 
 // One greedy generation after GEN_PROMPT: tokens/s after the first token (the prefill).
@@ -35,7 +35,7 @@ function timedGeneration(m, maxTokens) {
 }
 
 self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'auto' }) => {
-  const { wasm, Loupe, threads: nThreads, simd: build, setMaxThreads } = await start(threads, simd);
+  const { wasm, Loupe, threads: nThreads, simd: build, setMaxThreads, decodeStepsTaken } = await start(threads, simd);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
   const t = performance.now();
   const m = Loupe.load(bytes, mode);
@@ -126,6 +126,9 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
     decode_general_tok_per_s: decodeGeneral.tok_per_s,
     decode_general_tok_per_s_all: gensGeneral.map((d) => d.tok_per_s),
     decode_one_thread_same_page_tok_per_s: decodeOneThread.tok_per_s,
+    // Threaded builds: decoding steps the build ran on [all its threads, one thread] (it
+    // moves them to one thread while that is faster), over the whole page.
+    decode_steps_taken: decodeStepsTaken ? [...decodeStepsTaken()] : null,
     decode_one_thread_same_page_tok_per_s_all: gensOneThread.map((d) => d.tok_per_s),
     wasm_memory_mb: wasm.memory.buffer.byteLength / 2 ** 20,
     simd128: simd128(),

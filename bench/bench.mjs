@@ -183,8 +183,10 @@ lines.push(
   ...wasm.map((w) => {
     const one = w.threads > 1 ? oneThread(w) : undefined;
     const scaling = one ? `${f(w.decode_tok_per_s / one.decode_tok_per_s, 2)}× / ${f(w.decode_general_tok_per_s / one.decode_general_tok_per_s, 2)}×` : '—';
+    const [poolSteps, oneSteps] = w.decode_steps_taken ?? [0, 0];
+    const moved = poolSteps + oneSteps > 0 ? `; ${f((100 * oneSteps) / (poolSteps + oneSteps))}% of threaded steps on one thread` : '';
     const samePage = w.decode_one_thread_same_page_tok_per_s
-      ? `${f(w.decode_tok_per_s, 1)} / ${f(w.decode_one_thread_same_page_tok_per_s, 1)} (${f(w.decode_tok_per_s / w.decode_one_thread_same_page_tok_per_s, 2)}×)`
+      ? `${f(w.decode_tok_per_s, 1)} / ${f(w.decode_one_thread_same_page_tok_per_s, 1)} (${f(w.decode_tok_per_s / w.decode_one_thread_same_page_tok_per_s, 2)}×)${moved}`
       : '—';
     return `| ${[w.weights, build(w)].filter(Boolean).join(', ')} | ${f(w.decode_tok_per_s, 1)} / ${f(w.decode_general_tok_per_s, 1)} (${f(w.decode_tok_per_s / w.decode_general_tok_per_s, 2)}×) | ${scaling} | ${samePage} |`;
   }),

@@ -57,10 +57,15 @@ impl Generator {
         if self.done {
             return Ok(None);
         }
-        let ids = Tensor::new(self.pending.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
-        let logits = model.forward(&ids, hooks, Some(&mut self.cache))?;
-        let last = logits.squeeze(0)?.get(self.pending.len() - 1)?.to_vec1::<f32>()?;
-        let next = self.sampler.sample(&last);
+        let (pending, cache, sampler) = (&self.pending, &mut self.cache, &mut self.sampler);
+        let mut step = || -> Result<u32> {
+            let ids = Tensor::new(pending.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
+            let logits = model.forward(&ids, hooks, Some(cache))?;
+            let last = logits.squeeze(0)?.get(pending.len() - 1)?.to_vec1::<f32>()?;
+            Ok(sampler.sample(&last))
+        };
+        // After the prompt, one token per step: on as many threads as are faster now.
+        let next = if self.produced > 0 { crate::parallel::decode_step(step)? } else { step()? };
         self.produced += 1;
         self.done = self.produced >= self.opts.max_tokens;
         if Some(next) == self.opts.stop_token {

@@ -9,6 +9,11 @@
 
 use crate::error::Result;
 use candle_core::Tensor;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Mutex, OnceLock};
+
+mod step_threads;
+pub use step_threads::{Arm, StepThreads};
 
 /// The most threads work is split across (`set_max_threads`).
 static MAX_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
@@ -18,7 +23,7 @@ static MAX_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUs
 pub fn threads() -> usize {
     #[cfg(feature = "threads")]
     {
-        rayon::current_num_threads().min(MAX_THREADS.load(std::sync::atomic::Ordering::Relaxed))
+        rayon::current_num_threads().min(MAX_THREADS.load(Relaxed))
     }
     #[cfg(not(feature = "threads"))]
     {
@@ -32,8 +37,67 @@ pub fn threads() -> usize {
 /// page, so both see the same moments of a noisy machine, and a reader can leave a core
 /// to other work. Between 1 and the pool's size it bounds how many pieces work is cut into.
 pub fn set_max_threads(n: usize) -> usize {
-    MAX_THREADS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    MAX_THREADS.store(n.max(1), Relaxed);
     threads()
+}
+
+/// Milliseconds since some fixed moment, for timing decoding steps: `performance.now` in the
+/// browser (`set_clock`, from the binding), `Instant` natively; none in wasm until set.
+static CLOCK: OnceLock<fn() -> f64> = OnceLock::new();
+
+/// Sets the clock decoding steps are timed with (once; later calls are ignored).
+pub fn set_clock(now_ms: fn() -> f64) {
+    let _ = CLOCK.set(now_ms);
+}
+
+fn now_ms() -> Option<f64> {
+    if let Some(now) = CLOCK.get() {
+        return Some(now());
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: OnceLock<std::time::Instant> = OnceLock::new();
+        Some(START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        None
+    }
+}
+
+/// The thread count of decoding steps (`decode_step`), kept across generations.
+static STEP_THREADS: Mutex<Option<StepThreads>> = Mutex::new(None);
+
+fn with_step_threads<R>(f: impl FnOnce(&mut StepThreads) -> R) -> R {
+    let mut guard = STEP_THREADS.lock().unwrap_or_else(|p| p.into_inner());
+    f(guard.get_or_insert_with(StepThreads::default))
+}
+
+/// Runs one decoding step (one generated token) on all the pool's threads or on the
+/// calling thread alone, as [`StepThreads`] chooses from the times of earlier steps, and
+/// records its time. With one thread (the single-threaded build, `set_max_threads(1)`)
+/// or no clock, just runs it.
+pub fn decode_step<R>(step: impl FnOnce() -> R) -> R {
+    let Some(start) = (threads() > 1).then(now_ms).flatten() else {
+        return step();
+    };
+    let arm = with_step_threads(|s| s.next());
+    let cap = MAX_THREADS.load(Relaxed);
+    if arm == Arm::One {
+        MAX_THREADS.store(1, Relaxed);
+    }
+    let out = step();
+    MAX_THREADS.store(cap, Relaxed);
+    if let Some(end) = now_ms() {
+        with_step_threads(|s| s.record(arm, end - start));
+    }
+    out
+}
+
+/// Decoding steps taken so far on (all the pool's threads, one thread): `decode_step`'s
+/// choices, for the benchmark's report.
+pub fn decode_steps_taken() -> (u64, u64) {
+    with_step_threads(|s| s.taken())
 }
 
 /// Below this many rows per thread, splitting `x` costs more than it saves.
@@ -302,6 +366,34 @@ mod tests {
         let mut coarse = vec![true; 64];
         for_each_chunk_mut(&mut coarse, 4, on_caller);
         assert!(coarse.iter().any(|&c| !c), "the pool is not used again");
+    }
+
+    /// Decoding steps run on the pool or on the caller alone, as the chooser says, and
+    /// leave the thread cap as they found it.
+    #[test]
+    fn decode_steps_take_an_arm_record_it_and_restore_the_cap() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        rayon::ThreadPoolBuilder::new().num_threads(3).build_global().ok();
+        set_max_threads(usize::MAX);
+        let pool = threads();
+        *STEP_THREADS.lock().unwrap_or_else(|p| p.into_inner()) = None; // a fresh chooser
+        let (p0, o0) = decode_steps_taken();
+        let mut seen = (0u64, 0u64);
+        for _ in 0..40 {
+            let inside = decode_step(threads);
+            match inside {
+                1 => seen.1 += 1,
+                n => {
+                    assert_eq!(n, pool);
+                    seen.0 += 1;
+                }
+            }
+            assert_eq!(threads(), pool, "the cap was not restored");
+        }
+        let (p1, o1) = decode_steps_taken();
+        assert!(p1 - p0 >= seen.0 && o1 - o0 >= seen.1 && seen.0 + seen.1 == 40, "{seen:?}: {p0}/{o0} → {p1}/{o1}");
+        // The first probe (after 16 steps on the pool) takes 4 steps on one thread.
+        assert!(seen.1 >= 4, "{seen:?}");
     }
 
     /// A helper that cannot start (here: every pool thread blocked; in a browser: its thread

@@ -40,11 +40,67 @@ const BLOCK: usize = 32;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 const PARALLEL_MATVEC_MIN_WEIGHTS: usize = 64 << 10;
 
-/// Pieces per thread of a split matrix-vector product, claimed dynamically
-/// (`parallel::team`): a thread the OS delays takes fewer pieces instead of holding up the
-/// product with a fixed share.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-const MATVEC_PIECES_PER_THREAD: usize = 4;
+/// The share of a split matrix-vector product cut into one long piece per thread
+/// (`piece_rows`); the rest goes in short pieces.
+const MATVEC_FIRST_SHARE: f64 = 0.8;
+
+/// Short pieces per thread for the rest of a split product.
+const MATVEC_TAIL_PIECES_PER_THREAD: usize = 3;
+
+/// Rows in a short piece at least (a Q4_1 row of 576 columns is 360 bytes).
+const MATVEC_MIN_TAIL_ROWS: usize = 16;
+
+/// How a matrix-vector product of `total` weight rows is cut for `threads` threads: sizes in
+/// rows, in the order the team claims them (`parallel::team`: the caller and each helper
+/// that joins take the next unclaimed piece). One long piece per thread first, 80% of the
+/// rows between them, then the rest in short pieces, so that a thread that joins late or
+/// runs slow holds the product up by one short piece at most. Decoding is bound by reading
+/// the weights: each thread streaming one long run of rows decoded 2–5% faster than four
+/// even pieces per thread taken turn about (docs/BENCHMARKS.md, 2026-12-02), which is
+/// also what a few long pieces cost in claims and in the hardware prefetchers' restarts.
+#[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+fn piece_rows(total: usize, threads: usize) -> Vec<usize> {
+    if threads <= 1 || total == 0 {
+        return vec![total];
+    }
+    let long = (total as f64 * MATVEC_FIRST_SHARE / threads as f64) as usize / 4 * 4;
+    let mut sizes = if long > 0 { vec![long; threads] } else { Vec::new() };
+    let mut left = total - long * threads;
+    let short = left.div_ceil(threads * MATVEC_TAIL_PIECES_PER_THREAD).max(MATVEC_MIN_TAIL_ROWS);
+    while left > 0 {
+        let n = short.min(left);
+        sizes.push(n);
+        left -= n;
+    }
+    sizes
+}
+
+/// The outputs of several products (`ys`, one per matrix) cut into pieces of `sizes` rows
+/// over all their rows one after another, a piece that would straddle two matrices cut in
+/// two: each piece's (matrix, first row) and its slice of that matrix's output, in order.
+#[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+fn cut_outputs<'a>(ys: &'a mut [Vec<f32>], sizes: &[usize]) -> (Vec<(usize, usize)>, Vec<&'a mut [f32]>) {
+    let ends: Vec<usize> = sizes.iter().scan(0, |end, &n| { *end += n; Some(*end) }).collect();
+    let mut places = Vec::new();
+    let mut outs = Vec::new();
+    let mut first = 0; // the matrix's first row among all the matrices' rows
+    for (i, y) in ys.iter_mut().enumerate() {
+        let last = first + y.len();
+        let mut rest = y.as_mut_slice();
+        let mut r0 = 0;
+        for &end in ends.iter().filter(|&&e| e > first && e < last).chain([last].iter()) {
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut(end - first - r0);
+            if !piece.is_empty() {
+                places.push((i, r0));
+                r0 += piece.len();
+                outs.push(piece);
+            }
+            rest = tail;
+        }
+        first = last;
+    }
+    (places, outs)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -221,17 +277,8 @@ impl QuantMatrix {
         // matrix takes on its own (splitting every matrix halved decode speed).
         let threads = parallel::threads();
         let big = total_rows * x.len() >= PARALLEL_MATVEC_MIN_WEIGHTS;
-        let pieces = if threads > 1 && big { threads * MATVEC_PIECES_PER_THREAD } else { 1 };
-        let chunk = total_rows.div_ceil(pieces).max(1);
-        // Each piece: (matrix, first row) and its slice of that matrix's output.
-        let mut places = Vec::new();
-        let mut outs = Vec::new();
-        for (i, y) in ys.iter_mut().enumerate() {
-            for (j, piece) in y.chunks_mut(chunk).enumerate() {
-                places.push((i, j * chunk));
-                outs.push(piece);
-            }
-        }
+        let sizes = if big { piece_rows(total_rows, threads) } else { vec![total_rows] };
+        let (places, outs) = cut_outputs(&mut ys, &sizes);
         let raws = mats.iter().map(|m| m.q.data()).collect::<candle_core::Result<Vec<_>>>()?;
         parallel::for_each_piece_fine(outs, |p, out| {
             let (i, r0) = places[p];
@@ -561,6 +608,44 @@ mod tests {
         let w = Tensor::from_vec(vals, (rows, cols), &Device::Cpu).expect("w");
         let q = QTensor::quantize(&w, dtype).expect("quantize");
         (w, QuantMatrix::new(Arc::new(q)).expect("matrix"))
+    }
+
+    #[test]
+    fn pieces_cover_every_row_long_ones_first() {
+        for (total, threads) in [(960, 2), (576, 2), (192, 2), (3072, 3), (49152, 2), (5, 2), (49152, 16), (7, 1)] {
+            let sizes = piece_rows(total, threads);
+            assert_eq!(sizes.iter().sum::<usize>(), total, "{total} rows, {threads} threads: {sizes:?}");
+            assert!(sizes.iter().all(|&n| n > 0), "{sizes:?}");
+            if threads > 1 && total >= 64 * threads {
+                let long = sizes[0];
+                assert!(sizes[..threads].iter().all(|&n| n == long), "{sizes:?}");
+                assert!(long * threads >= total * 3 / 4 && long * threads <= total * 4 / 5, "{sizes:?}");
+                assert!(sizes[threads..].iter().all(|&n| n < long), "{sizes:?}");
+            }
+        }
+        assert_eq!(piece_rows(960, 2), [384, 384, 32, 32, 32, 32, 32, 32]);
+    }
+
+    #[test]
+    fn pieces_of_several_products_cut_at_their_boundaries() {
+        // Decoding's q, k, v (576, 192, 192 rows) in the pieces of two threads.
+        let mut ys: Vec<Vec<f32>> = [576usize, 192, 192].iter().map(|&n| vec![0f32; n]).collect();
+        let sizes = piece_rows(960, 2);
+        let (places, outs) = cut_outputs(&mut ys, &sizes);
+        let lens: Vec<usize> = outs.iter().map(|o| o.len()).collect();
+        // The second long piece (rows 384..768 of all) ends q and is all of k.
+        assert_eq!(places, [(0, 0), (0, 384), (1, 0), (2, 0), (2, 32), (2, 64), (2, 96), (2, 128), (2, 160)]);
+        assert_eq!(lens, [384, 192, 192, 32, 32, 32, 32, 32, 32]);
+        for (p, o) in outs.into_iter().enumerate() {
+            o.fill(p as f32 + 1.0);
+        }
+        // Every row written once, in order: each matrix's pieces are consecutive.
+        for (i, y) in ys.iter().enumerate() {
+            let starts: Vec<usize> = places.iter().filter(|(m, _)| *m == i).map(|&(_, r)| r).collect();
+            assert_eq!(starts[0], 0);
+            assert!(y.iter().all(|&v| v > 0.0), "matrix {i}");
+            assert!(y.windows(2).all(|w| w[0] <= w[1]), "matrix {i}: pieces out of order");
+        }
     }
 
     #[test]

@@ -44,6 +44,31 @@ pub fn set_max_threads(n: usize) -> usize {
     loupe_model::parallel::set_max_threads(n)
 }
 
+/// Decoding steps taken so far on `[all the pool's threads, one thread]`: the threaded
+/// build times its steps and moves them to one thread while that is faster (a busy
+/// machine; `loupe_model::parallel::decode_step`). For the benchmark's report.
+#[wasm_bindgen(js_name = decodeStepsTaken)]
+pub fn decode_steps_taken() -> Vec<f64> {
+    let (pool, one) = loupe_model::parallel::decode_steps_taken();
+    vec![pool as f64, one as f64]
+}
+
+/// `performance.now()` of the worker (ms; 5 µs resolution where cross-origin isolated), the
+/// clock decoding steps are timed with; 0 where there is none.
+#[cfg(target_arch = "wasm32")]
+fn performance_now() -> f64 {
+    thread_local! {
+        static NOW: Option<(JsValue, js_sys::Function)> = {
+            let performance = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance")).ok();
+            performance.and_then(|p| {
+                let now = js_sys::Reflect::get(&p, &JsValue::from_str("now")).ok()?;
+                Some((p, now.dyn_into::<js_sys::Function>().ok()?))
+            })
+        };
+    }
+    NOW.with(|now| now.as_ref().and_then(|(p, f)| f.call0(p).ok()).and_then(|t| t.as_f64()).unwrap_or(0.0))
+}
+
 /// Prompts longer than this are refused with a message: a 30-layer attention pattern over
 /// more tokens would not fit comfortably in a browser tab's memory.
 pub const MAX_PROMPT_TOKENS: usize = 1024;
@@ -161,6 +186,8 @@ impl Loupe {
     /// caller must not detach their buffer while this model is alive.
     pub fn load(bytes: js_sys::Uint8Array, weights: &str) -> JsResult<Loupe> {
         panic::install();
+        #[cfg(target_arch = "wasm32")]
+        loupe_model::parallel::set_clock(performance_now);
         let mode: WeightMode = weights.parse()?;
         let file = GgufFile::from_source(Box::new(js_bytes::JsBytes(bytes)))?;
         let model = Llama::load(&file, mode)?;
