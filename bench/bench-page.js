@@ -19,9 +19,13 @@ async function start(threads, simd = 'auto') {
   return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128', setMaxThreads: mod.setMaxThreads, decodeStepsTaken: mod.decodeStepsTaken };
 }
 
-// One greedy generation after GEN_PROMPT: tokens/s after the first token (the prefill).
-function timedGeneration(m, maxTokens) {
-  const g = m.startGeneration({ prompt: GEN_PROMPT, maxTokens, stopAtEos: false });
+// A long context for decoding (`--gen-context N`): attention then reads N cached positions
+// per head and layer at every step.
+const longPrompt = (sentences) => 'The quick brown fox jumps over the lazy dog. '.repeat(sentences);
+
+// One greedy generation after `prompt`: tokens/s after the first token (the prefill).
+function timedGeneration(m, maxTokens, prompt = GEN_PROMPT) {
+  const g = m.startGeneration({ prompt, maxTokens, stopAtEos: false });
   const t0 = performance.now();
   let made = 0;
   let first = null;
@@ -34,7 +38,7 @@ function timedGeneration(m, maxTokens) {
   return { made, total_s: (end - t0) / 1e3, tok_per_s: (made - 1) / ((end - first) / 1e3) };
 }
 
-self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'auto' }) => {
+self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'auto', genContext = 0 }) => {
   const { wasm, Loupe, threads: nThreads, simd: build, setMaxThreads, decodeStepsTaken } = await start(threads, simd);
   const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
   const t = performance.now();
@@ -64,7 +68,9 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
   // single-token kernels first run in baseline code until the optimizing tier-up lands).
   // One generation alone was at the mercy of the machine's moment: five in a row in one
   // page measured 29–44 tok/s on one thread (2026-12-01).
-  const generation = (maxTokens) => timedGeneration(m, maxTokens);
+  // About 10 tokens per sentence of the long prompt.
+  const genPrompt = genContext > 0 ? longPrompt(Math.ceil(genContext / 10)) : GEN_PROMPT;
+  const generation = (maxTokens) => timedGeneration(m, maxTokens, genPrompt);
   generation(gen); // warm-up
   // The fused decoding step (the default) and the general path it replaces, alternating so
   // both see the same moments of the machine; in the threaded build also the fused step on
@@ -119,6 +125,7 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
     wasm_memory_after_mb: memoryAfter,
     forward64_ms: forward64,
     forward64_capture_resid_ms: forward64Capture,
+    generate_prompt_tokens: m.tokenize(genPrompt, false).length,
     generate_tokens: decode.made,
     generate_total_s: decode.total_s,
     decode_tok_per_s: decode.tok_per_s,

@@ -9,7 +9,8 @@
 // gradient model, as the explorer runs it); --steering adds steered vs unsteered decode speed
 // and the SAE's encode cost (--sae DIR, default the shipped SAE); --ceiling adds two
 // single-thread decoders generating at once in two Workers against one alone (the most two
-// threads can give decoding on this machine); --modes '' skips the
+// threads can give decoding on this machine); --gen-context N decodes after a prompt of
+// about N tokens (the wasm rows; native keeps its short one); --modes '' skips the
 // forward/generation table; --threads adds each mode again with the threaded build on a
 // cross-origin isolated page (one thread per core); --simd LIST picks the wasm builds
 // (scripts/build-variants.sh): auto (default: relaxed SIMD where Chromium validates it, as the
@@ -52,6 +53,8 @@ const attribution = process.argv.includes('--attribution');
 const threadsAsked = process.argv.includes('--threads');
 const steering = process.argv.includes('--steering');
 const ceiling = process.argv.includes('--ceiling');
+// --gen-context N: decode after a prompt of about N tokens instead of a 10-token one.
+const genContext = Number(arg('gen-context', 0));
 const saeDir = arg('sae', 'saes/smollm2-135m-instruct-l12-resid/');
 const simds = arg('simd', 'auto').split(',').filter(Boolean);
 const busy = Number(arg('busy', 0));
@@ -109,7 +112,7 @@ const busyProcesses = Array.from({ length: busy }, () => spawn(process.execPath,
 const stopBusy = () => busyProcesses.splice(0).forEach((p) => p.kill('SIGKILL'));
 try {
   for (const simd of simds) {
-    for (const mode of modes) wasm.push(await inFreshPage(server.url, 'runBench', { mode, reps, gen, modelUrl: MODEL, simd }));
+    for (const mode of modes) wasm.push(await inFreshPage(server.url, 'runBench', { mode, reps, gen, modelUrl: MODEL, simd, genContext }));
   }
   // --threads: the same runs with the threaded build, on a cross-origin isolated page (the
   // headers Trunk.toml's [serve] sends), in a Worker, as the explorer's worker would run it.
@@ -123,7 +126,7 @@ try {
     for (const simd of simds) {
       if (isolated) {
         for (const mode of modes) {
-          wasm.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true, simd }));
+          wasm.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true, simd, genContext }));
         }
       }
       if (attribution) wasmAttributions.push(await inFreshPage(server.url, 'runAttributionBench', { modelUrl: MODEL, simd }));
@@ -178,7 +181,7 @@ for (const w of wasm) {
 const oneThread = (w) => wasm.find((o) => o.threads === 1 && o.weights === w.weights && o.simd === w.simd);
 lines.push(
   '',
-  '| weights | decode tok/s: fused step / general path (ratio) | threads ÷ 1 thread (other page): fused / general | same page, alternating: threads / 1 thread (ratio) |',
+  `| weights${genContext ? ` (decoding after a ${wasm[0]?.generate_prompt_tokens}-token prompt)` : ''} | decode tok/s: fused step / general path (ratio) | threads ÷ 1 thread (other page): fused / general | same page, alternating: threads / 1 thread (ratio) |`,
   '|---|---|---|---|',
   ...wasm.map((w) => {
     const one = w.threads > 1 ? oneThread(w) : undefined;
