@@ -19,6 +19,10 @@ async function start(threads, simd = 'auto') {
   return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128', setMaxThreads: mod.setMaxThreads, decodeStepsTaken: mod.decodeStepsTaken };
 }
 
+// The middle element of `xs` by `key` (the upper of the two middles for an even count);
+// undefined for none.
+const median = (xs, key = (x) => x) => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)];
+
 // A long context for decoding (`--gen-context N`): attention then reads N cached positions
 // per head and layer at every step.
 const longPrompt = (sentences) => 'The quick brown fox jumps over the lazy dog. '.repeat(sentences);
@@ -57,8 +61,7 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
       m.run({ prompt: BENCH_PROMPT, capture, topK: 10 });
       ms.push(performance.now() - t0);
     }
-    ms.sort((a, b) => a - b);
-    return ms[Math.floor(ms.length / 2)];
+    return median(ms);
   };
   const forward64 = timed([]);
   memoryAfter.forward64 = mib();
@@ -78,7 +81,7 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
   // between generations seconds apart, not between pages minutes apart.
   // (Builds before 2026-12-02 have no setFusedDecoding or setMaxThreads: `--dist` of an
   // older commit.)
-  const median = (gs) => [...gs].sort((a, b) => a.tok_per_s - b.tok_per_s)[Math.floor(gs.length / 2)] ?? {};
+  const medianGeneration = (gs) => median(gs, (g) => g.tok_per_s) ?? {};
   const gens = [];
   const gensGeneral = [];
   const gensOneThread = [];
@@ -95,9 +98,9 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
       setMaxThreads(nThreads);
     }
   }
-  const decode = median(gens);
-  const decodeGeneral = median(gensGeneral);
-  const decodeOneThread = median(gensOneThread);
+  const decode = medianGeneration(gens);
+  const decodeGeneral = medianGeneration(gensGeneral);
+  const decodeOneThread = medianGeneration(gensOneThread);
   memoryAfter.generate = mib();
   const sweep = (site) => {
     const t0 = performance.now();
@@ -212,13 +215,13 @@ self.runSteeringBench = async ({ modelUrl, gen, saeUrl, simd = 'auto' }) => {
     const weights = new Uint8Array(await (await fetch(`${saeUrl}sae_weights.safetensors`)).arrayBuffer());
     m.loadSae(cfg, weights);
     const long = 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'The quick brown fox';
-    const median = (fn) => {
+    // The median of 5 runs after a warm-up one, per token of the 64-token prompt.
+    const msPerToken = (fn) => {
       fn();
-      const ms = [0, 1, 2, 3, 4].map(() => { const t0 = performance.now(); fn(); return performance.now() - t0; }).sort((a, b) => a - b);
-      return ms[2] / 64;
+      return median([0, 1, 2, 3, 4].map(() => { const t0 = performance.now(); fn(); return performance.now() - t0; })) / 64;
     };
-    forwardMsPerToken = median(() => m.run({ prompt: long, capture: [], topK: 1 }));
-    saeFeaturesMsPerToken = median(() => m.saeFeatures({ prompt: long }));
+    forwardMsPerToken = msPerToken(() => m.run({ prompt: long, capture: [], topK: 1 }));
+    saeFeaturesMsPerToken = msPerToken(() => m.saeFeatures({ prompt: long }));
   }
   return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_features_ms_per_token: saeFeaturesMsPerToken, forward_ms_per_token: forwardMsPerToken, simd: build, simd128: simd128() };
 };
@@ -270,7 +273,6 @@ if (typeof window === 'undefined') {
         alone.push(await pair[0].call({ fn: 'pairGenerate', gen }));
         together.push(await both());
       }
-      const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       const sums = together.map(([a, b]) => a + b);
       return { simd: build, alone_tok_per_s: median(alone), together_sum_tok_per_s: median(sums), alone_all: alone, together_all: together };
     } finally {
