@@ -2,6 +2,8 @@
 //! reference fixtures made by tests/fixtures/make_fixtures.py.
 #![allow(dead_code)]
 
+pub mod logprob;
+
 use loupe_model::{GgufFile, Llama, LoupeTokenizer, WeightMode};
 use std::path::PathBuf;
 use std::sync::OnceLock;

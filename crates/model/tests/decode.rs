@@ -25,19 +25,10 @@ use loupe_model::{KvCache, Llama, NoHooks, Result, WeightMode};
 const STEP_ERROR_BOUND: f32 = 1.25;
 const MEAN_ERROR_BOUND: [(WeightMode, f32); 2] = [(WeightMode::Quantized, 0.3), (WeightMode::Q8, 0.45)];
 
-fn log_softmax(logits: &Tensor) -> Vec<f32> {
-    let v: Vec<f32> = logits.to_vec1().expect("logits");
-    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse = max + v.iter().map(|x| ((x - max) as f64).exp()).sum::<f64>().ln() as f32;
-    v.iter().map(|x| x - lse).collect()
-}
-
 /// max |Δ log-prob| of `ours` against `exact` over the exact model's top 10.
 fn logprob_error(ours: &Tensor, exact: &Tensor) -> f32 {
-    let (ours, exact) = (log_softmax(ours), log_softmax(exact));
-    let mut top: Vec<usize> = (0..exact.len()).collect();
-    top.sort_by(|&a, &b| exact[b].total_cmp(&exact[a]));
-    top[..10].iter().map(|&i| (ours[i] - exact[i]).abs()).fold(0f32, f32::max)
+    let v = |t: &Tensor| -> Vec<f32> { t.to_vec1().expect("logits") };
+    logprob::top10_logprob_error(&v(ours), &v(exact))
 }
 
 fn step(m: &Llama, ids: &[u32], hooks: &mut dyn Hooks, cache: &mut KvCache) -> Tensor {

@@ -136,7 +136,7 @@ fn quantized_modes_keep_top1_and_bounded_logprobs() {
         for (i, (_, ids)) in prompts().iter().enumerate() {
             let logits = forward(mode, ids, &mut NoHooks);
             let last = logits.get(ids.len() - 1).expect("last");
-            let logp = log_softmax(&last);
+            let logp = logprob::log_softmax(&last.to_vec1::<f32>().expect("logits"));
             let top10: Vec<i64> = tensor(&format!("p{i}.top10_ids")).to_vec1().expect("ids");
             let ref_logp: Vec<f32> = tensor(&format!("p{i}.top10_logprobs")).to_vec1().expect("lp");
             let ours_top1 = loupe_model::sampling::argmax(&logp);
@@ -150,13 +150,6 @@ fn quantized_modes_keep_top1_and_bounded_logprobs() {
             assert!(worst <= QUANTIZED_LOGPROB_BOUND, "{mode:?} prompt {i}: {worst}");
         }
     }
-}
-
-fn log_softmax(logits: &Tensor) -> Vec<f32> {
-    let v: Vec<f32> = logits.to_vec1().expect("logits");
-    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse = max + v.iter().map(|x| ((x - max) as f64).exp()).sum::<f64>().ln() as f32;
-    v.iter().map(|x| x - lse).collect()
 }
 
 #[test]

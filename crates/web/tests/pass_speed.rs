@@ -12,6 +12,10 @@ use loupe_model::{GenerateOptions, Generator, GgufFile, Llama, NoHooks, WeightMo
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
+/// The measure of the model crate's tests (max |Δ log-prob| over the exact model's top 10).
+#[path = "../../model/tests/common/logprob.rs"]
+mod logprob;
+
 #[wasm_bindgen(module = "fs")]
 extern "C" {
     #[wasm_bindgen(js_name = readFileSync)]
@@ -101,12 +105,6 @@ fn decode_accuracy_against_f32() {
     use loupe_model::KvCache;
     let Some(quantized) = model(WeightMode::Quantized) else { return };
     let Some(exact) = model(WeightMode::F32) else { return };
-    let log_softmax = |t: &Tensor| -> Vec<f32> {
-        let v: Vec<f32> = t.to_vec1().expect("logits");
-        let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let lse = max + v.iter().map(|x| ((x - max) as f64).exp()).sum::<f64>().ln() as f32;
-        v.iter().map(|x| x - lse).collect()
-    };
     let step = |m: &Llama, ids: &[u32], cache: &mut KvCache| -> Tensor {
         let input = Tensor::new(ids, &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("ids");
         m.forward(&input, &mut NoHooks, Some(cache)).and_then(|l| Ok(l.squeeze(0)?.get(ids.len() - 1)?)).expect("step")
@@ -118,10 +116,8 @@ fn decode_accuracy_against_f32() {
         let mut next = step(&exact, &prompt, &mut c).argmax(0).and_then(|t| t.to_scalar::<u32>()).expect("argmax");
         for _ in 0..24 {
             let (la, lc) = (step(&quantized, &[next], &mut a), step(&exact, &[next], &mut c));
-            let (pa, pc) = (log_softmax(&la), log_softmax(&lc));
-            let mut top: Vec<usize> = (0..pc.len()).collect();
-            top.sort_by(|&x, &y| pc[y].total_cmp(&pc[x]));
-            errors.push(top[..10].iter().map(|&i| (pa[i] - pc[i]).abs()).fold(0f32, f32::max));
+            let v = |t: &Tensor| -> Vec<f32> { t.to_vec1().expect("logits") };
+            errors.push(logprob::top10_logprob_error(&v(&la), &v(&lc)));
             next = lc.argmax(0).and_then(|t| t.to_scalar::<u32>()).expect("argmax");
         }
     }
