@@ -25,7 +25,7 @@ use crate::error::{LoupeError, Result};
 use crate::fused::{dot, exp, sigmoid};
 use crate::hooks::{BlockSite, HookPoint, Hooks};
 use crate::qmatmul::QuantMatrix;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 impl Llama {
     /// Whether block `l` may take `decode_block` for the residual stream `x` (the caller
@@ -38,23 +38,30 @@ impl Llama {
             && !BlockSite::ALL.iter().any(|&s| hooks.wants(HookPoint::Block(l, s)))
     }
 
-    /// Block `block` on the residual stream `x` `[1, 1, d_model]` at position `offset`,
-    /// appending that position's keys and values to `kv`.
-    pub(super) fn decode_block(&self, block: &Block, x: &Tensor, kv: &mut Option<LayerKv>, offset: usize) -> Result<Tensor> {
+    /// RoPE's cos and sin for position `offset`, read once per token for all the blocks.
+    pub(super) fn rope_row(&self, offset: usize) -> Result<RopeRow> {
+        Ok(RopeRow { cos: self.cos.get(offset)?.to_vec1::<f32>()?, sin: self.sin.get(offset)?.to_vec1::<f32>()? })
+    }
+
+    /// Block `block` on the residual stream `resid` (`d_model` floats, updated in place) at
+    /// position `offset`, whose RoPE row is `rope`, appending that position's keys and
+    /// values to `kv`.
+    pub(super) fn decode_block(&self, block: &Block, resid: &mut [f32], rope_row: &RopeRow, kv: &mut Option<LayerKv>, offset: usize) -> Result<()> {
         let cfg = &self.cfg;
         let (h, kvh, dh) = (cfg.n_heads, cfg.n_kv_heads, cfg.d_head);
         let [wq, wk, wv, wo, gate, up, down] = block.quantized().ok_or_else(|| step_error("weights are not quantized"))?;
-        let mut resid = x.flatten_all()?.to_vec1::<f32>()?;
+        if resid.len() != cfg.d_model {
+            return Err(step_error(&format!("a residual stream of {} values for d_model {}", resid.len(), cfg.d_model)));
+        }
 
         // Attention (`Llama::attention` with one query position).
-        let attn_in = rms_norm(&resid, &block.ln1);
+        let attn_in = rms_norm(resid, &block.ln1);
         let [mut q, mut k, v]: [Vec<f32>; 3] = QuantMatrix::matvecs(&[wq, wk, wv], &attn_in)?
             .try_into()
             .map_err(|_| step_error("q, k, v"))?;
-        let cos = self.cos.get(offset)?.to_vec1::<f32>()?;
-        let sin = self.sin.get(offset)?.to_vec1::<f32>()?;
-        q.chunks_exact_mut(dh).for_each(|head| rope(head, &cos, &sin));
-        k.chunks_exact_mut(dh).for_each(|head| rope(head, &cos, &sin));
+        let (cos, sin) = (&rope_row.cos, &rope_row.sin);
+        q.chunks_exact_mut(dh).for_each(|head| rope(head, cos, sin));
+        k.chunks_exact_mut(dh).for_each(|head| rope(head, cos, sin));
         let (keys, values) = append_rows(kv, &k, &v, kvh, dh)?;
         let t = keys.len() / (kvh * dh);
         if t != offset + 1 {
@@ -71,8 +78,14 @@ impl Llama {
         let post: Vec<f32> = pre.iter().zip(&pre_linear).map(|(&a, &b)| a * sigmoid(a) * b).collect();
         let mlp_out = QuantMatrix::matvecs(&[down], &post)?.concat();
         resid.iter_mut().zip(&mlp_out).for_each(|(r, m)| *r += m);
-        Ok(Tensor::from_vec(resid, x.dims(), &Device::Cpu)?)
+        Ok(())
     }
+}
+
+/// RoPE's cos and sin (`d_head / 2` each) for one position.
+pub(super) struct RopeRow {
+    cos: Vec<f32>,
+    sin: Vec<f32>,
 }
 
 impl Block {
@@ -178,6 +191,7 @@ mod tests {
     use crate::hooks::NoHooks;
     use crate::synthetic::tiny_llama_gguf;
     use crate::{GgufFile, KvCache, WeightMode};
+    use candle_core::Device;
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b).and_then(|d| d.abs()).and_then(|d| d.max_all()).and_then(|d| d.to_scalar::<f32>()).expect("diff")
@@ -197,7 +211,9 @@ mod tests {
         let (mut xa, mut xb) = (x.clone(), x);
         for (l, block) in m.blocks.iter().enumerate() {
             let (mut a, mut b) = (cache.layers[l].clone(), cache.layers[l].clone());
-            xa = m.decode_block(block, &xa, &mut a, 5).expect("fused");
+            let mut resid = xa.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("resid");
+            m.decode_block(block, &mut resid, &m.rope_row(5).expect("rope"), &mut a, 5).expect("fused");
+            xa = Tensor::from_vec(resid, xb.dims(), &Device::Cpu).expect("x");
             xb = m.block_forward(l, block, &xb, &mut NoHooks, Some(&mut b), 5).expect("general");
             let d = max_diff(&xa, &xb);
             assert!(d < 1e-5, "block {l}: {d}");
@@ -246,7 +262,8 @@ mod tests {
         let m = Llama::load(&file, WeightMode::Quantized).expect("load");
         let x = m.embed(&Tensor::new(&[[42u32]], &Device::Cpu).expect("id")).expect("embed");
         let mut empty = None;
-        let err = m.decode_block(&m.blocks[0], &x, &mut empty, 3).expect_err("position 3 with an empty cache");
+        let mut resid = x.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("resid");
+        let err = m.decode_block(&m.blocks[0], &mut resid, &m.rope_row(3).expect("rope"), &mut empty, 3).expect_err("position 3 with an empty cache");
         assert!(err.to_string().contains("the cache holds 1 positions at position 3"), "{err}");
     }
 }
