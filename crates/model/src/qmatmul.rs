@@ -40,35 +40,30 @@ const BLOCK: usize = 32;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 const PARALLEL_MATVEC_MIN_WEIGHTS: usize = 64 << 10;
 
-/// The share of a split matrix-vector product cut into one long piece per thread
-/// (`piece_rows`); the rest goes in short pieces.
-const MATVEC_FIRST_SHARE: f64 = 0.8;
-
-/// Short pieces per thread for the rest of a split product.
-const MATVEC_TAIL_PIECES_PER_THREAD: usize = 3;
-
-/// Rows in a short piece at least (a Q4_1 row of 576 columns is 360 bytes).
-const MATVEC_MIN_TAIL_ROWS: usize = 16;
+/// Rows in a piece at least (a Q4_1 row of 576 columns is 360 bytes).
+const MATVEC_MIN_PIECE_ROWS: usize = 16;
 
 /// How a matrix-vector product of `total` weight rows is cut for `threads` threads: sizes in
 /// rows, in the order the team claims them (`parallel::team`: the caller and each helper
-/// that joins take the next unclaimed piece). One long piece per thread first, 80% of the
-/// rows between them, then the rest in short pieces, so that a thread that joins late or
-/// runs slow holds the product up by one short piece at most. Decoding is bound by reading
-/// the weights: each thread streaming one long run of rows decoded 2–5% faster than four
-/// even pieces per thread taken turn about (docs/BENCHMARKS.md, 2026-12-02), which is
-/// also what a few long pieces cost in claims and in the hardware prefetchers' restarts.
+/// that joins take the next unclaimed piece). Guided self-scheduling (Polychronopoulos &
+/// Kuck 1987): each piece is 1/(threads + 1) of the rows still unclaimed, a multiple of 4,
+/// at least `MATVEC_MIN_PIECE_ROWS`; for 960 rows on 2 threads 320, 212, 140, 96, 64, … 16, 8.
+/// Decoding is bound by reading the weights, and each thread's first pieces are long runs
+/// of rows (one long piece per thread decoded 2–5% faster than four even pieces per thread
+/// taken turn about: docs/BENCHMARKS.md, 2026-12-02). A helper that joins late, or runs
+/// slow, takes pieces that shrink with what is left, so the caller waits for one short
+/// piece at most. With one long piece per thread first (80% of the rows) and even short
+/// ones after, a late helper could still take a long piece: the caller's spinning wait at
+/// the end of a product was 35–60% longer than with these sizes (2026-12-02, afternoon).
 #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
 fn piece_rows(total: usize, threads: usize) -> Vec<usize> {
     if threads <= 1 || total == 0 {
         return vec![total];
     }
-    let long = (total as f64 * MATVEC_FIRST_SHARE / threads as f64) as usize / 4 * 4;
-    let mut sizes = if long > 0 { vec![long; threads] } else { Vec::new() };
-    let mut left = total - long * threads;
-    let short = left.div_ceil(threads * MATVEC_TAIL_PIECES_PER_THREAD).max(MATVEC_MIN_TAIL_ROWS);
+    let mut sizes = Vec::new();
+    let mut left = total;
     while left > 0 {
-        let n = short.min(left);
+        let n = (left / (threads + 1) / 4 * 4).max(MATVEC_MIN_PIECE_ROWS).min(left);
         sizes.push(n);
         left -= n;
     }
@@ -611,19 +606,25 @@ mod tests {
     }
 
     #[test]
-    fn pieces_cover_every_row_long_ones_first() {
+    fn pieces_cover_every_row_and_shrink_with_what_is_left() {
         for (total, threads) in [(960, 2), (576, 2), (192, 2), (3072, 3), (49152, 2), (5, 2), (49152, 16), (7, 1)] {
             let sizes = piece_rows(total, threads);
             assert_eq!(sizes.iter().sum::<usize>(), total, "{total} rows, {threads} threads: {sizes:?}");
             assert!(sizes.iter().all(|&n| n > 0), "{sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "pieces grow: {sizes:?}");
             if threads > 1 && total >= 64 * threads {
-                let long = sizes[0];
-                assert!(sizes[..threads].iter().all(|&n| n == long), "{sizes:?}");
-                assert!(long * threads >= total * 3 / 4 && long * threads <= total * 4 / 5, "{sizes:?}");
-                assert!(sizes[threads..].iter().all(|&n| n < long), "{sizes:?}");
+                // Guided: each piece a 1/(threads + 1) share of what is left (to 4 rows).
+                let mut left = total;
+                for &n in sizes.iter().take_while(|&&n| n > MATVEC_MIN_PIECE_ROWS) {
+                    assert!(n % 4 == 0 && n <= left / (threads + 1) && n + 4 > left / (threads + 1), "{sizes:?}");
+                    left -= n;
+                }
+                // The last pieces are short, so nobody waits long for them.
+                assert!(sizes[sizes.len() - 1] <= MATVEC_MIN_PIECE_ROWS, "{sizes:?}");
             }
         }
-        assert_eq!(piece_rows(960, 2), [384, 384, 32, 32, 32, 32, 32, 32]);
+        assert_eq!(piece_rows(960, 2), [320, 212, 140, 96, 64, 40, 28, 20, 16, 16, 8]);
+        assert_eq!(piece_rows(7, 1), [7]);
     }
 
     #[test]
@@ -633,9 +634,9 @@ mod tests {
         let sizes = piece_rows(960, 2);
         let (places, outs) = cut_outputs(&mut ys, &sizes);
         let lens: Vec<usize> = outs.iter().map(|o| o.len()).collect();
-        // The second long piece (rows 384..768 of all) ends q and is all of k.
-        assert_eq!(places, [(0, 0), (0, 384), (1, 0), (2, 0), (2, 32), (2, 64), (2, 96), (2, 128), (2, 160)]);
-        assert_eq!(lens, [384, 192, 192, 32, 32, 32, 32, 32, 32]);
+        // The third piece (rows 532..672 of all) ends q and starts k; the fifth ends k.
+        assert_eq!(places, [(0, 0), (0, 320), (0, 532), (1, 0), (1, 96), (2, 0), (2, 64), (2, 104), (2, 132), (2, 152), (2, 168), (2, 184)]);
+        assert_eq!(lens, [320, 212, 44, 96, 96, 64, 40, 28, 20, 16, 16, 8]);
         for (p, o) in outs.into_iter().enumerate() {
             o.fill(p as f32 + 1.0);
         }
