@@ -54,7 +54,7 @@ const MATVEC_MIN_PIECE_ROWS: usize = 16;
 /// slow, takes pieces that shrink with what is left, so the caller waits for one short
 /// piece at most. With one long piece per thread first (80% of the rows) and even short
 /// ones after, a late helper could still take a long piece: the caller's spinning wait at
-/// the end of a product was 35–60% longer than with these sizes (2026-12-02, afternoon).
+/// the end of a product was 35–65% longer than with these sizes (2026-12-02, afternoon).
 #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
 fn piece_rows(total: usize, threads: usize) -> Vec<usize> {
     if threads <= 1 || total == 0 {

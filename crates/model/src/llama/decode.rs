@@ -44,7 +44,7 @@ impl Llama {
     }
 
     /// Block `block` on the residual stream `resid` (`d_model` floats, updated in place) at
-    /// position `offset`, whose RoPE row is `rope`, appending that position's keys and
+    /// position `offset`, whose RoPE row is `rope_row`, appending that position's keys and
     /// values to `kv`.
     pub(super) fn decode_block(&self, block: &Block, resid: &mut [f32], rope_row: &RopeRow, kv: &mut Option<LayerKv>, offset: usize) -> Result<()> {
         let cfg = &self.cfg;
