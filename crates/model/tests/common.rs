@@ -2,6 +2,9 @@
 //! reference fixtures made by tests/fixtures/make_fixtures.py.
 #![allow(dead_code)]
 
+// A file of its own (not a test target: cargo takes only tests/*.rs), shared by path with
+// crates/web/tests/pass_speed.rs; relative to tests/, since this file is also a crate root.
+#[path = "common/logprob.rs"]
 pub mod logprob;
 
 use loupe_model::{GgufFile, Llama, LoupeTokenizer, WeightMode};
