@@ -279,7 +279,8 @@ impl QuantMatrix {
             let (i, r0) = places[p];
             let (m, raw) = (mats[i], &raws[i]);
             let row_bytes = m.cols / BLOCK * m.format.block_bytes();
-            let rows = &raw[r0 * row_bytes..(r0 + out.len()) * row_bytes];
+            // To the matrix's end, not the piece's: the kernel touches rows ahead of its own.
+            let rows = &raw[r0 * row_bytes..];
             match m.format {
                 Format::Q4_1 => simd::matvec_q4_1(rows, &act, out),
                 Format::Q8_0 => simd::matvec_q8_0(rows, &act, out),
@@ -405,9 +406,11 @@ mod simd {
     /// the kernels multiply in i16 lanes (`i32x4.dot_i16x8_s`) either way, so the extra
     /// precision is free. With 8-bit activations a decoding step's log-probs were
     /// ~0.2 nats from the f32 model's on average (up to 1 nat; docs/BENCHMARKS.md, 2026-12-02).
-    /// No overflow: |q_w| ≤ 128, so an i32 lane sums 8 products of at most 128 · 32767.
+    /// No overflow: |q_w| ≤ 128, so a block's i32 total is at most 32 · 128 · 32767 < 2³¹.
     pub struct QuantizedRow {
-        /// In [−Q_MAX, Q_MAX].
+        /// In [−Q_MAX, Q_MAX]. Each 32-value block in the kernels' order, not the row's: x[0],
+        /// x[2], …, x[14]; x[1], x[3], …, x[15]; then the same for x[16..32] — the order in
+        /// which `q4_1_nibbles` and `q8_0_bytes` take the weights out of 16-bit lanes.
         q: Vec<i16>,
         d: Vec<f32>,
         s: Vec<f32>,
@@ -438,12 +441,23 @@ mod simd {
                 let scale = amax / Q_MAX;
                 let inv = f32x4_splat(if scale > 0.0 { 1.0 / scale } else { 0.0 });
                 let mut sum = i32x4_splat(0);
-                for (k, pair) in v.chunks_exact(2).enumerate() {
+                let mut h = [i16x8_splat(0); 4]; // x[0..8], x[8..16], x[16..24], x[24..32] as i16
+                for (hk, pair) in h.iter_mut().zip(v.chunks_exact(2)) {
                     let a = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(pair[0], inv)));
                     let b = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(pair[1], inv)));
                     sum = i32x4_add(sum, i32x4_add(a, b));
+                    *hk = i16x8_narrow_i32x4(a, b);
+                }
+                // Stored in the kernels' order (see `q`): even, then odd values of each half block.
+                let order = [
+                    i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(h[0], h[1]),
+                    i16x8_shuffle::<1, 3, 5, 7, 9, 11, 13, 15>(h[0], h[1]),
+                    i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(h[2], h[3]),
+                    i16x8_shuffle::<1, 3, 5, 7, 9, 11, 13, 15>(h[2], h[3]),
+                ];
+                for (k, o) in order.into_iter().enumerate() {
                     // SAFETY: eight i16 at 8k..8k+8 of a 32-value block: one v128.
-                    unsafe { v128_store(qb.as_mut_ptr().add(8 * k) as *mut v128, i16x8_narrow_i32x4(a, b)) };
+                    unsafe { v128_store(qb.as_mut_ptr().add(8 * k) as *mut v128, o) };
                 }
                 let total = i32x4_extract_lane::<0>(sum) + i32x4_extract_lane::<1>(sum) + i32x4_extract_lane::<2>(sum) + i32x4_extract_lane::<3>(sum);
                 *d = scale;
@@ -548,45 +562,176 @@ mod simd {
         }
     }
 
-    /// y[r] = Σ_blocks d_w·d_x·Σ q_w q_x + m_w·s_x (`ggml_vec_dot_q4_1_q8_1`).
+    /// A Q4_1 block's weights as four i16x8 vectors in `QuantizedRow::q`'s order, read
+    /// straight out of 16-bit lanes: lane k of the 16 bytes is bytes 2k and 2k+1, so its four
+    /// nibbles are q[2k] (bits 0..4), q[2k+16] (4..8), q[2k+1] (8..12) and q[2k+17] (12..16) —
+    /// shifts and masks on whole lanes, where widening bytes to lanes in order takes more ops
+    /// (x86 has no byte shift, and widening the high half is two).
+    #[inline(always)]
+    fn q4_1_nibbles(w: v128) -> [v128; 4] {
+        let mask = u16x8_splat(0x0F);
+        [v128_and(w, mask), v128_and(u16x8_shr(w, 8), mask), v128_and(u16x8_shr(w, 4), mask), u16x8_shr(w, 12)]
+    }
+
+    /// As `q4_1_nibbles` for Q8_0's signed bytes: the low byte of each lane sign-extended
+    /// (shift up, arithmetic shift down), then the high one.
+    #[inline(always)]
+    fn q8_0_bytes(w0: v128, w1: v128) -> [v128; 4] {
+        [i16x8_shr(i16x8_shl(w0, 8), 8), i16x8_shr(w0, 8), i16x8_shr(i16x8_shl(w1, 8), 8), i16x8_shr(w1, 8)]
+    }
+
+    /// The four rows' block sums, each an i32x4 of partial sums, as one i32x4 of totals
+    /// (a 4×4 transpose folded into the additions).
+    #[inline(always)]
+    fn row_totals(s: [v128; 4]) -> v128 {
+        let u0 = i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(s[0], s[1]), i32x4_shuffle::<2, 6, 3, 7>(s[0], s[1]));
+        let u1 = i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(s[2], s[3]), i32x4_shuffle::<2, 6, 3, 7>(s[2], s[3]));
+        i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(u0, u1), i32x4_shuffle::<2, 3, 6, 7>(u0, u1))
+    }
+
+    /// Four f16 scales, one per row (at `p[i]`), as f32x4: each half goes into the high 16
+    /// bits of its lane, and then `super::f16_to_f32`'s steps run on all four lanes at once
+    /// (exponent and mantissa shifted into place, rescaled by 2¹¹², the sign put back), exact
+    /// for every finite half as that one is.
+    ///
+    /// # Safety
+    /// Each `p[i]` must point at two readable bytes.
+    #[inline(always)]
+    unsafe fn scales4(p: [*const u8; 4]) -> v128 {
+        let v = i32x4_splat(0);
+        let v = v128_load16_lane::<1>(v, p[0] as *const u16);
+        let v = v128_load16_lane::<3>(v, p[1] as *const u16);
+        let v = v128_load16_lane::<5>(v, p[2] as *const u16);
+        let v = v128_load16_lane::<7>(v, p[3] as *const u16);
+        let two_112 = f32x4_splat(f32::from_bits((127 + 112) << 23));
+        let magnitude = f32x4_mul(u32x4_shr(v128_and(v, u32x4_splat(0x7FFF_0000)), 3), two_112);
+        v128_or(magnitude, v128_and(v, u32x4_splat(0x8000_0000)))
+    }
+
+    /// The activation blocks as (four i16x8 vectors, d, s).
+    #[inline(always)]
+    fn act_blocks(x: &QuantizedRow) -> impl Iterator<Item = ([v128; 4], f32, f32)> + '_ {
+        x.q.chunks_exact(BLOCK).zip(x.d.iter().zip(x.s.iter())).map(|(q, (&d, &s))| (act_block(q), d, s))
+    }
+
+    /// How far ahead of the rows being multiplied `four_rows_at_a_time` touches the weights
+    /// (2–16 KiB tried on decoding; docs/BENCHMARKS.md, 2026-12-02 evening).
+    const PREFETCH_BYTES: usize = 4096;
+
+    /// Four rows at a time of `y = W x`, for a format of `BYTES`-byte blocks whose four
+    /// rows' block `b` (at `blk[i]`) give their integer sums against `a` through `sums`
+    /// and add what else they need to `extra` (Q4_1's minimum). Each activation block is
+    /// loaded once for four rows, and the four rows' sums share one conversion, one scaling
+    /// and one conversion of their scales (f16 at byte 0 of each block). Returns how many
+    /// rows it did (a multiple of four); the caller does the rest one at a time.
+    ///
+    /// It also reads one byte of each cache line `PREFETCH_BYTES` ahead (up to `raw`'s end,
+    /// which is the matrix's, so past the piece this thread was given): wasm has no prefetch
+    /// instruction, and without it these kernels streamed weights from memory at 2–4 GB/s on
+    /// an EPYC VM whose plain wasm read loop made 8.8 GB/s (the hardware prefetcher did not
+    /// keep ahead of a loop this long per cache line). A decoding step reads every weight
+    /// once, 84 MB, and went from ~21 to ~36–40 tokens/s on one thread.
+    #[inline(always)]
+    fn four_rows_at_a_time<const BYTES: usize>(
+        raw: &[u8],
+        x: &QuantizedRow,
+        y: &mut [f32],
+        sums: impl Fn(&[*const u8; 4], &[v128; 4]) -> [v128; 4],
+        extra: impl Fn(&[*const u8; 4], f32, v128) -> v128,
+    ) -> usize {
+        let row_bytes = x.d.len() * BYTES;
+        let full = (y.len() / 4 * 4).min(raw.len() / row_bytes.max(1) / 4 * 4);
+        if x.q.len() != x.d.len() * BLOCK || x.s.len() != x.d.len() {
+            return 0;
+        }
+        let mut touched = 0u8;
+        for (g, out) in y[..full].chunks_exact_mut(4).enumerate() {
+            // SAFETY: rows 4g..4g+4 lie in `raw` (`full` ≤ its rows), so each of their
+            // `d.len()` blocks of BYTES bytes does.
+            let base = unsafe { raw.as_ptr().add(4 * g * row_bytes) };
+            let ahead = 4 * g * row_bytes + PREFETCH_BYTES;
+            if let Some(lines) = raw.get(ahead..(ahead + 4 * row_bytes).min(raw.len())) {
+                for line in lines.chunks(64) {
+                    touched ^= line[0];
+                }
+            }
+            let mut acc = f32x4_splat(0.0);
+            let mut acc_extra = f32x4_splat(0.0);
+            for (b, (a, dx, sx)) in act_blocks(x).enumerate() {
+                let blk: [*const u8; 4] = core::array::from_fn(|i| unsafe { base.add(i * row_bytes + b * BYTES) });
+                // SAFETY: every block is BYTES ≥ 2 readable bytes.
+                let d = f32x4_mul(unsafe { scales4(blk) }, f32x4_splat(dx));
+                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(row_totals(sums(&blk, &a))), d));
+                acc_extra = extra(&blk, sx, acc_extra);
+            }
+            // SAFETY: `out` is exactly four f32, one v128; wasm stores need no alignment.
+            unsafe { v128_store(out.as_mut_ptr() as *mut v128, f32x4_add(acc, acc_extra)) };
+        }
+        core::hint::black_box(touched);
+        full
+    }
+
+    /// Sixteen bytes at `p`.
+    ///
+    /// # Safety
+    /// `p` must point at sixteen readable bytes.
+    #[inline(always)]
+    unsafe fn load_at(p: *const u8) -> v128 {
+        v128_load(p as *const v128)
+    }
+
+    /// y[r] = Σ_blocks d_w·d_x·Σ q_w q_x + m_w·s_x (`ggml_vec_dot_q4_1_q8_1`), four rows at a
+    /// time (`four_rows_at_a_time`), the rest one by one.
     pub fn matvec_q4_1(raw: &[u8], x: &QuantizedRow, y: &mut [f32]) {
-        let bpr = x.d.len();
-        let mask = u8x16_splat(0x0F);
-        for (r, yr) in y.iter_mut().enumerate() {
-            let row = &raw[r * bpr * 20..(r + 1) * bpr * 20];
+        const BYTES: usize = 20;
+        let full = four_rows_at_a_time::<BYTES>(
+            raw,
+            x,
+            y,
+            // SAFETY (both): a Q4_1 block is d (2 bytes), m (2), 16 bytes of nibbles.
+            |blk, a| core::array::from_fn(|i| dot32(&q4_1_nibbles(unsafe { load_at(blk[i].add(4)) }), a)),
+            |blk, sx, acc| {
+                let m = unsafe { scales4(core::array::from_fn(|i| blk[i].add(2))) };
+                f32x4_add(acc, f32x4_mul(m, f32x4_splat(sx)))
+            },
+        );
+        let row_bytes = x.d.len() * BYTES;
+        for (r, yr) in y.iter_mut().enumerate().skip(full) {
+            let row = &raw[r * row_bytes..(r + 1) * row_bytes];
             let mut acc = f32x4_splat(0.0);
             let mut acc_min = 0f32;
-            for (b, blk) in row.chunks_exact(20).enumerate() {
+            for (blk, (a, dx, sx)) in row.chunks_exact(BYTES).zip(act_blocks(x)) {
                 let Ok(qs) = <&[u8; 16]>::try_from(&blk[4..20]) else { continue };
-                let w = load16(qs);
-                let lo = v128_and(w, mask); // values 0..16
-                let hi = u8x16_shr(w, 4); // values 16..32
-                let a = act_block(&x.q[b * BLOCK..(b + 1) * BLOCK]);
-                let w = [u16x8_extend_low_u8x16(lo), u16x8_extend_high_u8x16(lo), u16x8_extend_low_u8x16(hi), u16x8_extend_high_u8x16(hi)];
-                let sum = dot32(&w, &a);
-                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), f32x4_splat(scale(blk, 0) * x.d[b])));
-                acc_min += scale(blk, 2) * x.s[b];
+                let sum = dot32(&q4_1_nibbles(load16(qs)), &a);
+                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), f32x4_splat(scale(blk, 0) * dx)));
+                acc_min += scale(blk, 2) * sx;
             }
             *yr = hsum(acc) + acc_min;
         }
     }
 
-    /// y[r] = Σ_blocks d_w·d_x·Σ q_w q_x (`ggml_vec_dot_q8_0_q8_0`).
+    /// y[r] = Σ_blocks d_w·d_x·Σ q_w q_x (`ggml_vec_dot_q8_0_q8_0`), as `matvec_q4_1`.
     pub fn matvec_q8_0(raw: &[u8], x: &QuantizedRow, y: &mut [f32]) {
-        let bpr = x.d.len();
-        for (r, yr) in y.iter_mut().enumerate() {
-            let row = &raw[r * bpr * 34..(r + 1) * bpr * 34];
+        const BYTES: usize = 34;
+        let full = four_rows_at_a_time::<BYTES>(
+            raw,
+            x,
+            y,
+            // SAFETY: a Q8_0 block is d (2 bytes) and 32 signed bytes.
+            |blk, a| core::array::from_fn(|i| unsafe { dot32(&q8_0_bytes(load_at(blk[i].add(2)), load_at(blk[i].add(18))), a) }),
+            |_, _, acc| acc,
+        );
+        let row_bytes = x.d.len() * BYTES;
+        let weights = |blk: &[u8]| match (<&[u8; 16]>::try_from(&blk[2..18]), <&[u8; 16]>::try_from(&blk[18..34])) {
+            (Ok(q0), Ok(q1)) => Some(q8_0_bytes(load16(q0), load16(q1))),
+            _ => None,
+        };
+        for (r, yr) in y.iter_mut().enumerate().skip(full) {
+            let row = &raw[r * row_bytes..(r + 1) * row_bytes];
             let mut acc = f32x4_splat(0.0);
-            for (b, blk) in row.chunks_exact(34).enumerate() {
-                let d = scale(blk, 0);
-                let (Ok(q0), Ok(q1)) = (<&[u8; 16]>::try_from(&blk[2..18]), <&[u8; 16]>::try_from(&blk[18..34])) else {
-                    continue;
-                };
-                let (w0, w1) = (load16(q0), load16(q1));
-                let a = act_block(&x.q[b * BLOCK..(b + 1) * BLOCK]);
-                let w = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
-                let sum = dot32(&w, &a);
-                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), f32x4_splat(d * x.d[b])));
+            for (blk, (a, dx, _)) in row.chunks_exact(BYTES).zip(act_blocks(x)) {
+                let Some(w) = weights(blk) else { continue };
+                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(dot32(&w, &a)), f32x4_splat(scale(blk, 0) * dx)));
             }
             *yr = hsum(acc);
         }

@@ -1,0 +1,74 @@
+//! Time of the few-rows integer kernels alone (`QuantMatrix::matvecs`, one thread) on
+//! decoding's shapes, and of a plain read loop over as many bytes as a decoding step reads
+//! (the most the kernels could stream) — printed, not asserted (speed lives in
+//! docs/BENCHMARKS.md). The first two shapes fit in cache when repeated; the unembedding
+//! (30 MB) and the 35 MB matrix come from memory, as every weight does in a decoding step.
+//! Runs in Node:
+//! `cargo test --release --target wasm32-unknown-unknown -p loupe-web --test matvec_speed -- --nocapture`.
+#![cfg(target_arch = "wasm32")]
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use loupe_model::qmatmul::QuantMatrix;
+use std::sync::Arc;
+use wasm_bindgen_test::*;
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+#[wasm_bindgen_test]
+fn matvec_speed() {
+    let dev = Device::Cpu;
+    for (rows, cols, dtype, what) in [
+        (1536, 576, GgmlDType::Q4_1, "gate"),
+        (576, 1536, GgmlDType::Q4_1, "down"),
+        (49152, 576, GgmlDType::Q8_0, "unembedding"),
+        (98304, 576, GgmlDType::Q4_1, "35 MB of Q4_1, from memory"),
+    ] {
+        let w = Tensor::randn(0f32, 0.05, (rows, cols), &dev).expect("w");
+        let m = QuantMatrix::new(Arc::new(QTensor::quantize(&w, dtype).expect("quantize"))).expect("ours");
+        let x: Vec<f32> = (0..cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let reps = (200_000_000 / (rows * cols)).max(3);
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = now();
+            for _ in 0..reps {
+                let y = QuantMatrix::matvecs(&[&m], &x).expect("matvec");
+                assert!(y[0][0].is_finite());
+            }
+            best = best.min((now() - t) / reps as f64);
+        }
+        let bytes = m.qtensor().storage_size_in_bytes();
+        console_log!(
+            "{what} [{rows}×{cols}] {dtype:?}: {best:.3} ms, {:.2} GMAC/s, {:.2} GB/s of weights",
+            (rows * cols) as f64 / best / 1e6,
+            bytes as f64 / best / 1e6
+        );
+    }
+}
+
+/// XOR of every 16 bytes, 64 at a time: wasm's sequential read bandwidth here.
+#[wasm_bindgen_test]
+#[allow(unsafe_code)]
+fn streaming_read_speed() {
+    use core::arch::wasm32::*;
+    for mb in [16usize, 84] {
+        let data: Vec<u8> = (0..mb << 20).map(|i| i as u8).collect();
+        let mut best = f64::MAX;
+        let mut keep = 0i32;
+        for _ in 0..10 {
+            let t = now();
+            let mut acc = [i32x4_splat(0); 4];
+            for c in data.chunks_exact(64) {
+                for (k, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: 16 bytes at 16k of a 64-byte chunk.
+                    *a = v128_xor(*a, unsafe { v128_load(c.as_ptr().add(16 * k) as *const v128) });
+                }
+            }
+            keep ^= i32x4_extract_lane::<0>(v128_xor(v128_xor(acc[0], acc[1]), v128_xor(acc[2], acc[3])));
+            best = best.min(now() - t);
+        }
+        console_log!("stream {mb} MB: {:.2} GB/s ({keep})", (mb << 20) as f64 / best / 1e6);
+    }
+}
