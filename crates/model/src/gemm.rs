@@ -296,7 +296,7 @@ fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32],
 /// The micro-kernels, on wasm simd128 lanes.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[allow(unsafe_code)]
-mod lanes {
+pub(crate) mod lanes {
     use core::arch::wasm32::*;
 
     /// SAFETY (every `load`/`store` below): the callers' `check` proved that every row
@@ -309,7 +309,7 @@ mod lanes {
     /// `a·b + c`: one fused multiply-add where the build has relaxed SIMD (V8 emits
     /// `vfmadd` on x64 with FMA3), a multiply then an add otherwise.
     #[inline(always)]
-    fn madd(a: v128, b: v128, c: v128) -> v128 {
+    pub(crate) fn madd(a: v128, b: v128, c: v128) -> v128 {
         #[cfg(target_feature = "relaxed-simd")]
         {
             f32x4_relaxed_madd(a, b, c)

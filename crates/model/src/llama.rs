@@ -20,7 +20,9 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
 
+mod attention;
 mod decode;
+pub use attention::{attend, max_error_against_definition as attention_error_against_definition};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -417,13 +417,15 @@ mod simd {
     }
 
     const Q_MAX: f32 = 32767.0;
+    /// 1.5·2²³ (see `quantize`).
+    const ROUNDING_MAGIC: f32 = 12_582_912.0;
 
     impl QuantizedRow {
         pub fn new(cols: usize) -> Self {
             Self { q: vec![0; cols], d: vec![0.0; cols / BLOCK], s: vec![0.0; cols / BLOCK] }
         }
 
-        /// Rounds to nearest, ties to even (`f32x4.nearest`, as ggml's AVX
+        /// Rounds to nearest, ties to even (as `f32x4.nearest` would, and ggml's AVX
         /// `quantize_row_q8_1` with `_MM_ROUND_NEAREST`; its scalar reference rounds ties
         /// away from zero): a scalar `f32::round` is a libm call in wasm, and quantizing every
         /// product's input that way was ~1 ms of each generated token (docs/BENCHMARKS.md).
@@ -434,32 +436,43 @@ mod simd {
                 let (Ok(xb), Ok(qb)) = (<&[f32; BLOCK]>::try_from(xb), <&mut [i16; BLOCK]>::try_from(qb)) else { continue };
                 // SAFETY: 32 f32 are exactly 8 v128; wasm loads need no alignment.
                 let v: [v128; 8] = core::array::from_fn(|i| unsafe { v128_load(xb.as_ptr().add(4 * i) as *const v128) });
-                let m = v.iter().fold(f32x4_splat(0.0), |m, &vi| f32x4_max(m, f32x4_abs(vi)));
+                // A tree of maxima, not a chain: eight dependent `f32x4.max` (a NaN-handling
+                // sequence each on x64) held each block up (1.6× slower with the rounding
+                // below: loupe-web's tests/matvec_speed.rs quantizes 1536 values).
+                let a: [v128; 8] = v.map(|x| f32x4_abs(x));
+                let m = f32x4_max(
+                    f32x4_max(f32x4_max(a[0], a[1]), f32x4_max(a[2], a[3])),
+                    f32x4_max(f32x4_max(a[4], a[5]), f32x4_max(a[6], a[7])),
+                );
                 let amax = f32x4_extract_lane::<0>(m)
                     .max(f32x4_extract_lane::<1>(m))
                     .max(f32x4_extract_lane::<2>(m).max(f32x4_extract_lane::<3>(m)));
                 let scale = amax / Q_MAX;
                 let inv = f32x4_splat(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+                // y + 1.5·2²³ rounds y to an integer, ties to even as `f32x4.nearest`, and leaves
+                // it in the low bits of the sum's mantissa (|y| ≤ Q_MAX < 2²²): the same integers as
+                // nearest + `i32x4.trunc_sat_f32x4`, without the conversion (a sequence of some
+                // eight instructions on x64), and their low 16 bits are the i16 values.
+                let magic = f32x4_splat(ROUNDING_MAGIC);
                 let mut sum = i32x4_splat(0);
-                let mut h = [i16x8_splat(0); 4]; // x[0..8], x[8..16], x[16..24], x[24..32] as i16
-                for (hk, pair) in h.iter_mut().zip(v.chunks_exact(2)) {
-                    let a = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(pair[0], inv)));
-                    let b = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(pair[1], inv)));
-                    sum = i32x4_add(sum, i32x4_add(a, b));
-                    *hk = i16x8_narrow_i32x4(a, b);
+                let r: [v128; 8] = core::array::from_fn(|i| f32x4_add(f32x4_mul(v[i], inv), magic));
+                for ri in r {
+                    sum = i32x4_add(sum, ri);
                 }
                 // Stored in the kernels' order (see `q`): even, then odd values of each half block.
-                let order = [
-                    i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(h[0], h[1]),
-                    i16x8_shuffle::<1, 3, 5, 7, 9, 11, 13, 15>(h[0], h[1]),
-                    i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(h[2], h[3]),
-                    i16x8_shuffle::<1, 3, 5, 7, 9, 11, 13, 15>(h[2], h[3]),
-                ];
+                let low_halves = |a: v128, b: v128| i8x16_shuffle::<0, 1, 8, 9, 16, 17, 24, 25, 4, 5, 12, 13, 20, 21, 28, 29>(a, b);
+                let (s0, s1, s2, s3) = (low_halves(r[0], r[1]), low_halves(r[2], r[3]), low_halves(r[4], r[5]), low_halves(r[6], r[7]));
+                let order = [i64x2_shuffle::<0, 2>(s0, s1), i64x2_shuffle::<1, 3>(s0, s1), i64x2_shuffle::<0, 2>(s2, s3), i64x2_shuffle::<1, 3>(s2, s3)];
                 for (k, o) in order.into_iter().enumerate() {
                     // SAFETY: eight i16 at 8k..8k+8 of a 32-value block: one v128.
                     unsafe { v128_store(qb.as_mut_ptr().add(8 * k) as *mut v128, o) };
                 }
-                let total = i32x4_extract_lane::<0>(sum) + i32x4_extract_lane::<1>(sum) + i32x4_extract_lane::<2>(sum) + i32x4_extract_lane::<3>(sum);
+                let lanes = i32x4_extract_lane::<0>(sum)
+                    .wrapping_add(i32x4_extract_lane::<1>(sum))
+                    .wrapping_add(i32x4_extract_lane::<2>(sum))
+                    .wrapping_add(i32x4_extract_lane::<3>(sum));
+                // Each of the 32 lanes carried the magic number's bits.
+                let total = lanes.wrapping_sub((BLOCK as i32).wrapping_mul(ROUNDING_MAGIC.to_bits() as i32));
                 *d = scale;
                 *s = scale * total as f32;
             }

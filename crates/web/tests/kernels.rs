@@ -105,6 +105,22 @@ fn one_job_of_several_products_equals_each_product_alone() {
     assert!(QuantMatrix::matvecs(&[&q], &x[..100]).is_err(), "a vector of the wrong length");
 }
 
+/// The decoding step's attention (`loupe_model::llama::attend`), whose scores and weighted
+/// sums take simd128 lanes (relaxed multiply-adds in the relaxed build) only here, against
+/// the definition in f64: context lengths that are and are not multiples of four (the
+/// kernel takes four cached positions at a time), past the length where it splits across
+/// threads, and a head size that is not a multiple of four.
+#[wasm_bindgen_test]
+fn decoding_attention_matches_the_definition() {
+    for (dh, t) in [(64, 1), (64, 7), (64, 42), (64, 200), (6, 9)] {
+        let (h, kvh) = (9, 3);
+        let r = |n: usize| Tensor::randn(0f32, 1.0, n, &Device::Cpu).and_then(|t| t.to_vec1::<f32>()).expect("random");
+        let (q, keys, values) = (r(h * dh), r(t * kvh * dh), r(t * kvh * dh));
+        let err = loupe_model::llama::attention_error_against_definition(&q, &keys, &values, h, kvh, dh);
+        assert!(err < 1e-5, "t {t}, d_head {dh}: {err}");
+    }
+}
+
 /// The fused decoding step (loupe_model::llama::decode) against the general path on the tiny
 /// model, as this build runs them (our simd128 kernels), both against the f32 model: the
 /// two round different ulps into their 8-bit activations (the order of a few f32 sums

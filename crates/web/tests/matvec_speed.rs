@@ -1,7 +1,7 @@
 //! Time of the few-rows integer kernels alone (`QuantMatrix::matvecs`, one thread) on
-//! decoding's shapes, and of a plain read loop over as many bytes as a decoding step reads
-//! (the most the kernels could stream) — printed, not asserted (speed lives in
-//! docs/BENCHMARKS.md). The first two shapes fit in cache when repeated; the unembedding
+//! decoding's shapes, of decoding's attention (`llama::attend`), and of a plain read loop
+//! over as many bytes as a decoding step reads (the most the kernels could stream) —
+//! printed, not asserted (speed lives in docs/BENCHMARKS.md). The first two shapes fit in cache when repeated; the unembedding
 //! (30 MB) and the 35 MB matrix come from memory, as every weight does in a decoding step.
 //! Runs in Node:
 //! `cargo test --release --target wasm32-unknown-unknown -p loupe-web --test matvec_speed -- --nocapture`.
@@ -45,6 +45,50 @@ fn matvec_speed() {
             (rows * cols) as f64 / best / 1e6,
             bytes as f64 / best / 1e6
         );
+    }
+}
+
+/// A product whose cost is mostly quantizing its input (`QuantMatrix::matvecs` of a [4×1536]
+/// matrix: the down projection's 1536 inputs, four rows): the serial part of every product
+/// of a decoding step.
+#[wasm_bindgen_test]
+fn input_quantization_speed() {
+    let w = Tensor::randn(0f32, 0.05, (4, 1536), &Device::Cpu).expect("w");
+    let m = QuantMatrix::new(Arc::new(QTensor::quantize(&w, GgmlDType::Q4_1).expect("quantize"))).expect("ours");
+    let x: Vec<f32> = (0..1536).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    let reps = 100_000;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = now();
+        for _ in 0..reps {
+            let y = QuantMatrix::matvecs(&[&m], &x).expect("matvec");
+            assert!(y[0][0].is_finite());
+        }
+        best = best.min((now() - start) / reps as f64);
+    }
+    console_log!("[4×1536] Q4_1 (mostly quantizing 1536 inputs): {:.2} µs", best * 1e3);
+}
+
+/// The decoding step's attention (`loupe_model::llama::attend`) on the default model's
+/// heads (9 query heads, 3 kv heads of 64) at a few context lengths: multiply-adds of the
+/// scores and the weighted sum of values per second, on one thread.
+#[wasm_bindgen_test]
+fn attention_speed() {
+    let (h, kvh, dh) = (9, 3, 64);
+    for t in [16usize, 42, 74, 200] {
+        let r = |n: usize| Tensor::randn(0f32, 1.0, n, &Device::Cpu).and_then(|t| t.to_vec1::<f32>()).expect("random");
+        let (q, keys, values) = (r(h * dh), r(t * kvh * dh), r(t * kvh * dh));
+        let reps = 200_000 / t;
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let start = now();
+            for _ in 0..reps {
+                let z = loupe_model::llama::attend(&q, &keys, &values, h, kvh, dh);
+                assert!(z[0].is_finite());
+            }
+            best = best.min((now() - start) / reps as f64);
+        }
+        console_log!("attention, {t} positions: {:.2} µs, {:.2} GMAC/s", best * 1e3, (2 * h * t * dh) as f64 / best / 1e6);
     }
 }
 

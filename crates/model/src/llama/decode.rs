@@ -22,7 +22,8 @@
 
 use super::{Block, LayerKv, Linear, Llama, RmsNorm};
 use crate::error::{LoupeError, Result};
-use crate::fused::{dot, exp, sigmoid};
+use super::attention::attend;
+use crate::fused::{dot, sigmoid};
 use crate::hooks::{BlockSite, HookPoint, Hooks};
 use crate::qmatmul::QuantMatrix;
 use candle_core::Tensor;
@@ -149,42 +150,6 @@ fn append_rows<'a>(kv: &'a mut Option<LayerKv>, k: &[f32], v: &[f32], kvh: usize
     }
 }
 
-/// Attention of one position is split across threads by query head from this many cached
-/// positions on. It grows with the context (each head reads every cached key and value):
-/// serial, at a few hundred positions it would take as long as all the block's products
-/// on two threads; at a few dozen, one more threaded job costs about what it saves.
-const PARALLEL_ATTENTION_MIN_POSITIONS: usize = 32;
-
-/// Grouped-query attention of one query position over `t` cached positions: query head i
-/// reads kv head i / (h / kvh) (HF's `repeat_kv`); softmax(q·kᵀ / √d_head) · v per head.
-/// `keys`, `values`: `[t, kvh, dh]`; returns z `[h · dh]`. One piece per query head, split
-/// across threads once the context is long enough (the same sums either way).
-fn attend(q: &[f32], keys: &[f32], values: &[f32], h: usize, kvh: usize, dh: usize) -> Vec<f32> {
-    let t = keys.len() / (kvh * dh);
-    let scale = 1.0 / (dh as f32).sqrt();
-    let mut z = vec![0f32; h * dh];
-    let head = |i: usize, zh: &mut [f32]| {
-        let (qh, g) = (&q[i * dh..(i + 1) * dh], i / (h / kvh));
-        let mut p: Vec<f32> = (0..t).map(|j| dot(qh, &keys[(j * kvh + g) * dh..][..dh])).collect();
-        // As `fused::causal_softmax`: exp((s − max) · scale), normalised.
-        let max = p.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-        p.iter_mut().for_each(|pj| *pj = exp((*pj - max) * scale));
-        let inv = 1.0 / p.iter().sum::<f32>();
-        for (j, &pj) in p.iter().enumerate() {
-            let w = pj * inv;
-            for (o, &vv) in zh.iter_mut().zip(&values[(j * kvh + g) * dh..][..dh]) {
-                *o += w * vv;
-            }
-        }
-    };
-    if t >= PARALLEL_ATTENTION_MIN_POSITIONS {
-        crate::parallel::for_each_chunk_mut_fine(&mut z, dh, head);
-    } else {
-        z.chunks_exact_mut(dh).enumerate().for_each(|(i, zh)| head(i, zh));
-    }
-    z
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,35 +188,6 @@ mod tests {
                 assert_eq!(p.dims(), q.dims());
                 let d = max_diff(&p, &q);
                 assert!(d < 1e-5, "block {l} cache: {d}");
-            }
-        }
-    }
-
-    /// Both sides of `PARALLEL_ATTENTION_MIN_POSITIONS` (split across threads when the
-    /// lib's tests run with the `threads` feature, as scripts/test.sh does) against the
-    /// definition in f64: query head i reads kv head i / 3.
-    #[test]
-    fn attention_of_one_position_matches_the_definition() {
-        let (h, kvh, dh) = (9, 3, 64);
-        let mut rng = crate::sampling::SplitMix64::new(11);
-        let mut r = |n: usize| -> Vec<f32> { (0..n).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect() };
-        for t in [1, 5, PARALLEL_ATTENTION_MIN_POSITIONS, 200] {
-            let (q, keys, values) = (r(h * dh), r(t * kvh * dh), r(t * kvh * dh));
-            let z = attend(&q, &keys, &values, h, kvh, dh);
-            for i in 0..h {
-                let g = i / (h / kvh);
-                let row = |m: &[f32], j: usize| m[(j * kvh + g) * dh..][..dh].iter().map(|&v| v as f64).collect::<Vec<f64>>();
-                let s: Vec<f64> = (0..t)
-                    .map(|j| row(&keys, j).iter().zip(&q[i * dh..(i + 1) * dh]).map(|(k, &q)| k * q as f64).sum::<f64>() / (dh as f64).sqrt())
-                    .collect();
-                let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let e: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
-                let total: f64 = e.iter().sum();
-                for d in 0..dh {
-                    let want: f64 = (0..t).map(|j| e[j] / total * row(&values, j)[d]).sum();
-                    let got = z[i * dh + d] as f64;
-                    assert!((got - want).abs() < 1e-5, "t {t}, head {i}, dim {d}: {got} vs {want}");
-                }
             }
         }
     }
