@@ -17,6 +17,19 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
+/// Milliseconds per call of `f`, the best of 5 rounds of `reps` calls.
+fn best_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = now();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min((now() - start) / reps as f64);
+    }
+    best
+}
+
 #[wasm_bindgen_test]
 fn matvec_speed() {
     let dev = Device::Cpu;
@@ -29,16 +42,10 @@ fn matvec_speed() {
         let w = Tensor::randn(0f32, 0.05, (rows, cols), &dev).expect("w");
         let m = QuantMatrix::new(Arc::new(QTensor::quantize(&w, dtype).expect("quantize"))).expect("ours");
         let x: Vec<f32> = (0..cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-        let reps = (200_000_000 / (rows * cols)).max(3);
-        let mut best = f64::MAX;
-        for _ in 0..5 {
-            let t = now();
-            for _ in 0..reps {
-                let y = QuantMatrix::matvecs(&[&m], &x).expect("matvec");
-                assert!(y[0][0].is_finite());
-            }
-            best = best.min((now() - t) / reps as f64);
-        }
+        let best = best_ms((200_000_000 / (rows * cols)).max(3), || {
+            let y = QuantMatrix::matvecs(&[&m], &x).expect("matvec");
+            assert!(y[0][0].is_finite());
+        });
         let bytes = m.qtensor().storage_size_in_bytes();
         console_log!(
             "{what} [{rows}×{cols}] {dtype:?}: {best:.3} ms, {:.2} GMAC/s, {:.2} GB/s of weights",
@@ -56,16 +63,10 @@ fn input_quantization_speed() {
     let w = Tensor::randn(0f32, 0.05, (4, 1536), &Device::Cpu).expect("w");
     let m = QuantMatrix::new(Arc::new(QTensor::quantize(&w, GgmlDType::Q4_1).expect("quantize"))).expect("ours");
     let x: Vec<f32> = (0..1536).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-    let reps = 100_000;
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let start = now();
-        for _ in 0..reps {
-            let y = QuantMatrix::matvecs(&[&m], &x).expect("matvec");
-            assert!(y[0][0].is_finite());
-        }
-        best = best.min((now() - start) / reps as f64);
-    }
+    let best = best_ms(100_000, || {
+        let y = QuantMatrix::matvecs(&[&m], &x).expect("matvec");
+        assert!(y[0][0].is_finite());
+    });
     console_log!("[4×1536] Q4_1 (mostly quantizing 1536 inputs): {:.2} µs", best * 1e3);
 }
 
@@ -78,16 +79,10 @@ fn attention_speed() {
     for t in [16usize, 42, 74, 200] {
         let r = |n: usize| Tensor::randn(0f32, 1.0, n, &Device::Cpu).and_then(|t| t.to_vec1::<f32>()).expect("random");
         let (q, keys, values) = (r(h * dh), r(t * kvh * dh), r(t * kvh * dh));
-        let reps = 200_000 / t;
-        let mut best = f64::MAX;
-        for _ in 0..5 {
-            let start = now();
-            for _ in 0..reps {
-                let z = loupe_model::llama::attend(&q, &keys, &values, h, kvh, dh);
-                assert!(z[0].is_finite());
-            }
-            best = best.min((now() - start) / reps as f64);
-        }
+        let best = best_ms(200_000 / t, || {
+            let z = loupe_model::llama::attend(&q, &keys, &values, h, kvh, dh);
+            assert!(z[0].is_finite());
+        });
         console_log!("attention, {t} positions: {:.2} µs, {:.2} GMAC/s", best * 1e3, (2 * h * t * dh) as f64 / best / 1e6);
     }
 }
