@@ -437,8 +437,9 @@ mod simd {
                 // SAFETY: 32 f32 are exactly 8 v128; wasm loads need no alignment.
                 let v: [v128; 8] = core::array::from_fn(|i| unsafe { v128_load(xb.as_ptr().add(4 * i) as *const v128) });
                 // A tree of maxima, not a chain: eight dependent `f32x4.max` (a NaN-handling
-                // sequence each on x64) held each block up (1.6× slower with the rounding
-                // below: loupe-web's tests/matvec_speed.rs quantizes 1536 values).
+                // sequence each on x64) held each block up (with the rounding below, 1536
+                // values took 2.38 µs through the chain, 1.47 through the tree in V8:
+                // docs/BENCHMARKS.md, 2026-12-02 late).
                 let a: [v128; 8] = v.map(|x| f32x4_abs(x));
                 let m = f32x4_max(
                     f32x4_max(f32x4_max(a[0], a[1]), f32x4_max(a[2], a[3])),

@@ -1,8 +1,9 @@
 //! Time of the few-rows integer kernels alone (`QuantMatrix::matvecs`, one thread) on
 //! decoding's shapes, of decoding's attention (`llama::attend`), and of a plain read loop
 //! over as many bytes as a decoding step reads (the most the kernels could stream) —
-//! printed, not asserted (speed lives in docs/BENCHMARKS.md). The first two shapes fit in cache when repeated; the unembedding
-//! (30 MB) and the 35 MB matrix come from memory, as every weight does in a decoding step.
+//! printed, not asserted (speed lives in docs/BENCHMARKS.md). The first two shapes fit in
+//! cache when repeated; the unembedding (30 MB) and the 35 MB matrix come from memory, as
+//! every weight does in a decoding step.
 //! Runs in Node:
 //! `cargo test --release --target wasm32-unknown-unknown -p loupe-web --test matvec_speed -- --nocapture`.
 #![cfg(target_arch = "wasm32")]

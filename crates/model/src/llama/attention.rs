@@ -5,8 +5,8 @@
 //! this was the largest part of it: at ~40 cached positions, 0.5 ms of a 15 ms token on one
 //! thread (docs/BENCHMARKS.md, 2026-12-02 late). A `dot` call per cached position ran at
 //! ~3.5 GMAC/s in V8, bound by its call, its reduction and one dependent chain of adds;
-//! four keys at a time with explicit lanes run at ~5.5–6 (crates/web/tests/kernels.rs
-//! times both).
+//! four keys at a time with explicit lanes run at ~5.5–6 (loupe-web's tests/matvec_speed.rs
+//! prints it; tests/kernels.rs checks the lanes against the definition).
 
 use crate::fused::{dot, exp};
 
