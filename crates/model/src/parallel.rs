@@ -151,12 +151,7 @@ pub fn for_each_chunk_mut_fine<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(
 pub fn for_each_piece_fine<T: Send>(pieces: Vec<&mut [T]>, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     #[cfg(feature = "threads")]
     if threads() > 1 {
-        let pieces: Vec<std::sync::Mutex<&mut [T]>> = pieces.into_iter().map(std::sync::Mutex::new).collect();
-        team::run(pieces.len(), &|i| {
-            if let Ok(mut piece) = pieces[i].lock() {
-                f(i, &mut piece)
-            }
-        });
+        team::run_pieces(pieces, &f);
         return;
     }
     pieces.into_iter().enumerate().for_each(|(i, c)| f(i, c));
@@ -200,8 +195,36 @@ pub mod team {
     const WORKING: u32 = 3;
 
     static STATE: [AtomicU32; MAX_HELPERS] = [const { AtomicU32::new(OFF) }; MAX_HELPERS];
-    /// The next unclaimed piece of the current job.
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    /// The next unclaimed piece of the current job, on a cache line of its own: every
+    /// claim writes it, and the helpers poll `STATE`.
+    static NEXT: CacheLine<AtomicUsize> = CacheLine(AtomicUsize::new(0));
+
+    #[repr(align(64))]
+    struct CacheLine<T>(T);
+
+    impl<T> std::ops::Deref for CacheLine<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.0
+        }
+    }
+
+    /// Disjoint slices, each handed to one call of `run`'s function: no lock per piece.
+    struct Pieces<T>(Vec<(*mut T, usize)>);
+    // SAFETY: the slices are disjoint, and `run` calls each index once, on one thread.
+    unsafe impl<T: Send> Sync for Pieces<T> {}
+
+    /// `f(i, pieces[i])` for every piece, spread as by `run`.
+    pub fn run_pieces<T: Send>(pieces: Vec<&mut [T]>, f: &(dyn Fn(usize, &mut [T]) + Sync)) {
+        let pieces = &Pieces(pieces.into_iter().map(|p| (p.as_mut_ptr(), p.len())).collect());
+        run(pieces.0.len(), &|i| {
+            let Pieces(all) = pieces;
+            let (ptr, len) = all[i];
+            // SAFETY: borrowed from a `&mut [T]` that outlives `run`; `run` calls each `i`
+            // exactly once, so no two calls hold the same piece.
+            f(i, unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+        });
+    }
     static DISPATCHING: AtomicBool = AtomicBool::new(false);
     static JOB: Mutex<Option<Job>> = Mutex::new(None);
 

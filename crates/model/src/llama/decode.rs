@@ -73,7 +73,7 @@ impl Llama {
         resid.iter_mut().zip(&attn_out).for_each(|(r, a)| *r += a);
 
         // MLP (`Llama::mlp`): down(silu(gate(x)) ⊙ up(x)).
-        let mlp_in = rms_norm(&resid, &block.ln2);
+        let mlp_in = rms_norm(resid, &block.ln2);
         let [pre, pre_linear]: [Vec<f32>; 2] =
             QuantMatrix::matvecs(&[gate, up], &mlp_in)?.try_into().map_err(|_| step_error("gate, up"))?;
         let post: Vec<f32> = pre.iter().zip(&pre_linear).map(|(&a, &b)| a * sigmoid(a) * b).collect();
