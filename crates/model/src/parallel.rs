@@ -198,7 +198,11 @@ pub mod team {
     /// The next unclaimed piece of the current job, on a cache line of its own: every
     /// claim writes it, and the helpers poll `STATE`.
     static NEXT: CacheLine<AtomicUsize> = CacheLine(AtomicUsize::new(0));
+    static DISPATCHING: AtomicBool = AtomicBool::new(false);
+    static JOB: Mutex<Option<Job>> = Mutex::new(None);
 
+    /// A value alone on its 64-byte cache line, so that writes to it do not evict its
+    /// neighbours from the other core's cache.
     #[repr(align(64))]
     struct CacheLine<T>(T);
 
@@ -225,8 +229,6 @@ pub mod team {
             f(i, unsafe { std::slice::from_raw_parts_mut(ptr, len) })
         });
     }
-    static DISPATCHING: AtomicBool = AtomicBool::new(false);
-    static JOB: Mutex<Option<Job>> = Mutex::new(None);
 
     /// The current job and its number of pieces, the job's lifetime erased: `run` clears it
     /// and returns only after every helper that joined has finished with it.
