@@ -74,11 +74,9 @@ pub struct StepThreads {
     probe: Option<Vec<f64>>,
     /// The other arm's median step time (ms) at the last probe.
     other: Option<f64>,
-    /// Steps of the current arm left before the next probe.
-    until_probe: usize,
-    /// Steps of the current arm since the last probe.
+    /// Steps of the current arm since the last probe (the next is due after `period`).
     since_probe: usize,
-    /// The period the next confirming probe quadruples.
+    /// Steps between probes; a confirming probe quadruples it.
     period: usize,
     /// Steps recorded on each arm: (pool, one).
     taken: (u64, u64),
@@ -91,7 +89,6 @@ impl Default for StepThreads {
             recent: Vec::new(),
             probe: None,
             other: None,
-            until_probe: MIN_PERIOD,
             since_probe: 0,
             period: MIN_PERIOD,
             taken: (0, 0),
@@ -137,7 +134,6 @@ impl StepThreads {
                 self.other = Some(their);
                 self.period = (self.period * 4).min(self.current.max_period());
             }
-            self.until_probe = self.period;
             self.since_probe = 0;
             return;
         }
@@ -148,14 +144,13 @@ impl StepThreads {
         if self.recent.len() > RECENT {
             self.recent.remove(0);
         }
-        self.until_probe = self.until_probe.saturating_sub(1);
         self.since_probe += 1;
         if self.recent.len() < WINDOW {
             return;
         }
         // The other arm, at its last probe, was faster than this one's recent steps.
         let overtaken = self.recent.len() == RECENT && self.other.is_some_and(|o| o < median(&self.recent) * MARGIN);
-        if self.until_probe == 0 || overtaken && self.since_probe >= MIN_PERIOD {
+        if self.since_probe >= self.period || overtaken && self.since_probe >= MIN_PERIOD {
             self.probe = Some(Vec::new());
         }
     }
