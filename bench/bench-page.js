@@ -54,11 +54,11 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
   const n = m.tokenize(BENCH_PROMPT, false).length;
   if (n !== 64) throw new Error(`bench prompt is ${n} tokens, expected 64`);
   const timed = (capture) => {
-    m.run({ prompt: BENCH_PROMPT, capture, topK: 10 }); // warm-up
+    m.call('run', { prompt: BENCH_PROMPT, capture, topK: 10 }); // warm-up
     const ms = [];
     for (let i = 0; i < reps; i++) {
       const t0 = performance.now();
-      m.run({ prompt: BENCH_PROMPT, capture, topK: 10 });
+      m.call('run', { prompt: BENCH_PROMPT, capture, topK: 10 });
       ms.push(performance.now() - t0);
     }
     return median(ms);
@@ -104,7 +104,7 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
   memoryAfter.generate = mib();
   const sweep = (site) => {
     const t0 = performance.now();
-    const p = m.startPatching({
+    const p = m.start('patch', {
       clean: 'When Mary and John went to the store yesterday, John gave a cold drink to',
       corrupted: 'When Mary and John went to the store yesterday, Mary gave a cold drink to',
       metric: { type: 'logit_diff', token: ' Mary', minus: ' John' },
@@ -157,9 +157,9 @@ self.runAttributionBench = async ({ modelUrl, threads = false, simd = 'auto' }) 
   const target = { type: 'logprob', token: ' Rome' };
   const run = (method, params) => {
     const t0 = performance.now();
-    const job = m.startAttribution({ prompt: ATTRIBUTION_PROMPT, target, method, params });
+    const job = m.start('attribute', { prompt: ATTRIBUTION_PROMPT, target, method, params });
     while (job.step()) {}
-    const result = job.result();
+    const result = job.finish();
     job.free();
     return { s: (performance.now() - t0) / 1e3, passes: result.passes };
   };

@@ -11,25 +11,29 @@
 # validates a relaxed-SIMD module: Chromium ≥ 114), then the plain build, which runs anywhere.
 # Usage: scripts/build-variants.sh [DIST]   (default dist; Trunk's post-build hook passes
 # its staging directory).
+#
+# Two target directories, so each dependency compiles twice, not four times: target/ (the
+# plain build's, Trunk's and the wasm tests') also holds the relaxed build, which differs only
+# in loupe-model (scripts/env.sh, LOUPE_RELAXED_ARGS); target/wasm-threads holds both threaded
+# builds (atomics change every crate).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LOUPE_ROOT"
 DIST="${1:-${TRUNK_STAGING_DIR:-dist}}"
 loupe_wasm_env
 
-# variant NAME [cargo args]: flags from scripts/env.sh (loupe_wasm_rustflags), each in its own
-# target directory (different flags for every crate), so Trunk's build and the others stay
-# cached; scripts/test.sh runs the relaxed kernels' tests in target/wasm-relaxed.
+# variant NAME TARGET_DIR [cargo args]: builds, then binds into $DIST/NAME at once (the next
+# build in the same target directory replaces target/…/release/loupe_web.wasm).
 variant() {
-  local name="$1" flags
-  flags="$(loupe_wasm_rustflags "$name")"
-  shift
-  RUSTFLAGS="$flags" cargo build --release --target wasm32-unknown-unknown -p loupe-web "$@" --target-dir "target/wasm-$name"
+  local name="$1" dir="$2"
+  shift 2
+  cargo build --release --target wasm32-unknown-unknown -p loupe-web "$@" --target-dir "$dir"
   mkdir -p "$DIST/$name"
-  wasm-bindgen --target web --out-dir "$DIST/$name" --out-name loupe-web "target/wasm-$name/wasm32-unknown-unknown/release/loupe_web.wasm"
+  wasm-bindgen --target web --out-dir "$DIST/$name" --out-name loupe-web "$dir/wasm32-unknown-unknown/release/loupe_web.wasm"
   ls -la "$DIST/$name" >&2
 }
 
-variant relaxed
-variant threads --features threads
-variant threads-relaxed --features threads
+variant relaxed target "${LOUPE_RELAXED_ARGS[@]}"
+export RUSTFLAGS="$(loupe_threads_rustflags)"
+variant threads target/wasm-threads --features threads
+variant threads-relaxed target/wasm-threads --features threads "${LOUPE_RELAXED_ARGS[@]}"

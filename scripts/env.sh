@@ -9,6 +9,7 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 # Call before any wasm build (cargo/trunk/wasm-bindgen-test); native builds must not.
 loupe_wasm_env() {
   export RUSTUP_TOOLCHAIN=nightly
+  export CARGO_UNSTABLE_PROFILE_RUSTFLAGS=true  # LOUPE_RELAXED_ARGS
   case "$(cat "$TC/wasm-mode" 2>/dev/null)" in
     rustup) export CARGO_UNSTABLE_BUILD_STD=std,panic_abort ;;
     debian)
@@ -23,17 +24,24 @@ loupe_wasm_env() {
   esac
 }
 
-# RUSTFLAGS of the other wasm builds (scripts/build-variants.sh), by name: relaxed, threads,
-# threads-relaxed. The plain build's flags are .cargo/config.toml's.
-loupe_wasm_rustflags() {
+# RUSTFLAGS of the threaded wasm builds (scripts/build-variants.sh): atomics and shared memory
+# change every crate (std too, build-std), so they have their own target directory. The plain
+# build's flags are .cargo/config.toml's.
+loupe_threads_rustflags() {
   local base='-C target-feature=+simd128,-reference-types --cfg getrandom_backend="wasm_js"'
   # Shared memory as wasm-bindgen-rayon's README asks (std is rebuilt with atomics: build-std).
   local threads='-C target-feature=+atomics,+bulk-memory,+mutable-globals -C link-arg=--shared-memory -C link-arg=--max-memory=4294967296 -C link-arg=--import-memory -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base'
-  local relaxed='-C target-feature=+relaxed-simd'
-  case "$1" in
-    relaxed) echo "$base $relaxed" ;;
-    threads) echo "$base $threads" ;;
-    threads-relaxed) echo "$base $threads $relaxed" ;;
-    *) echo "loupe_wasm_rustflags: unknown build '$1'" >&2; return 1 ;;
-  esac
+  echo "$base $threads"
 }
+
+# Cargo arguments of the relaxed-SIMD builds: relaxed SIMD for the project's own crates only
+# (their f32 kernels, gemm.rs `lanes::madd`, are the only code that uses it), through cargo's
+# profile-rustflags (unstable; loupe_wasm_env allows it). All of them, not just loupe-model:
+# a generic or inline kernel is compiled in the crate that calls it, and compiled without the
+# feature it calls relaxed_madd out of line (30× slower, tests/gemm_speed.rs). Every
+# dependency is the plain (or threaded) build's, shared in the same target directory.
+LOUPE_RELAXED_ARGS=()
+for crate in loupe-model loupe-interp loupe-web; do
+  LOUPE_RELAXED_ARGS+=(--config "profile.release.package.$crate.rustflags=[\"-C\", \"target-feature=+relaxed-simd\"]")
+done
+unset crate

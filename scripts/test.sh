@@ -22,17 +22,16 @@ RAYON_NUM_THREADS=2 cargo test --release -p loupe-interp --features loupe-model/
 RAYON_NUM_THREADS=2 cargo test --release -p loupe-model --features threads --lib   # the spinning team
 
 step "wasm tests in headless Chromium"
-( loupe_wasm_env && cargo test --release --target wasm32-unknown-unknown -p loupe-web )
+( loupe_wasm_env && LOUPE_EXPECT_SIMD=simd128 cargo test --release --target wasm32-unknown-unknown -p loupe-web )
 
 step "build the static site (dist/)"
 scripts/build-web.sh
 
 step "wasm tests of the relaxed-SIMD build's kernels in headless Chromium (dist/relaxed/)"
-# The same flags and target directory as that build (scripts/build-variants.sh), so cargo
-# reuses what it can of it (locally ~20 s; ~3 min on a clean clone, where the test profile's
-# dependencies still compile).
-( loupe_wasm_env && RUSTFLAGS="$(loupe_wasm_rustflags relaxed)" cargo test --release --target wasm32-unknown-unknown \
-    -p loupe-web --target-dir target/wasm-relaxed --test gemm --test kernels --test browser )
+# Built as dist/relaxed/ is (scripts/build-variants.sh): only loupe-model and the crates above
+# it compile again; every dependency is the plain wasm tests'.
+( loupe_wasm_env && LOUPE_EXPECT_SIMD=relaxed cargo test --release --target wasm32-unknown-unknown -p loupe-web "${LOUPE_RELAXED_ARGS[@]}" \
+    --test gemm --test kernels --test browser )
 
 step "end-to-end test of dist/ in headless Chromium"
 node tests/e2e/e2e.mjs dist

@@ -80,6 +80,23 @@ export class ModelClient {
     return this.call(Command.Info, {});
   }
 
+  /** The registry's analyses: [{name, kind: 'call' | 'job', summary, gradients, phase?}]. */
+  analyses() {
+    return this.call(Command.Analyses, {});
+  }
+
+  /** Any registered analysis by name. onProgress({phase, done, total, partial}) after each
+   *  step of a job (and {phase: 'prepare'} first when the gradient model is being built);
+   *  returning false from it, or aborting `signal`, stops a job, which then resolves with what
+   *  it finished and `stopped: true`. */
+  analysis(name, options = {}, { onProgress, signal } = {}) {
+    if (typeof name !== 'string' || WORKER_COMMANDS.has(name)) {
+      return Promise.reject(new Error(`${JSON.stringify(name)} is not an analysis (see loupe.analyses())`));
+    }
+    if (name === Command.TrainSae) return this.trainSae(options, { onProgress, signal });
+    return this.call(name, signal ? { ...options, signal } : options, { onProgress: steps(onProgress) });
+  }
+
   tokenize({ prompt, prependBos }) {
     return this.call(Command.Tokenize, { prompt, prependBos });
   }
@@ -131,12 +148,7 @@ export class ModelClient {
    *  which then resolves with the passes finished so far and `stopped: true`. */
   attribute(options, { onProgress, signal } = {}) {
     const args = signal ? { ...options, signal } : options;
-    return this.call(Command.Attribute, args, {
-      onProgress: (message) =>
-        message.phase === Phase.Attribute
-          ? onProgress?.({ phase: message.phase, done: message.loaded, total: message.total, partial: message.partial })
-          : void onProgress?.({ phase: message.phase }),
-    });
+    return this.call(Command.Attribute, args, { onProgress: steps(onProgress) });
   }
 
   /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first. */
@@ -309,6 +321,18 @@ export class ModelClient {
       this.hooks.onSaeLost?.('The SAE trained in the page was lost when the model restarted (it lived only in the crashed worker’s memory).');
     }
   }
+}
+
+/** The commands the worker serves itself; every other command is an analysis of the registry. */
+const WORKER_COMMANDS = new Set([Command.Load, Command.Analyses, Command.Info, Command.Tokenize, Command.Generate, Command.SteerGenerate, Command.LoadSae, Command.TokenTexts, Command.Stop, Command.DebugPanic]);
+
+/** A progress hook for a job: {phase, done, total, partial} after each step, whose `false`
+ *  stops it; the `prepare` notice before the gradient model is built cannot stop anything. */
+function steps(onProgress) {
+  return (message) =>
+    message.phase === Phase.Prepare
+      ? void onProgress?.({ phase: message.phase })
+      : onProgress?.({ phase: message.phase, done: message.loaded, total: message.total, partial: message.partial });
 }
 
 /** A progress hook for calls that cannot be stopped: it passes on the phase only and never

@@ -20,6 +20,14 @@
  *       hooks: every TransformerLens hook name, in order (e.g. 'blocks.3.attn.hook_pattern').
  *       threads: the worker pool's size (1 unless the page is cross-origin isolated);
  *       simd: 'relaxed' (fused multiply-add build) or 'simd128', whichever the browser runs.
+ *   loupe.analyses() : Promise<[{name, kind: 'call' | 'job', summary, gradients, phase?}]>
+ *       Every analysis of the registry (crates/interp/src/registry.rs): the named functions
+ *       below are convenience names for these.
+ *   loupe.call(name, request) : Promise<result>
+ *   loupe.start(name, request, {onProgress?, signal?}?) : Promise<result & {stopped}>
+ *       Any analysis by name, with the request and result of its named function below. A job
+ *       reports onProgress({phase, done, total, partial}) after each step; returning false, or
+ *       aborting signal, stops it with what it finished.
  *   loupe.tokenize({prompt, prependBos}) : Promise<[{id, text}]>
  *       text is the token's exact text: leading spaces kept (" Paris"); partial UTF-8 bytes
  *       appear as "\xNN".
@@ -252,6 +260,9 @@ const loupe = {
   ready: null,
   loadInfo: null,
   info: () => client.info(),
+  analyses: () => client.analyses(),
+  call: (name, request) => client.analysis(name, request),
+  start: (name, request, progress) => client.analysis(name, request, progress),
   tokenize: (options) => client.tokenize(options),
   run: (options) => client.run(options),
   generate: (options, onToken) => client.generate(options, onToken),

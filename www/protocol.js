@@ -3,7 +3,13 @@
 // Mirrored once from the Rust side (crates/web): the names here are the wire names there.
 // The page never touches wasm; it only speaks this protocol (STYLE.md, principle 9).
 //
+// Every analysis is a command named by its registry name (crates/interp/src/registry.rs;
+// `{id, command: 'analyses'}` lists them with their kind): a `call` answers once, a `job`
+// posts `{phase, loaded, total, partial}` after each step and resolves with `stopped`. The
+// worker dispatches them generically (Loupe.call / Loupe.start); the other commands are its own.
+//
 // main → worker   {id, command, ...arguments}
+//   {id, command: 'analyses'}                 → [{name, kind: 'call' | 'job', summary, gradients, phase?}]
 //   {id, command: 'load', url, weights: 'quantized' | 'q8' | 'f32'}
 //   {id, command: 'info'}
 //   {id, command: 'tokenize', prompt, prependBos}
@@ -76,6 +82,7 @@
 
 export const Command = Object.freeze({
   Load: 'load',
+  Analyses: 'analyses',
   Info: 'info',
   Tokenize: 'tokenize',
   Run: 'run',
@@ -128,13 +135,10 @@ export const Phase = Object.freeze({
   TrainSae: 'train-sae', // 20 more optimiser steps of an SAE trained on the page's prompts
 });
 
-/** Optimiser steps per call of TrainingSae.step between progress reports (and Stop checks):
- *  the wasm side evaluates explained variance and L0 every 20 steps. */
-export const SAE_TRAIN_STEPS_PER_REPORT = 20;
-
 /** Where a patching sweep swaps in clean activations (the wire names of Rust's PatchSite):
- *  blocks.L.hook_resid_pre / hook_attn_out / hook_mlp_out per position, attn.hook_z per head. */
-export const PATCH_SITES = Object.freeze(['resid_pre', 'attn_out', 'mlp_out', 'head_z']);
+ *  blocks.L.hook_resid_pre / hook_attn_out / hook_mlp_out per position, attn.hook_z per head
+ *  (head_z) or per head and position (head_z_pos). */
+export const PATCH_SITES = Object.freeze(['resid_pre', 'attn_out', 'mlp_out', 'head_z', 'head_z_pos']);
 
 /** Input attribution methods (the wire names of Rust's attribution::Method), cheapest first. */
 export const ATTRIBUTION_METHODS = Object.freeze(['saliency', 'grad_x_input', 'integrated_gradients', 'smoothgrad', 'occlusion']);

@@ -5,7 +5,7 @@
 // `fatal`: after a panic the wasm instance is dead, and since a module built with
 // `--target web` cannot be instantiated twice, the page replaces the whole worker.
 
-import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, SAE_FILES, SAE_TRAIN_STEPS_PER_REPORT, transferables } from './protocol.js';
+import { Command, Status, Phase, WEIGHTS, MODEL_CACHE, SAE_FILES, transferables } from './protocol.js';
 import { relaxedSimd } from './wasm-features.js';
 
 /** @type {import('../loupe-web.js').Loupe | null} */
@@ -87,59 +87,19 @@ async function dispatch(id, command, args) {
   switch (command) {
     case Command.Load:
       return { result: await load(id, args), transfer: [] };
+    case Command.Analyses:
+      loaded();
+      return { result: [...catalogue().values()], transfer: [] };
     case Command.Info:
       return { result: loaded().info(), transfer: [] };
     case Command.Tokenize:
       return { result: loaded().tokenize(String(args.prompt ?? ''), args.prependBos === true), transfer: [] };
-    case Command.Run: {
-      const result = loaded().run(args);
-      return { result, transfer: [...transferables(result)] };
-    }
     case Command.Generate:
       return { result: await generate(id, args), transfer: [] };
-    case Command.LogitLens:
-      return { result: loaded().logitLens(args), transfer: [] };
-    case Command.Dla:
-      return { result: loaded().dla(args), transfer: [] };
-    case Command.DetectHeads:
-      return { result: loaded().detectHeads(args), transfer: [] };
-    case Command.Patch:
-      return { result: await patch(id, args), transfer: [] };
-    case Command.Ablate:
-      return { result: loaded().ablate(args), transfer: [] };
-    case Command.MinimalPair:
-      return { result: loaded().minimalPair(args), transfer: [] };
-    case Command.NeuronView:
-      return { result: loaded().neuronView(args), transfer: [] };
-    case Command.Attribute:
-      return { result: await attribute(id, args), transfer: [] };
-    case Command.Gradient: {
-      const result = gradientModel(id).gradient(args);
-      return { result, transfer: [...transferables(result)] };
-    }
-    case Command.AttributionPatching:
-      return { result: gradientModel(id).attributionPatching(args), transfer: [] };
-    case Command.SteeringDirection:
-      return { result: loaded().steeringDirection(args), transfer: [] };
-    case Command.Steer:
-      return { result: loaded().steer(args), transfer: [] };
     case Command.SteerGenerate:
       return { result: await steerGenerate(id, args), transfer: [] };
     case Command.LoadSae:
       return { result: await loadSae(id, args), transfer: [] };
-    case Command.SaeFeatures:
-      return { result: loaded().saeFeatures(args), transfer: [] };
-    case Command.SaeFeatureInfo:
-      return { result: loaded().saeFeatureInfo(index(args.feature, 'feature'), index(args.topK ?? 10, 'topK')), transfer: [] };
-    case Command.SaeClamp: {
-      if (typeof args.value !== 'number' || !Number.isFinite(args.value)) throw new Error(`saeClamp: value must be a finite number, not ${JSON.stringify(args.value)}`);
-      const positions = Uint32Array.from(args.positions ?? [], (p) => index(p, 'position'));
-      return { result: loaded().saeClamp(index(args.feature, 'feature'), args.value, positions), transfer: [] };
-    }
-    case Command.TrainSae:
-      return { result: await trainSae(id, args), transfer: [] };
-    case Command.TrainProbes:
-      return { result: loaded().trainProbes(args), transfer: [] };
     case Command.TokenTexts:
       return { result: loaded().tokenTexts(Uint32Array.from(args.ids ?? [], (t) => index(t, 'token id'))), transfer: [] };
     case Command.DebugPanic:
@@ -149,7 +109,7 @@ async function dispatch(id, command, args) {
       bindings.debug_panic(String(args.message ?? 'debug panic'));
       throw new Error('debug_panic returned without panicking');
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}`);
+      return analysis(id, command, args);
   }
 }
 
@@ -197,80 +157,45 @@ async function steerGenerate(id, { interventions, ...args }) {
   }
 }
 
-/** One layer per step, posting the result so far after each and yielding between layers so a
- *  `stop` gets in; a stopped sweep resolves with the layers it finished and `stopped: true`. */
-async function patch(id, args) {
-  let sweep = null;
-  try {
-    sweep = loaded().startPatching(args);
-    let more = true;
-    while (more && !stopRequests.has(id)) {
-      more = sweep.step();
-      const partial = sweep.result();
-      self.postMessage({ id, status: Status.Progress, phase: Phase.Patch, loaded: partial.layersDone, total: partial.nLayers, partial });
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-    const result = sweep.result();
-    return { ...result, stopped: result.layersDone < result.nLayers };
-  } finally {
-    sweep?.free();
-    stopRequests.delete(id);
+/** Every analysis of the registry (crates/interp/src/registry.rs), by its wire name: a call
+ *  answers at once; a job runs step by step (a layer, a batch of passes, 20 optimiser steps),
+ *  posting `{phase, loaded: done, total, partial}` after each step and yielding between steps
+ *  so a `stop` gets in. A stopped job resolves with what it finished and `stopped: true`; at
+ *  least one step runs, so there is always something measured. */
+async function analysis(id, name, args) {
+  const m = loaded();
+  const entry = catalogue().get(name);
+  if (!entry) throw new Error(`unknown command ${JSON.stringify(name)}`);
+  if (entry.gradients && !m.hasGradientModel()) {
+    // The first gradient request builds the differentiable f32 copy: say so before it starts.
+    self.postMessage({ id, status: Status.Progress, phase: Phase.Prepare, loaded: 0, total: 0 });
   }
-}
-
-/** One batch of passes per step, posting the result so far after each and yielding between
- *  batches so a `stop` gets in; a stopped attribution resolves with the passes it finished
- *  (`finished: false`) and `stopped: true`. */
-async function attribute(id, args) {
+  if (entry.kind === 'call') {
+    const result = m.call(name, args);
+    return { result, transfer: [...transferables(result)] };
+  }
   let job = null;
   try {
-    job = gradientModel(id).startAttribution(args);
+    job = m.start(name, args);
     let more = true;
-    while (more && !stopRequests.has(id)) {
+    do {
       more = job.step();
-      const partial = job.result();
-      self.postMessage({ id, status: Status.Progress, phase: Phase.Attribute, loaded: partial.done, total: partial.total, partial });
+      const { done, total } = job.progress();
+      self.postMessage({ id, status: Status.Progress, phase: entry.phase, loaded: done, total, partial: job.partial() });
       await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-    const result = job.result();
-    return { ...result, stopped: !result.finished };
+    } while (more && !stopRequests.has(id));
+    return { result: { ...job.finish(), stopped: more }, transfer: [] };
   } finally {
     job?.free();
     stopRequests.delete(id);
   }
 }
 
-/** SAE_TRAIN_STEPS_PER_REPORT optimiser steps per call, posting the progress after each and
- *  yielding between calls so a `stop` gets in. Finished or stopped, the SAE trained so far
- *  becomes the loaded one (a stopped run is still usable): resolves with its cfg, the final
- *  progress and `stopped`. At least one call runs, so there is always a measured point. */
-async function trainSae(id, args) {
-  const m = loaded();
-  let training = null;
-  try {
-    training = m.startSaeTraining(args);
-    let more = true;
-    do {
-      more = training.step(SAE_TRAIN_STEPS_PER_REPORT);
-      const partial = training.progress();
-      self.postMessage({ id, status: Status.Progress, phase: Phase.TrainSae, loaded: partial.step, total: partial.steps, partial });
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    } while (more && !stopRequests.has(id));
-    const { cfg } = m.useTrainedSae(training);
-    const progress = training.progress();
-    return { cfg, progress, stopped: !progress.finished };
-  } finally {
-    training?.free();
-    stopRequests.delete(id);
-  }
-}
-
-/** The model, after telling the page (phase `prepare`) when the call about to be made will
- *  first build the differentiable f32 copy that gradients need. */
-function gradientModel(id) {
-  const m = loaded();
-  if (!m.hasGradientModel()) self.postMessage({ id, status: Status.Progress, phase: Phase.Prepare, loaded: 0, total: 0 });
-  return m;
+/** name → {name, kind, summary, gradients, phase} of every registered analysis. */
+let analyses = null;
+function catalogue() {
+  analyses ??= new Map(bindings.Loupe.analyses().map((entry) => [entry.name, entry]));
+  return analyses;
 }
 
 function loaded() {

@@ -17,7 +17,11 @@ use serde::Serialize;
 const COMMON: [&str; 4] = ["model", "weights", "out", "prompt"];
 
 pub(crate) fn write_json(args: &Args, value: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
+    write_text(args, serde_json::to_string_pretty(value)?)
+}
+
+/// Writes a result to `--out`, or stdout.
+pub(crate) fn write_text(args: &Args, text: String) -> Result<()> {
     match args.optional("out") {
         Some(path) => std::fs::write(path, text).with_context(|| format!("writing {path}")),
         None => {

@@ -1,5 +1,6 @@
 //! `loupe`: the command line over the same core as the browser explorer.
 //!
+//!   loupe analyses | call NAME --model F.gguf --request JSON   (any analysis of the registry)
 //!   loupe capture  --model F.gguf --prompt TEXT --hooks PATTERNS --out OUT.safetensors [--weights f32|quantized]
 //!   loupe generate --model F.gguf --prompt TEXT --max-tokens N [--temperature T --top-p P --seed S]
 //!   loupe hooks    --model F.gguf [--pos N]
@@ -12,6 +13,7 @@
 mod analyses;
 mod args;
 mod bench;
+mod call;
 mod commands;
 mod gradients;
 mod steering;
@@ -19,6 +21,8 @@ mod steering;
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.first().map(|s| s.as_str()) {
+        Some("analyses") => call::analyses(&argv[1..]),
+        Some("call") => call::call(&argv[1..]),
         Some("capture") => commands::capture(&argv[1..]),
         Some("generate") => commands::generate(&argv[1..]),
         Some("hooks") => commands::hooks(&argv[1..]),
@@ -53,6 +57,9 @@ fn main() {
 }
 
 const USAGE: &str = "usage: loupe <command> --model FILE.gguf [--weights quantized|q8|f32] [options]
+  analyses [--json]              list every analysis of the registry (what `loupe call` runs)
+  call NAME --request JSON|@FILE [--sae DIR] [--out F.json] [--tensors F.safetensors]
+                                 any analysis by name with the page's request (loupe.call)
   capture  --prompt TEXT --hooks PATTERNS --out OUT.safetensors [--weights f32|quantized] [--prepend-bos]
   generate --prompt TEXT --max-tokens N [--temperature T] [--top-p P] [--seed S] [--weights W]
   hooks    [--pos N]             list every hook name with its shape

@@ -189,3 +189,41 @@ fn steering_sae_and_probe_commands_write_what_they_say() {
     assert_one_line_error(&loupe(&["steer", "--model", m, "--prompt", film, "--layers", "40", "--direction", dir_path.to_str().expect("utf8")]), "layer 40 out of range");
     assert_one_line_error(&loupe(&["sae", "--model", m, "--sae", "/nonexistent", "--prompt", film]), "reading /nonexistent/cfg.json");
 }
+
+#[test]
+fn call_runs_any_registered_analysis_with_the_pages_request() {
+    let m = model();
+    let m = m.to_str().expect("utf8");
+    let list = loupe(&["analyses", "--json"]);
+    assert!(list.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json list");
+    let names: Vec<&str> = list.as_array().expect("array").iter().map(|e| e["name"].as_str().expect("name")).collect();
+    assert!(names.contains(&"neuronView") && names.contains(&"patch"), "{names:?}");
+
+    // The generic entry gives exactly what the named subcommand gives (one implementation).
+    let prompt = "The Eiffel Tower is located in the city of";
+    let request = serde_json::json!({ "prompt": prompt, "layer": 3, "neuron": 7 }).to_string();
+    let called = loupe(&["call", "neuronView", "--model", m, "--request", &request]);
+    assert!(called.status.success(), "{}", String::from_utf8_lossy(&called.stderr));
+    let named = loupe(&["neuron", "--model", m, "--prompt", prompt, "--layer", "3", "--neuron", "7"]);
+    assert!(named.status.success(), "{}", String::from_utf8_lossy(&named.stderr));
+    let called: serde_json::Value = serde_json::from_slice(&called.stdout).expect("json");
+    let named: serde_json::Value = serde_json::from_slice(&named.stdout).expect("json");
+    assert_eq!(called, named);
+    assert_eq!(called["activations"].as_array().map(Vec::len), Some(10));
+
+    // A stepped job runs to its end.
+    let request = serde_json::json!({ "clean": "When Mary and John went to the store, John gave a drink to",
+        "corrupted": "When Mary and John went to the store, Mary gave a drink to",
+        "metric": { "type": "logit_diff", "token": " Mary", "minus": " John" }, "site": "resid_pre" });
+    let path = tmp("patch-request.json");
+    std::fs::write(&path, request.to_string()).expect("written");
+    let out = loupe(&["call", "patch", "--model", m, "--request", &format!("@{}", path.display())]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let patch: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(patch["layersDone"], patch["nLayers"]);
+
+    assert_one_line_error(&loupe(&["call", "noSuch", "--model", m]), "unknown analysis 'noSuch'");
+    assert_one_line_error(&loupe(&["call", "neuronView", "--model", m, "--request", "{\"prompt\":"]), "not valid JSON");
+    assert_one_line_error(&loupe(&["call", "neuronView", "--model", m, "--request", "{\"prompt\":\"a\"}"]), "bad request for neuronView");
+}

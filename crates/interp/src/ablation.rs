@@ -6,7 +6,7 @@
 
 use crate::capture::Capture;
 use crate::intervention::{Intervention, InterventionOp};
-use crate::lens::log_softmax;
+use crate::numerics::{kl_divergence, log_softmax};
 use crate::metric::Metric;
 use crate::run::{run_prompt, tokenize_checked, RunRequest};
 use crate::TopToken;
@@ -147,6 +147,16 @@ pub fn ablate(model: &Llama, tok: &LoupeTokenizer, req: &AblateRequest, max_toke
 }
 
 /// KL(p ‖ q) = Σ p (log p − log q), from log-probabilities `[vocab]`.
-pub fn kl_divergence(log_p: &Tensor, log_q: &Tensor) -> Result<f32> {
-    Ok((log_p.exp()? * (log_p - log_q)?)?.sum_all()?.to_scalar::<f32>()?)
+
+/// Ablates a head, an MLP or a neuron (zero, mean, resample): the effect on a metric and the distribution.
+pub struct Ablate;
+
+impl crate::registry::Analysis for Ablate {
+    const NAME: &'static str = "ablate";
+    const SUMMARY: &'static str = "Ablates a head, an MLP or a neuron (zero, mean, resample): the effect on a metric and the distribution.";
+    type Request = AblateRequest;
+    type Output = AblateResult;
+    fn run(s: &crate::session::Session, req: &AblateRequest) -> Result<AblateResult> {
+        ablate(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
 }

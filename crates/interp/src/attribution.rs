@@ -408,3 +408,33 @@ fn occlusion_per_token(deltas: &[Option<f32>], pos: usize, window: usize) -> Vec
         })
         .collect()
 }
+
+/// Input attribution as a registered job: one batch of passes per step.
+pub struct Attribute;
+
+impl crate::registry::Stepped for Attribute {
+    const NAME: &'static str = "attribute";
+    const SUMMARY: &'static str = "Input attribution per token: saliency, gradient × input, Integrated Gradients, SmoothGrad, occlusion.";
+    const GRADIENTS: bool = true;
+    const PHASE: &'static str = "attribute";
+    type Request = AttributeRequest;
+    type Job = AttributionJob;
+    type Partial = Attribution;
+    type Output = Attribution;
+    fn start(s: &crate::session::Session, req: &AttributeRequest) -> Result<AttributionJob> {
+        AttributionJob::start(&*s.gradient_model()?, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+    fn step(s: &crate::session::Session, job: &mut AttributionJob) -> Result<bool> {
+        job.step(&*s.gradient_model()?)
+    }
+    fn progress(job: &AttributionJob) -> crate::registry::Progress {
+        let (done, total) = job.progress();
+        crate::registry::Progress { done, total }
+    }
+    fn partial(_: &crate::session::Session, job: &AttributionJob) -> Result<Attribution> {
+        job.result()
+    }
+    fn finish(_: &crate::session::Session, job: &AttributionJob) -> Result<Attribution> {
+        job.result()
+    }
+}

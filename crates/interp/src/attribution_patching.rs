@@ -104,3 +104,17 @@ fn estimate(clean: &ActivationCache, corrupted: &ActivationCache, grads: &Activa
     };
     Ok((per / scale as f64)?.to_vec1()?)
 }
+
+/// Attribution patching: the gradient estimate of every activation-patching result at once.
+pub struct AttributionPatching;
+
+impl crate::registry::Analysis for AttributionPatching {
+    const NAME: &'static str = "attributionPatching";
+    const SUMMARY: &'static str = "Attribution patching: the gradient estimate of every activation-patching result at once.";
+    const GRADIENTS: bool = true;
+    type Request = AttributionPatchRequest;
+    type Output = AttributionPatchResult;
+    fn run(s: &crate::session::Session, req: &AttributionPatchRequest) -> Result<AttributionPatchResult> {
+        attribution_patching(&*s.gradient_model()?, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+}

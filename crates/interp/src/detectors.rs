@@ -86,3 +86,16 @@ fn patterns(model: &Llama, ids: &[u32]) -> Result<Vec<Vec<f32>>> {
     model.forward(&Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
     capture.cache.entries.iter().map(|(_, t)| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect()
 }
+
+/// Previous-token, duplicate-token and induction scores of every head.
+pub struct DetectHeads;
+
+impl crate::registry::Analysis for DetectHeads {
+    const NAME: &'static str = "detectHeads";
+    const SUMMARY: &'static str = "Previous-token, duplicate-token and induction scores of every head.";
+    type Request = DetectRequest;
+    type Output = DetectResult;
+    fn run(s: &crate::session::Session, req: &DetectRequest) -> Result<DetectResult> {
+        detect_heads(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+}

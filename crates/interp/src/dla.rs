@@ -109,3 +109,16 @@ pub fn direct_logit_attribution(model: &Llama, tok: &LoupeTokenizer, req: &DlaRe
         mlp,
     })
 }
+
+/// Direct logit attribution: each head's and MLP's direct contribution to a logit (difference).
+pub struct Dla;
+
+impl crate::registry::Analysis for Dla {
+    const NAME: &'static str = "dla";
+    const SUMMARY: &'static str = "Direct logit attribution: each head's and MLP's direct contribution to a logit (difference).";
+    type Request = DlaRequest;
+    type Output = DlaResult;
+    fn run(s: &crate::session::Session, req: &DlaRequest) -> Result<DlaResult> {
+        direct_logit_attribution(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+}

@@ -192,11 +192,13 @@ pub struct GradientRequest {
     pub prepend_bos: bool,
 }
 
+#[derive(Serialize)]
 pub struct GradientOutput {
     pub tokens: Vec<TokenInfo>,
     pub target: ResolvedTarget,
     pub value: f32,
     /// ∂target/∂activation, `[1, …]` in each hook's own layout.
+    #[serde(skip)]
     pub grads: ActivationCache,
 }
 
@@ -213,4 +215,22 @@ pub fn gradient(model: &Llama, tok: &LoupeTokenizer, req: &GradientRequest, max_
     let values = target.value(&logits)?;
     let grads = taps.backward(&values)?;
     Ok(GradientOutput { tokens: tok.token_infos(&ids), value: values.to_vec1::<f32>()?[0], target, grads })
+}
+
+/// The gradient of a target (logit, log-prob, logit difference) with respect to hooked activations.
+pub struct Gradient;
+
+impl crate::registry::Analysis for Gradient {
+    const NAME: &'static str = "gradient";
+    const SUMMARY: &'static str = "The gradient of a target (logit, log-prob, logit difference) with respect to hooked activations.";
+    const GRADIENTS: bool = true;
+    type Request = GradientRequest;
+    type Output = GradientOutput;
+    fn run(s: &crate::session::Session, req: &GradientRequest) -> Result<GradientOutput> {
+        gradient(&*s.gradient_model()?, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+
+    fn tensors(out: &GradientOutput) -> Vec<(&'static str, &ActivationCache)> {
+        vec![("grads", &out.grads)]
+    }
 }

@@ -5,8 +5,8 @@
 use crate::capture::Capture;
 use crate::run::tokenize_checked;
 use crate::target::TokenRef;
-use crate::TopToken;
-use candle_core::{Device, Tensor, D};
+use crate::numerics::{log_softmax, TopToken};
+use candle_core::{Device, Tensor};
 use loupe_model::{BlockSite, HookPoint, Llama, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
@@ -71,13 +71,6 @@ fn missing(point: HookPoint) -> loupe_model::LoupeError {
     loupe_model::LoupeError::BadInput(format!("{point} was not captured"))
 }
 
-pub(crate) fn log_softmax(logits: &Tensor) -> Result<Tensor> {
-    let max = logits.max_keepdim(D::Minus1)?;
-    let shifted = logits.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    Ok(shifted.broadcast_sub(&lse)?)
-}
-
 fn cell(tok: &LoupeTokenizer, logp: &[f32], k: usize, target: Option<u32>) -> LensCell {
     let mut order: Vec<usize> = (0..logp.len()).collect();
     let k = k.min(order.len());
@@ -91,5 +84,18 @@ fn cell(tok: &LoupeTokenizer, logp: &[f32], k: usize, target: Option<u32>) -> Le
             .collect(),
         target_logprob: target.map(|t| logp[t as usize]),
         target_rank: target.map(|t| logp.iter().filter(|&&x| x > logp[t as usize]).count() as u32),
+    }
+}
+
+/// Logit lens: each layer's residual stream read through the final norm and the unembedding.
+pub struct LogitLens;
+
+impl crate::registry::Analysis for LogitLens {
+    const NAME: &'static str = "logitLens";
+    const SUMMARY: &'static str = "Logit lens: each layer's residual stream read through the final norm and the unembedding.";
+    type Request = LensRequest;
+    type Output = LensResult;
+    fn run(s: &crate::session::Session, req: &LensRequest) -> Result<LensResult> {
+        logit_lens(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
     }
 }

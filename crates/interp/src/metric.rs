@@ -1,7 +1,7 @@
 //! The scalar a causal experiment measures at the last position: a logit difference
 //! (the usual choice: it ignores everything the two tokens share) or one token's log-prob.
 
-use crate::lens::log_softmax;
+use crate::numerics::log_softmax;
 use crate::target::TokenRef;
 use candle_core::{IndexOp, Tensor};
 use loupe_model::{LoupeError, LoupeTokenizer, Result};

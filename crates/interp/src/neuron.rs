@@ -65,3 +65,16 @@ pub(crate) fn direct_token_effects(model: &Llama, tok: &LoupeTokenizer, directio
     let pick = |i: &usize| TopToken { token: tok.token_text(*i as u32), id: *i as u32, prob: effect[*i] };
     Ok((order.iter().take(k).map(pick).collect(), order.iter().rev().take(k).map(pick).collect()))
 }
+
+/// One MLP neuron: its activation over the prompt and the tokens it promotes and suppresses.
+pub struct NeuronView;
+
+impl crate::registry::Analysis for NeuronView {
+    const NAME: &'static str = "neuronView";
+    const SUMMARY: &'static str = "One MLP neuron: its activation over the prompt and the tokens it promotes and suppresses.";
+    type Request = NeuronRequest;
+    type Output = NeuronResult;
+    fn run(s: &crate::session::Session, req: &NeuronRequest) -> Result<NeuronResult> {
+        neuron_view(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+}

@@ -2,11 +2,9 @@
 //! next-token distributions, the tokens whose probability moved most, the KL divergence, and
 //! where in depth their last-position residual streams part ways.
 
-use crate::ablation::kl_divergence;
 use crate::capture::Capture;
-use crate::lens::log_softmax;
 use crate::run::tokenize_checked;
-use crate::run::distribution_shift;
+use crate::numerics::{distribution_shift, kl_divergence, log_softmax};
 use crate::TopToken;
 use candle_core::{Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
@@ -77,4 +75,17 @@ pub fn minimal_pair(model: &Llama, tok: &LoupeTokenizer, req: &PairRequest, max_
         rel_diff,
         cosine,
     })
+}
+
+/// Minimal pair: two prompts' next-token distributions and residual streams compared.
+pub struct MinimalPair;
+
+impl crate::registry::Analysis for MinimalPair {
+    const NAME: &'static str = "minimalPair";
+    const SUMMARY: &'static str = "Minimal pair: two prompts' next-token distributions and residual streams compared.";
+    type Request = PairRequest;
+    type Output = PairResult;
+    fn run(s: &crate::session::Session, req: &PairRequest) -> Result<PairResult> {
+        minimal_pair(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
 }

@@ -256,3 +256,32 @@ impl Hooks for OneHotPatch {
         point == self.point
     }
 }
+
+/// Activation patching as a registered job: one layer per step.
+pub struct Patch;
+
+impl crate::registry::Stepped for Patch {
+    const NAME: &'static str = "patch";
+    const SUMMARY: &'static str = "Activation patching: clean activations patched into the corrupted run, site by site, one layer per step.";
+    const PHASE: &'static str = "patch";
+    type Request = PatchRequest;
+    type Job = PatchSweep;
+    type Partial = PatchResult;
+    type Output = PatchResult;
+    fn start(s: &crate::session::Session, req: &PatchRequest) -> Result<PatchSweep> {
+        PatchSweep::start(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+    fn step(s: &crate::session::Session, job: &mut PatchSweep) -> Result<bool> {
+        job.step(&s.model)
+    }
+    fn progress(job: &PatchSweep) -> crate::registry::Progress {
+        let r = job.result();
+        crate::registry::Progress { done: r.layers_done, total: r.n_layers }
+    }
+    fn partial(_: &crate::session::Session, job: &PatchSweep) -> Result<PatchResult> {
+        Ok(job.result())
+    }
+    fn finish(_: &crate::session::Session, job: &PatchSweep) -> Result<PatchResult> {
+        Ok(job.result())
+    }
+}

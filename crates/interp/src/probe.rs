@@ -255,3 +255,16 @@ mod tests {
         assert_eq!(t, held_out(8, 4, 0.25, 1));
     }
 }
+
+/// Linear probes per layer with held-out accuracy, and each layer's mass-mean direction.
+pub struct TrainProbes;
+
+impl crate::registry::Analysis for TrainProbes {
+    const NAME: &'static str = "trainProbes";
+    const SUMMARY: &'static str = "Linear probes per layer with held-out accuracy, and each layer's mass-mean direction.";
+    type Request = ProbeRequest;
+    type Output = ProbeResult;
+    fn run(s: &crate::session::Session, req: &ProbeRequest) -> Result<ProbeResult> {
+        train_probes(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+}

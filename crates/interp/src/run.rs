@@ -1,6 +1,7 @@
 //! The two requests every front end makes — run a prompt (top-k + captured activations) and
 //! generate a continuation — shared by the CLI and the browser so both give the same numbers.
 
+pub use crate::numerics::{top_k, TopToken};
 use crate::{resolve_patterns, ActivationCache, Capture, Chain, Intervention, Interventions};
 use candle_core::{Device, Tensor};
 use loupe_model::sampling::SamplingParams;
@@ -28,54 +29,16 @@ fn default_top_k() -> usize {
     10
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TopToken {
-    pub token: String,
-    pub id: u32,
-    pub prob: f32,
-}
-
-/// The `k` token ids with the highest `score`, each reported with `value` (ties by id).
-pub(crate) fn ranked_tokens(
-    tok: &LoupeTokenizer,
-    vocab: usize,
-    k: usize,
-    score: impl Fn(usize) -> f32,
-    value: impl Fn(usize) -> f32,
-) -> Vec<TopToken> {
-    let mut order: Vec<usize> = (0..vocab).collect();
-    order.sort_by(|&x, &y| score(y).total_cmp(&score(x)).then(x.cmp(&y)));
-    order.into_iter().take(k).map(|i| TopToken { token: tok.token_text(i as u32), id: i as u32, prob: value(i) }).collect()
-}
-
-/// How a next-token distribution moved from `a` to `b` (log-probs `[vocab]`): each side's
-/// top `k`, and the tokens whose probability rose / fell most (`prob` = p_b − p_a).
-pub(crate) struct Shift {
-    pub top_a: Vec<TopToken>,
-    pub top_b: Vec<TopToken>,
-    pub rose: Vec<TopToken>,
-    pub fell: Vec<TopToken>,
-}
-
-pub(crate) fn distribution_shift(tok: &LoupeTokenizer, log_a: &Tensor, log_b: &Tensor, k: usize) -> Result<Shift> {
-    let pa: Vec<f32> = log_a.exp()?.to_vec1()?;
-    let pb: Vec<f32> = log_b.exp()?.to_vec1()?;
-    let ranked = |score: &dyn Fn(usize) -> f32, value: &dyn Fn(usize) -> f32| ranked_tokens(tok, pa.len(), k, score, value);
-    Ok(Shift {
-        top_a: ranked(&|i| pa[i], &|i| pa[i]),
-        top_b: ranked(&|i| pb[i], &|i| pb[i]),
-        rose: ranked(&|i| pb[i] - pa[i], &|i| pb[i] - pa[i]),
-        fell: ranked(&|i| pa[i] - pb[i], &|i| pb[i] - pa[i]),
-    })
-}
-
+#[derive(Serialize)]
 pub struct RunOutput {
     pub tokens: Vec<TokenInfo>,
     /// Top-k next tokens at the last position.
     pub top: Vec<TopToken>,
     /// `[1, pos, vocab]` when all logits were asked for (or `ln_final` is hooked),
     /// else `[1, 1, vocab]`, the last position's: see [`RunOutput::last_logits`].
+    #[serde(skip)]
     pub logits: Tensor,
+    #[serde(skip)]
     pub cache: ActivationCache,
 }
 
@@ -125,18 +88,6 @@ pub fn run_prompt(model: &Llama, tok: &LoupeTokenizer, req: &RunRequest, max_tok
     let out = RunOutput { tokens: tok.token_infos(&ids), top: Vec::new(), logits, cache: hooks.1.cache };
     let top = top_k(tok, &out.last_logits()?.squeeze(0)?, req.top_k)?;
     Ok(RunOutput { top, ..out })
-}
-
-/// The `k` most probable tokens of one position's logits `[vocab]`.
-pub fn top_k(tok: &LoupeTokenizer, logits: &Tensor, k: usize) -> Result<Vec<TopToken>> {
-    let probs: Vec<f32> = crate::lens::log_softmax(logits)?.exp()?.to_vec1()?;
-    let mut order: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
-    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(order
-        .into_iter()
-        .take(k)
-        .map(|(id, prob)| TopToken { token: tok.token_text(id as u32), id: id as u32, prob })
-        .collect())
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -213,4 +164,21 @@ pub fn generate_text(
         }
     }
     Ok(out)
+}
+
+/// Runs a prompt: its tokens, the top next tokens, and the captured activations.
+pub struct Run;
+
+impl crate::registry::Analysis for Run {
+    const NAME: &'static str = "run";
+    const SUMMARY: &'static str = "Runs a prompt: its tokens, the top next tokens, and the captured activations.";
+    type Request = RunRequest;
+    type Output = RunOutput;
+    fn run(s: &crate::session::Session, req: &RunRequest) -> Result<RunOutput> {
+        run_prompt(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+
+    fn tensors(out: &RunOutput) -> Vec<(&'static str, &ActivationCache)> {
+        vec![("activations", &out.cache)]
+    }
 }

@@ -244,3 +244,68 @@ pub fn feature_info(model: &Llama, tok: &LoupeTokenizer, sae: &Sae, i: usize, k:
     let (promoted, suppressed) = crate::neuron::direct_token_effects(model, tok, &row, k)?;
     Ok(FeatureInfo { feature: i, decoder_norm: row.sqr()?.sum_all()?.sqrt()?.to_scalar()?, promoted, suppressed, decoder: row.to_vec1()? })
 }
+
+/// The loaded SAE's features on each token of a prompt, and its reconstruction error.
+pub struct SaeFeatures;
+
+impl crate::registry::Analysis for SaeFeatures {
+    const NAME: &'static str = "saeFeatures";
+    const SUMMARY: &'static str = "The loaded SAE's features on each token of a prompt, and its reconstruction error.";
+    type Request = FeaturesRequest;
+    type Output = FeaturesResult;
+    fn run(s: &crate::session::Session, req: &FeaturesRequest) -> Result<FeaturesResult> {
+        Ok(sae_features(&s.model, &s.tok, &*s.sae()?, req, s.limits.max_prompt_tokens)?.0)
+    }
+}
+
+/// What one SAE feature writes: its decoder direction read through the unembedding.
+pub struct SaeFeatureInfo;
+
+impl crate::registry::Analysis for SaeFeatureInfo {
+    const NAME: &'static str = "saeFeatureInfo";
+    const SUMMARY: &'static str = "What one SAE feature writes: its decoder direction read through the unembedding.";
+    type Request = FeatureInfoRequest;
+    type Output = FeatureInfo;
+    fn run(s: &crate::session::Session, req: &FeatureInfoRequest) -> Result<FeatureInfo> {
+        feature_info(&s.model, &s.tok, &*s.sae()?, req.feature, req.top_k)
+    }
+}
+
+/// The intervention that clamps an SAE feature to a value (at chosen positions or all).
+pub struct SaeClamp;
+
+impl crate::registry::Analysis for SaeClamp {
+    const NAME: &'static str = "saeClamp";
+    const SUMMARY: &'static str = "The intervention that clamps an SAE feature to a value (at chosen positions or all).";
+    type Request = ClampRequest;
+    type Output = Intervention;
+    fn run(s: &crate::session::Session, req: &ClampRequest) -> Result<Intervention> {
+        if !req.value.is_finite() {
+            return Err(LoupeError::BadInput(format!("saeClamp: the value must be a finite number, not {}", req.value)));
+        }
+        let positions = (!req.positions.is_empty()).then(|| req.positions.clone());
+        s.sae()?.clamp_intervention(req.feature, req.value, positions)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureInfoRequest {
+    pub feature: usize,
+    #[serde(default = "default_info_top_k")]
+    pub top_k: usize,
+}
+
+fn default_info_top_k() -> usize {
+    10
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClampRequest {
+    pub feature: usize,
+    pub value: f32,
+    /// Token positions to clamp at; empty: every position.
+    #[serde(default)]
+    pub positions: Vec<usize>,
+}

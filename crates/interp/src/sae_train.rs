@@ -205,3 +205,45 @@ impl SaeTraining {
         Sae::from_parts(self.cfg.clone(), w_enc, b_enc, w_dec, b_dec, None)
     }
 }
+
+/// Optimiser steps per `step` of the registered job, between progress reports and Stop
+/// checks (explained variance and L0 are evaluated every `EVAL_EVERY` steps).
+pub const STEPS_PER_REPORT: usize = 20;
+
+/// What SAE training resolves with: the trained SAE's config (it is now the loaded one)
+/// and the final progress.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainedSae {
+    pub cfg: SaeConfig,
+    pub progress: SaeTrainProgress,
+}
+
+/// SAE training as a registered job; finished or stopped, the SAE trained so far becomes
+/// the session's loaded SAE.
+pub struct TrainSae;
+
+impl crate::registry::Stepped for TrainSae {
+    const NAME: &'static str = "trainSae";
+    const SUMMARY: &'static str = "Trains a small SAE on your prompts' activations, then makes it the loaded SAE.";
+    const PHASE: &'static str = "train-sae";
+    type Request = SaeTrainRequest;
+    type Job = SaeTraining;
+    type Partial = SaeTrainProgress;
+    type Output = TrainedSae;
+    fn start(s: &crate::session::Session, req: &SaeTrainRequest) -> Result<SaeTraining> {
+        SaeTraining::start(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+    fn step(_: &crate::session::Session, job: &mut SaeTraining) -> Result<bool> {
+        job.step(STEPS_PER_REPORT)
+    }
+    fn progress(job: &SaeTraining) -> crate::registry::Progress {
+        crate::registry::Progress { done: job.step, total: job.steps }
+    }
+    fn partial(_: &crate::session::Session, job: &SaeTraining) -> Result<SaeTrainProgress> {
+        job.progress()
+    }
+    fn finish(s: &crate::session::Session, job: &SaeTraining) -> Result<TrainedSae> {
+        let sae = s.set_sae(job.sae()?);
+        Ok(TrainedSae { cfg: sae.cfg.clone(), progress: job.progress()? })
+    }
+}

@@ -16,12 +16,10 @@
 //! A steering becomes ordinary `Intervention`s, so it runs in `run`, `generate` and anywhere
 //! interventions do, and can be saved or shared as JSON.
 
-use crate::ablation::kl_divergence;
 use crate::capture::capture_one;
 use crate::intervention::{Intervention, InterventionOp, Interventions};
-use crate::lens::log_softmax;
 use crate::run::tokenize_checked;
-use crate::run::distribution_shift;
+use crate::numerics::{distribution_shift, kl_divergence, log_softmax};
 use crate::TopToken;
 use candle_core::{Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
@@ -224,4 +222,30 @@ pub fn steer(model: &Llama, tok: &LoupeTokenizer, req: &SteerRequest, max_tokens
         interventions,
         typical_norms,
     })
+}
+
+/// A contrastive steering direction (mean difference of the residual stream, CAA).
+pub struct SteeringDirection;
+
+impl crate::registry::Analysis for SteeringDirection {
+    const NAME: &'static str = "steeringDirection";
+    const SUMMARY: &'static str = "A contrastive steering direction (mean difference of the residual stream, CAA).";
+    type Request = DirectionRequest;
+    type Output = Direction;
+    fn run(s: &crate::session::Session, req: &DirectionRequest) -> Result<Direction> {
+        contrastive_direction(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+}
+
+/// A steering's effect on the next token: top tokens with and without it, and their KL.
+pub struct Steer;
+
+impl crate::registry::Analysis for Steer {
+    const NAME: &'static str = "steer";
+    const SUMMARY: &'static str = "A steering's effect on the next token: top tokens with and without it, and their KL.";
+    type Request = SteerRequest;
+    type Output = SteerResult;
+    fn run(s: &crate::session::Session, req: &SteerRequest) -> Result<SteerResult> {
+        steer(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
 }

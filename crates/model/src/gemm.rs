@@ -31,6 +31,10 @@ use crate::error::{bad_input, Result};
 use crate::parallel;
 use candle_core::{Device, Storage, Tensor};
 
+/// Whether these kernels were built with relaxed SIMD (the `relaxed` builds enable it for
+/// this crate alone: scripts/env.sh, LOUPE_RELAXED_ARGS).
+pub const RELAXED_SIMD: bool = cfg!(target_feature = "relaxed-simd");
+
 /// Below this many rows (decoding), `x·Wᵀ` stays candle's: with one row a product is bound
 /// by reading W once, and the two were within run-to-run noise of each other (8192×576:
 /// candle's 1.0–1.1 ms, ours 0.7–1.8 ms in tests/gemm_speed.rs of loupe-web), so the decode

@@ -28,7 +28,7 @@ fn request(json: &str) -> JsValue {
 fn run_returns_float32_arrays_with_transformerlens_shapes() {
     let m = tiny();
     let out = m
-        .run(request(r#"{"prompt":"abc","capture":["blocks.*.attn.hook_pattern","hook_embed"],"topK":3}"#))
+        .call("run", request(r#"{"prompt":"abc","capture":["blocks.*.attn.hook_pattern","hook_embed"],"topK":3}"#))
         .map_err(JsValue::from)
         .expect("run");
     let tokens = Array::from(&get(&out, "tokens"));
@@ -68,7 +68,7 @@ fn bad_input_becomes_error_messages() {
         (r#"{"prompt":"a","capture":["blocks.9.*"]}"#, "no hook matches"),
         (r#"{"prompt":"a","topK":"ten"}"#, "bad request"),
     ] {
-        let err = m.run(request(req)).err().expect("rejected");
+        let err = m.call("run", request(req)).err().expect("rejected");
         let msg = get(&JsValue::from(err), "message").as_string().expect("message");
         assert!(msg.contains(needle), "{req}: {msg}");
     }
@@ -97,9 +97,10 @@ fn gradients_run_in_wasm_and_integrated_gradients_are_complete() {
     let m = tiny();
     assert!(!m.has_gradient_model());
     let mut job = m
-        .start_attribution(request(
-            r#"{"prompt":"abcab","target":{"type":"logprob","token":1},"method":"integrated_gradients","params":{"steps":64,"batch":16,"baseline":{"type":"token","token":2}}}"#,
-        ))
+        .start(
+            "attribute",
+            request(r#"{"prompt":"abcab","target":{"type":"logprob","token":1},"method":"integrated_gradients","params":{"steps":64,"batch":16,"baseline":{"type":"token","token":2}}}"#),
+        )
         .map_err(JsValue::from)
         .expect("start");
     assert!(m.has_gradient_model());
@@ -108,7 +109,9 @@ fn gradients_run_in_wasm_and_integrated_gradients_are_complete() {
         steps += 1;
     }
     assert!(steps >= 4, "batches of 16 make several steps: {steps}");
-    let out = job.result().map_err(JsValue::from).expect("result");
+    let progress = job.progress().map_err(JsValue::from).expect("progress");
+    assert_eq!(get(&progress, "done").as_f64(), get(&progress, "total").as_f64());
+    let out = job.finish().map_err(JsValue::from).expect("finish");
     let ig = get(&out, "integratedGradients");
     let err = get(&ig, "completenessError").as_f64().expect("error");
     let signed: Vec<f64> = Array::from(&get(&out, "signed")).iter().map(|v| v.as_f64().expect("n")).collect();
@@ -121,9 +124,33 @@ fn gradients_run_in_wasm_and_integrated_gradients_are_complete() {
     assert_eq!(get(&out, "finished").as_bool(), Some(true));
 
     let err = m
-        .start_attribution(request(r#"{"prompt":"ab","target":{"type":"logit_diff","token":1},"method":"saliency"}"#))
+        .start("attribute", request(r#"{"prompt":"ab","target":{"type":"logit_diff","token":1},"method":"saliency"}"#))
         .err()
         .expect("rejected");
     let msg = get(&JsValue::from(err), "message").as_string().expect("message");
     assert!(msg.contains("needs a second token"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn the_registry_lists_and_dispatches_every_analysis_by_name() {
+    let list = Array::from(&Loupe::analyses().map_err(JsValue::from).expect("analyses"));
+    let names: Vec<String> = list.iter().map(|e| get(&e, "name").as_string().expect("name")).collect();
+    for needed in ["run", "logitLens", "attribute", "patch", "trainSae"] {
+        assert!(names.iter().any(|n| n == needed), "{needed} missing from {names:?}");
+    }
+    let patch = list.iter().find(|e| get(e, "name").as_string().as_deref() == Some("patch")).expect("patch");
+    assert_eq!(get(&patch, "kind").as_string().as_deref(), Some("job"));
+
+    let m = tiny();
+    let lens = m.call("logitLens", request(r#"{"prompt":"abc"}"#)).map_err(JsValue::from).expect("logit lens");
+    let rows = Array::from(&get(&lens, "rows"));
+    assert_eq!(rows.length(), 3, "two blocks: two resid_pre rows and the last resid_post");
+    let err = m.call("noSuchAnalysis", request("{}")).err().expect("rejected");
+    let msg = get(&JsValue::from(err), "message").as_string().expect("message");
+    assert!(msg.contains("noSuchAnalysis") && msg.contains("logitLens"), "{msg}");
+    // A job's name is not a call's and vice versa: each says which entry point to use.
+    let err = m.call("patch", request("{}")).err().expect("rejected");
+    let msg = get(&JsValue::from(err), "message").as_string().expect("message");
+    assert!(msg.contains("loupe.start"), "{msg}");
+    assert!(m.start("run", request(r#"{"prompt":"a"}"#)).is_err());
 }

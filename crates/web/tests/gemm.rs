@@ -55,3 +55,13 @@ fn both_products_equal_candles_matmul() {
         assert!(err < 1e-5, "g·W {m}×{k}×{n}: {err} of the largest value from candle's");
     }
 }
+
+/// scripts/test.sh builds these tests twice, plain and as dist/relaxed/ is built, and says
+/// which through LOUPE_EXPECT_SIMD: the kernels must be the ones that build ships.
+#[wasm_bindgen_test]
+fn the_kernels_are_the_builds_own() {
+    if let Some(expected) = option_env!("LOUPE_EXPECT_SIMD") {
+        let got = if loupe_model::gemm::RELAXED_SIMD { "relaxed" } else { "simd128" };
+        assert_eq!(got, expected);
+    }
+}
