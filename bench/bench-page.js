@@ -110,7 +110,9 @@ self.runBench = async ({ mode, reps, gen, modelUrl, threads = false, simd = 'aut
       metric: { type: 'logit_diff', token: ' Mary', minus: ' John' },
       site,
     });
-    while (p.step()) {}
+    while (p.step()) {
+      // one layer per step
+    }
     p.free();
     return (performance.now() - t0) / 1e3;
   };
@@ -158,7 +160,9 @@ self.runAttributionBench = async ({ modelUrl, threads = false, simd = 'auto' }) 
   const run = (method, params) => {
     const t0 = performance.now();
     const job = m.start('attribute', { prompt: ATTRIBUTION_PROMPT, target, method, params });
-    while (job.step()) {}
+    while (job.step()) {
+      // one batch of passes per step
+    }
     const result = job.finish();
     job.free();
     return { s: (performance.now() - t0) / 1e3, passes: result.passes };

@@ -105,7 +105,7 @@ let wasmSteering = null;
 let wasmCeiling = null;
 // ── References (issue 3): --onnx [PATH], --stock; see bench/references.mjs ──
 const referencesAsked = referenceOptions(process.argv);
-let references = null;
+let references;
 // ── end references ──
 // --busy: the spinning processes run from here to the end of the wasm runs.
 const busyProcesses = Array.from({ length: busy }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));

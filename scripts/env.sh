@@ -7,16 +7,19 @@ export PATH="$TC/bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 
 # Call before any wasm build (cargo/trunk/wasm-bindgen-test); native builds must not.
+# build-std builds `test` too, for builds as for tests: cargo makes every crate depend on each
+# std crate it builds, so with `test` only in test builds (its default) `cargo test` and
+# `trunk build` compiled every dependency twice (3 min on a clean clone); this way they share.
 loupe_wasm_env() {
   export RUSTUP_TOOLCHAIN=nightly
   export CARGO_UNSTABLE_PROFILE_RUSTFLAGS=true  # LOUPE_RELAXED_ARGS
   case "$(cat "$TC/wasm-mode" 2>/dev/null)" in
-    rustup) export CARGO_UNSTABLE_BUILD_STD=std,panic_abort ;;
+    rustup) export CARGO_UNSTABLE_BUILD_STD=std,panic_abort,test ;;
     debian)
       local D="$TC/debian"
       export LD_LIBRARY_PATH="$D/usr/lib/x86_64-linux-gnu:$D/usr/lib/llvm-22/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
       export RUSTC="$D/usr/bin/rustc" RUSTDOC="$D/usr/bin/rustdoc" RUSTC_BOOTSTRAP=1
-      export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+      export CARGO_UNSTABLE_BUILD_STD=std,panic_abort,test
       export PATH="$PATH:$D/usr/lib/llvm-22/bin"
       export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld
       ;;

@@ -4,7 +4,8 @@
 #   - a wasm32 Rust toolchain: rustup's target when it can be had, else Debian's rustc-web
 #     with its std source (built with -Z build-std);
 #   - wasm-bindgen-cli at exactly the crate's version, and Trunk;
-#   - Chromium + ChromeDriver (system packages) and playwright-core (npm) for browser tests;
+#   - Chromium + ChromeDriver (system packages) and playwright-core (npm) for browser tests,
+#     ESLint and TypeScript (npm) for the page's lint and type check; rustfmt and clippy;
 #   - the default model (SmolLM2-135M-Instruct Q4_1 GGUF), checksum-verified, under models/.
 # Usage: scripts/setup.sh [toolchain|browser|model|all]   (default: all)
 set -euo pipefail
@@ -63,14 +64,23 @@ cargo_tools() {
   fi
 }
 
+# rustfmt and clippy (scripts/test.sh checks with both), normally part of rustup's toolchain.
+lint_tools() {
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    log "installing rustfmt and clippy"
+    rustup component add rustfmt clippy
+  fi
+}
+
 browser() {
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     log "installing chromium + chromedriver"
     apt_update
     sudo_if env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
-  if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]; then
-    log "installing playwright-core (no browser download)"
+  local bin="$ROOT/tests/e2e/node_modules/.bin"
+  if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$bin/eslint" ] || [ ! -x "$bin/tsc" ]; then
+    log "installing playwright-core (no browser download), eslint and typescript"
     (cd "$ROOT/tests/e2e" && npm ci --silent --no-audit --no-fund)
   fi
 }
@@ -93,6 +103,12 @@ case "${1:-all}" in
   toolchain) wasm_toolchain; cargo_tools ;;
   browser) browser ;;
   model) model ;;
-  all) wasm_toolchain; model; browser; cargo_tools ;;
+  all)
+    # The two `cargo install`s are most of set-up's time and all CPU; the rest is downloads:
+    # run them side by side.
+    cargo_tools &
+    tools=$!
+    wasm_toolchain; model; browser; lint_tools
+    wait "$tools" ;;
   *) echo "usage: $0 [toolchain|browser|model|all]" >&2; exit 2 ;;
 esac

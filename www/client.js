@@ -32,6 +32,8 @@ export class ModelClient {
     /** The loaded SAE was trained in the page (trainSae): it cannot be loaded again after a crash. */
     this.trainedSae = false;
     this.restarts = [];
+    /** @type {Worker} the model worker; after a fatal error that is not restarted, a stand-in
+     *  with postMessage and terminate only (see die) */
     this.worker = null;
     this.start();
   }
@@ -88,7 +90,10 @@ export class ModelClient {
   /** Any registered analysis by name. onProgress({phase, done, total, partial}) after each
    *  step of a job (and {phase: 'prepare'} first when the gradient model is being built);
    *  returning false from it, or aborting `signal`, stops a job, which then resolves with what
-   *  it finished and `stopped: true`. */
+   *  it finished and `stopped: true`.
+   *  @param {string} name
+   *  @param {object} [options]
+   *  @param {{onProgress?: Function, signal?: AbortSignal}} [callbacks] */
   analysis(name, options = {}, { onProgress, signal } = {}) {
     if (typeof name !== 'string' || WORKER_COMMANDS.has(name)) {
       return Promise.reject(new Error(`${JSON.stringify(name)} is not an analysis (see loupe.analyses())`));
@@ -145,18 +150,24 @@ export class ModelClient {
   /** Input attribution. onProgress({phase: 'prepare'}) is called once if the f32 gradient
    *  model has to be built first, then onProgress({phase: 'attribute', done, total, partial})
    *  after each batch of passes; returning false from it, or aborting `signal`, stops the run,
-   *  which then resolves with the passes finished so far and `stopped: true`. */
+   *  which then resolves with the passes finished so far and `stopped: true`.
+   *  @param {object} options
+   *  @param {{onProgress?: Function, signal?: AbortSignal}} [callbacks] */
   attribute(options, { onProgress, signal } = {}) {
     const args = signal ? { ...options, signal } : options;
     return this.call(Command.Attribute, args, { onProgress: steps(onProgress) });
   }
 
-  /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first. */
+  /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first.
+   *  @param {object} options
+   *  @param {{onProgress?: Function}} [callbacks] */
   gradient(options, { onProgress } = {}) {
     return this.call(Command.Gradient, options, { onProgress: preparing(onProgress) });
   }
 
-  /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first. */
+  /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first.
+   *  @param {object} options
+   *  @param {{onProgress?: Function}} [callbacks] */
   attributionPatching(options, { onProgress } = {}) {
     return this.call(Command.AttributionPatching, options, { onProgress: preparing(onProgress) });
   }
@@ -178,7 +189,9 @@ export class ModelClient {
 
   /** Loads a sparse autoencoder: {url} (a folder with cfg.json and sae_weights.safetensors,
    *  absolute or relative to the page) or {cfgText, weights: ArrayBuffer};
-   *  onProgress({file, loaded, total}) during downloads. */
+   *  onProgress({file, loaded, total}) during downloads.
+   *  @param {{url?: string | URL, cfgText?: string, weights?: ArrayBuffer}} options
+   *  @param {{onProgress?: Function}} [callbacks] */
   loadSae(options, { onProgress } = {}) {
     // A relative folder resolves against the page (the worker's own URL is www/worker.js).
     const source = options.url !== undefined
@@ -197,7 +210,9 @@ export class ModelClient {
   /** Trains an SAE on options.prompts and makes it the loaded SAE. onProgress(progress) after
    *  every 20 steps, progress = {tokens, step, steps, history, finished}; returning false from
    *  it, or aborting `signal`, stops the training, which then resolves with what was trained so
-   *  far (loaded all the same) and `stopped: true`. */
+   *  far (loaded all the same) and `stopped: true`.
+   *  @param {object} options
+   *  @param {{onProgress?: Function, signal?: AbortSignal}} [callbacks] */
   trainSae(options, { onProgress, signal } = {}) {
     const args = signal ? { ...options, signal } : options;
     return this.call(Command.TrainSae, args, { onProgress: (message) => onProgress?.(message.partial) }).then((result) => {
@@ -235,7 +250,10 @@ export class ModelClient {
 
   /** Posts one request. `args.signal` (an AbortSignal, for generate, patch, attribute and
    *  trainSae) is kept here: aborting it asks the worker to stop at once, without waiting for
-   *  the next report. */
+   *  the next report.
+   *  @param {string} command
+   *  @param {{signal?: AbortSignal, [arg: string]: any}} [args]  the request's fields
+   *  @param {object} [extra]  the call's hooks (onProgress, onToken) */
   call(command, { signal, ...args } = {}, extra = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -304,7 +322,7 @@ export class ModelClient {
       this.replaceWorker();
     } else {
       // Keep answering calls, with the reason, instead of leaving them hanging forever.
-      this.worker = { postMessage: ({ id }) => queueMicrotask(() => this.receive({ id, status: Status.Error, message })), terminate() {} };
+      this.worker = /** @type {Worker} */ ({ postMessage: ({ id }) => queueMicrotask(() => this.receive({ id, status: Status.Error, message })), terminate() {} });
     }
   }
 
@@ -323,7 +341,8 @@ export class ModelClient {
   }
 }
 
-/** The commands the worker serves itself; every other command is an analysis of the registry. */
+/** The commands the worker serves itself; every other command is an analysis of the registry.
+ *  @type {Set<string>} */
 const WORKER_COMMANDS = new Set([Command.Load, Command.Analyses, Command.Info, Command.Tokenize, Command.Generate, Command.SteerGenerate, Command.LoadSae, Command.TokenTexts, Command.Stop, Command.DebugPanic]);
 
 /** A progress hook for a job: {phase, done, total, partial} after each step, whose `false`

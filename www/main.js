@@ -290,7 +290,7 @@ const loupe = {
   debugPanic: (message) => client.debugPanic(message),
 };
 loupe.ready = client.load({ url, weights }).then((loaded) => loaded.info);
-window.loupe = loupe;
+/** @type {any} */ (window).loupe = loupe;
 
 explorer = createExplorer(document, { loupe, status, saeUrl: sae.url });
 loupe.ready.catch(() => {}); // shown by onLoadFailed; this only marks the rejection handled

@@ -509,6 +509,11 @@ function percent(x) {
   return `${p >= 100 ? p.toFixed(0) : p >= 10 ? p.toFixed(1) : p.toFixed(2)}%`;
 }
 
+/**
+ * @param {string} id
+ * @param {number} value
+ * @param {{min?: number, step: number | 'any', title?: string}} attributes
+ */
 function numberInput(id, value, { min, step, title }) {
   return el('input', { type: 'number', id, name: id, value: String(value), step, className: 'number-input', ...(min !== undefined ? { min } : {}), ...(title ? { title } : {}) });
 }

@@ -31,6 +31,7 @@ export function diverging(v) {
   return ramp(RED_BLUE, (clamp(v, -1, 1) + 1) / 2);
 }
 
+/** @param {number[]} rgb  [r, g, b] */
 export function css([r, g, b]) {
   return `rgb(${r}, ${g}, ${b})`;
 }

@@ -19,8 +19,8 @@ const AXIS_PX = 48; // room for the bar chart's value labels left of the embeddi
 /**
  * @param {HTMLElement} container
  * @param {{onRun(): void}} data
- * @returns {{value(): {token, minus}, suggest(token, minus): void, setEnabled(boolean): void,
- *            running(): void, show(result, ms): void, fail(message): void}}
+ * @returns {{value(): {token, minus}, suggest(token, minus): void, set(token, minus): void,
+ *            setEnabled(boolean): void, running(): void, show(result, ms): void, fail(message): void}}
  */
 export function createDlaView(container, { onRun }) {
   const token = createTokenInput({ id: 'dla-token', label: 'Token', title: 'exact token text, leading space included (" Mary")' });

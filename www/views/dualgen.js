@@ -10,7 +10,8 @@ import { field } from './inputs.js';
  * @param {{id: string}} data  prefix of the element ids ('steer' → #steer-max-tokens, …)
  * @returns {{fields: HTMLElement[], element: HTMLElement, settings(): object,
  *            start(prompt: string, steeredLabel: string): void, append(token, which): void,
- *            finish(result, ms: number): void, fail(message: string): void}}
+ *            finish(result, ms: number): void, fail(message: string): void,
+ *            texts(): {base: string, steered: string}}}
  */
 export function createDualGeneration({ id }) {
   const maxTokens = number(`${id}-max-tokens`, 20, { min: 1, max: 512, step: 1 });

@@ -78,7 +78,7 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop, o
   };
 
   return {
-    /** @param {{feature, info, entry, contexts: [{tokens: string[], activations, imax}], prompt:
+    /** @param {{feature, info, entry, contexts: {tokens: string[], activations, imax}[], prompt:
      *           {tokens, activations: (number | null)[], floor: number[]}, hook, nTokens,
      *           trained: boolean}} data  trained: the SAE was trained in the page, and entry
      *           and contexts come from the training prompts */

@@ -128,7 +128,8 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
       }
       saeStatus.textContent = `Downloading ${file}: ${total > 0 ? `${formatMB(loaded)} / ${formatMB(total)}` : formatMB(loaded)}…`;
     },
-    /** @param loaded {cfg, bytes, ms, source}; @param dash {dashboard | null, note} */
+    /** @param {{cfg, bytes, ms, source}} loaded
+     *  @param {{dashboard: object | null, note: string}} dash */
     saeLoaded(loaded, { dashboard: d, note }) {
       const { cfg } = loaded;
       sae = { cfg, dashboard: d };
@@ -142,8 +143,10 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
       fresh();
       training.replaced();
     },
-    /** An SAE trained in the page is the loaded one. @param trained {cfg, progress, stopped};
-     *  @param data {ms, dashboard: statistics from the training prompts | null, note} */
+    /** An SAE trained in the page is the loaded one.
+     *  @param {{cfg, progress, stopped}} trained
+     *  @param {{ms: number, dashboard: object | null, note: string}} data  dashboard: statistics
+     *    from the training prompts, or null */
     saeTrained({ cfg, progress, stopped }, { ms, dashboard: d, note }) {
       sae = { cfg, dashboard: d, trained: true };
       bar.hidden = true;

@@ -11,7 +11,7 @@ const RIGHT = 10;
 const COLUMN = 22;
 
 /**
- * @param {{label: string, layers: number, series: [{name, colour, values: number[], hollow?: boolean}],
+ * @param {{label: string, layers: number, series: {name, colour, values: number[], hollow?: boolean}[],
  *          chance?: number, selected?: number | null,
  *          onHover?(layer: number | null): void, onClick?(layer: number): void}} spec
  * @returns {SVGSVGElement}

@@ -11,9 +11,13 @@ const RIGHT = 14;
 const GAP = 12;
 
 /**
+ * One panel: zero draws and includes y = 0; the points' x is in [0, 1], drawn in x order.
+ * @typedef {{title: string, colour: string, zero?: boolean,
+ *            points: {x, y, tip: string, hollow?: boolean}[]}} Panel
+ */
+
+/**
  * @param {{label: string, width: number, panels: Panel[]}} spec
- *   Panel = {title: string, colour: string, zero?: boolean (draw and include y = 0),
- *            points: [{x, y, tip: string, hollow?: boolean}]}   (x in [0, 1]; drawn in x order)
  * @returns {SVGSVGElement}
  */
 export function pathPlot({ label, width, panels }) {

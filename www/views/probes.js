@@ -48,7 +48,7 @@ const HINT = 'Hover a layer for its accuracies; click one to pick its probe.';
 
 /**
  * @param {HTMLElement} container
- * @param {{onRun(): void, onUse(probe: {layer, direction, testAccuracy}, labels: {positive, negative}): void}} data
+ * @param {{onRun(): void, onUse(probe: {layer, direction, massMeanDirection, testAccuracy}, labels: {positive, negative}): void}} data
  */
 export function createProbesView(container, { onRun, onUse }) {
   const positive = textarea('probe-positive', PROBE_EXAMPLE.positive.join('\n'));

@@ -274,7 +274,7 @@ function context(r, feature, p) {
  * Explained variance (left axis, as a share) and L0 (right axis) over the training steps, as
  * SVG; the x axis spans every step asked for, so a run's progress shows as the lines grow.
  * Each measured point has a tooltip with its numbers.
- * @param {{label: string, steps: number, history: [{step, explainedVariance, l0}]}} spec
+ * @param {{label: string, steps: number, history: {step, explainedVariance, l0}[]}} spec
  * @returns {SVGSVGElement}
  */
 export function trainPlot({ label, steps, history }) {
@@ -308,7 +308,7 @@ export function trainPlot({ label, steps, history }) {
     root.append(text('explained variance and L0 appear here as the SAE trains', { x: left + plotW / 2, y: top + height / 2 + 4, class: 'plot-placeholder', 'text-anchor': 'middle' }));
     return root;
   }
-  for (const [series, y, value] of [['l0', yL0, (h) => h.l0], ['ev', yEv, (h) => h.explainedVariance]]) {
+  for (const [series, y, value] of /** @type {[string, (v: number) => number, (h) => number][]} */ ([['l0', yL0, (h) => h.l0], ['ev', yEv, (h) => h.explainedVariance]])) {
     const { colour } = SERIES[series];
     root.append(svg('polyline', {
       points: history.map((h) => `${x(h.step)},${y(value(h))}`).join(' '),

@@ -242,7 +242,7 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
       scale.textContent = 'the direction’s component is removed at every position';
       return;
     }
-    let steered = [];
+    let steered;
     try {
       steered = parseLayers(layers.value);
     } catch {
@@ -291,7 +291,7 @@ function parseVector(text) {
   try {
     v = JSON.parse(text);
   } catch (error) {
-    throw new Error(`the direction is not a JSON array: ${error.message}`);
+    throw new Error(`the direction is not a JSON array: ${error.message}`, { cause: error });
   }
   if (!Array.isArray(v) || !v.length || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
     throw new Error('the direction must be a JSON array of finite numbers');

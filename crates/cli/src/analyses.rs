@@ -6,10 +6,10 @@ use crate::commands::load;
 use anyhow::{Context, Result};
 use loupe_interp::ablation::{ablate, AblateRequest, AblationMethod, Component};
 use loupe_interp::detectors::{detect_heads, DetectRequest};
-use loupe_interp::neuron::{neuron_view, NeuronRequest};
-use loupe_interp::pairs::{minimal_pair, PairRequest};
 use loupe_interp::dla::{direct_logit_attribution, DlaRequest};
 use loupe_interp::lens::{logit_lens, LensRequest};
+use loupe_interp::neuron::{neuron_view, NeuronRequest};
+use loupe_interp::pairs::{minimal_pair, PairRequest};
 use loupe_interp::patching::{Metric, PatchRequest, PatchSite, PatchSweep};
 use loupe_interp::target::TokenRef;
 use serde::Serialize;
@@ -91,7 +91,8 @@ fn component(args: &Args) -> Result<Component> {
 }
 
 pub fn ablate_cmd(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["head", "mlp", "neuron", "method", "reference", "references", "token", "minus"]), &["prepend-bos"])?;
+    let args =
+        Args::parse(raw, &flags(&["head", "mlp", "neuron", "method", "reference", "references", "token", "minus"]), &["prepend-bos"])?;
     let method = match args.get("method", "zero".to_string())?.as_str() {
         "zero" => AblationMethod::Zero,
         "mean" => AblationMethod::Mean,

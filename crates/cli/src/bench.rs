@@ -187,7 +187,11 @@ fn bench_steering(args: &Args) -> Result<()> {
     let sae_encode_us = match args.optional("sae") {
         Some(dir) => {
             let dir = std::path::Path::new(dir);
-            let sae = Sae::load(&std::fs::read_to_string(dir.join("cfg.json"))?, &std::fs::read(dir.join("sae_weights.safetensors"))?, &model.cfg)?;
+            let sae = Sae::load(
+                &std::fs::read_to_string(dir.join("cfg.json"))?,
+                &std::fs::read(dir.join("sae_weights.safetensors"))?,
+                &model.cfg,
+            )?;
             let x = candle_core::Tensor::randn(0f32, 1.0, (256, sae.cfg.d_in), &candle_core::Device::Cpu)?;
             sae.encode(&x)?; // warm-up
             let t = Instant::now();

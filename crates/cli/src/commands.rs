@@ -33,26 +33,17 @@ pub fn capture(raw: &[String]) -> Result<()> {
     let (model, tok) = load(&args)?;
     let out = run_prompt(&model, &tok, &req, model.cfg.context_length)?;
     let ids: Vec<i64> = out.tokens.iter().map(|t| t.id as i64).collect();
-    let mut tensors: Vec<(String, Tensor)> = out
-        .cache
-        .entries
-        .iter()
-        .map(|(p, t)| (p.to_string(), t.clone()))
-        .collect();
+    let mut tensors: Vec<(String, Tensor)> = out.cache.entries.iter().map(|(p, t)| (p.to_string(), t.clone())).collect();
     tensors.push(("tokens".into(), Tensor::new(ids.as_slice(), &candle_core::Device::Cpu)?.unsqueeze(0)?));
     tensors.push(("logits".into(), out.logits.to_dtype(DType::F32)?));
-    candle_core::safetensors::save(&tensors.into_iter().collect(), &out_path)
-        .with_context(|| format!("writing {out_path}"))?;
+    candle_core::safetensors::save(&tensors.into_iter().collect(), &out_path).with_context(|| format!("writing {out_path}"))?;
     eprintln!("wrote {} hooks for {} tokens to {out_path}", out.cache.entries.len(), ids.len());
     Ok(())
 }
 
 pub fn generate(raw: &[String]) -> Result<()> {
-    let args = Args::parse(
-        raw,
-        &["model", "prompt", "max-tokens", "temperature", "top-p", "seed", "weights"],
-        &["prepend-bos", "no-stop"],
-    )?;
+    let args =
+        Args::parse(raw, &["model", "prompt", "max-tokens", "temperature", "top-p", "seed", "weights"], &["prepend-bos", "no-stop"])?;
     let req = GenerateRequest {
         prompt: args.required("prompt")?.to_string(),
         max_tokens: args.get("max-tokens", 20)?,

@@ -59,21 +59,33 @@ fn side_by_side(model: &Llama, tok: &LoupeTokenizer, args: &Args, interventions:
 pub fn steer(raw: &[String]) -> Result<()> {
     let args = Args::parse(
         raw,
-        &flags(&["layers", "direction", "positive", "negative", "direction-layer", "reduce", "mode", "strength", "value", "max-tokens", "temperature", "top-p", "seed"]),
+        &flags(&[
+            "layers",
+            "direction",
+            "positive",
+            "negative",
+            "direction-layer",
+            "reduce",
+            "mode",
+            "strength",
+            "value",
+            "max-tokens",
+            "temperature",
+            "top-p",
+            "seed",
+        ]),
         &["prepend-bos"],
     )?;
     let (model, tok) = load(&args)?;
-    let layers: Vec<usize> = args
-        .required("layers")?
-        .split(',')
-        .map(|l| l.trim().parse().with_context(|| format!("--layers '{l}'")))
-        .collect::<Result<_>>()?;
+    let layers: Vec<usize> =
+        args.required("layers")?.split(',').map(|l| l.trim().parse().with_context(|| format!("--layers '{l}'"))).collect::<Result<_>>()?;
     let vector = match args.optional("direction") {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
             let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{path} is not JSON"))?;
             let values = json.get("vector").unwrap_or(&json);
-            serde_json::from_value(values.clone()).with_context(|| format!("{path}: expected a list of numbers or {{\"vector\": [...]}}"))?
+            serde_json::from_value(values.clone())
+                .with_context(|| format!("{path}: expected a list of numbers or {{\"vector\": [...]}}"))?
         }
         None => {
             let layer = args.get("direction-layer", layers[0])?;
@@ -98,19 +110,25 @@ pub fn steer(raw: &[String]) -> Result<()> {
 }
 
 pub fn sae(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["sae", "top-k", "clamp", "feature", "max-tokens", "temperature", "top-p", "seed"]), &["prepend-bos"])?;
+    let args =
+        Args::parse(raw, &flags(&["sae", "top-k", "clamp", "feature", "max-tokens", "temperature", "top-p", "seed"]), &["prepend-bos"])?;
     let dir = std::path::Path::new(args.required("sae")?);
     let cfg = std::fs::read_to_string(dir.join("cfg.json")).with_context(|| format!("reading {}", dir.join("cfg.json").display()))?;
     let weights = std::fs::read(dir.join("sae_weights.safetensors"))
         .with_context(|| format!("reading {}", dir.join("sae_weights.safetensors").display()))?;
     let (model, tok) = load(&args)?;
     let sae = Sae::load(&cfg, &weights, &model.cfg)?;
-    let req = FeaturesRequest { prompt: args.required("prompt")?.into(), top_k: Some(args.get("top-k", 8)?), prepend_bos: args.flag("prepend-bos") };
+    let req = FeaturesRequest {
+        prompt: args.required("prompt")?.into(),
+        top_k: Some(args.get("top-k", 8)?),
+        prepend_bos: args.flag("prepend-bos"),
+    };
     let (features, _) = sae_features(&model, &tok, &sae, &req, model.cfg.context_length)?;
     let steering = match args.optional("clamp") {
         Some(spec) => {
             let (f, v) = spec.split_once('=').context("--clamp takes FEATURE=VALUE, e.g. 123=5")?;
-            let clamp = sae.clamp_intervention(f.trim().parse().context("--clamp feature")?, v.trim().parse().context("--clamp value")?, None)?;
+            let clamp =
+                sae.clamp_intervention(f.trim().parse().context("--clamp feature")?, v.trim().parse().context("--clamp value")?, None)?;
             Some(side_by_side(&model, &tok, &args, vec![clamp])?)
         }
         None => None,
@@ -130,7 +148,15 @@ pub fn probe(raw: &[String]) -> Result<()> {
         Some(l) => l.split(',').map(|s| s.trim().parse().with_context(|| format!("--layers '{s}'"))).collect::<Result<_>>()?,
         None => Vec::new(),
     };
-    let req = ProbeRequest { positive: d.positive, negative: d.negative, layers, reduce: d.reduce, seed: args.get("seed", 0)?, prepend_bos: d.prepend_bos, ..Default::default() };
+    let req = ProbeRequest {
+        positive: d.positive,
+        negative: d.negative,
+        layers,
+        reduce: d.reduce,
+        seed: args.get("seed", 0)?,
+        prepend_bos: d.prepend_bos,
+        ..Default::default()
+    };
     let (model, tok) = load(&args)?;
     write_json(&args, &train_probes(&model, &tok, &req, model.cfg.context_length)?)
 }

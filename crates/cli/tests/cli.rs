@@ -33,9 +33,17 @@ fn capture_writes_hooks_tokens_and_logits() {
     let out_path = tmp("capture.safetensors");
     let m = model();
     let out = loupe(&[
-        "capture", "--model", m.to_str().expect("utf8"), "--prompt", "The Eiffel Tower is located in the city of",
-        "--hooks", "blocks.*.hook_resid_pre,blocks.3.attn.hook_pattern", "--out", out_path.to_str().expect("utf8"),
-        "--weights", "f32",
+        "capture",
+        "--model",
+        m.to_str().expect("utf8"),
+        "--prompt",
+        "The Eiffel Tower is located in the city of",
+        "--hooks",
+        "blocks.*.hook_resid_pre,blocks.3.attn.hook_pattern",
+        "--out",
+        out_path.to_str().expect("utf8"),
+        "--weights",
+        "f32",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let bytes = std::fs::read(&out_path).expect("written");
@@ -60,7 +68,21 @@ fn generate_and_hooks_print_what_they_say() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(" Paris"));
     let seeded = |seed: &str| {
-        let o = loupe(&["generate", "--model", m, "--prompt", "Once upon a time", "--max-tokens", "8", "--temperature", "0.9", "--top-p", "0.95", "--seed", seed]);
+        let o = loupe(&[
+            "generate",
+            "--model",
+            m,
+            "--prompt",
+            "Once upon a time",
+            "--max-tokens",
+            "8",
+            "--temperature",
+            "0.9",
+            "--top-p",
+            "0.95",
+            "--seed",
+            seed,
+        ]);
         String::from_utf8_lossy(&o.stdout).to_string()
     };
     assert_eq!(seeded("7"), seeded("7"), "same seed, same text");
@@ -92,7 +114,10 @@ fn bad_model_files_get_one_clear_line() {
     let arch = candle_core::quantized::gguf_file::Value::String("gpt2".into());
     candle_core::quantized::gguf_file::write(&mut f, &[("general.architecture", &arch)], &[]).expect("write gguf");
     drop(f);
-    assert_one_line_error(&loupe(&["run", "--model", other.to_str().expect("utf8"), "--prompt", "hi"]), "unsupported model: architecture 'gpt2'");
+    assert_one_line_error(
+        &loupe(&["run", "--model", other.to_str().expect("utf8"), "--prompt", "hi"]),
+        "unsupported model: architecture 'gpt2'",
+    );
 
     assert_one_line_error(&loupe(&["run", "--model", "/nonexistent.gguf", "--prompt", "hi"]), "cannot read /nonexistent.gguf");
 }
@@ -104,7 +129,10 @@ fn bad_prompts_and_flags_get_one_clear_line() {
     assert_one_line_error(&loupe(&["run", "--model", m, "--prompt", ""]), "the prompt is empty");
     let long = "word ".repeat(9000);
     assert_one_line_error(&loupe(&["run", "--model", m, "--prompt", &long]), "the prompt has 9001 tokens; at most 8192 fit here");
-    assert_one_line_error(&loupe(&["capture", "--model", m, "--prompt", "hi", "--hooks", "blocks.*.hook_nope", "--out", "/tmp/x.st"]), "no hook matches 'blocks.*.hook_nope'");
+    assert_one_line_error(
+        &loupe(&["capture", "--model", m, "--prompt", "hi", "--hooks", "blocks.*.hook_nope", "--out", "/tmp/x.st"]),
+        "no hook matches 'blocks.*.hook_nope'",
+    );
     assert_one_line_error(&loupe(&["run", "--model", m, "--prompt", "hi", "--weights", "f16"]), "unknown weight mode 'f16'");
     assert_one_line_error(&loupe(&["run", "--model", m, "--promt", "hi"]), "unknown option '--promt'");
     assert_one_line_error(&loupe(&["generate", "--model", m, "--prompt", "hi", "--top-p", "0"]), "top_p must be in (0, 1]");
@@ -115,7 +143,21 @@ fn attribute_grad_and_attrpatch_write_what_they_say() {
     let m = model();
     let m = m.to_str().expect("utf8");
     let p0 = "The Eiffel Tower is located in the city of";
-    let out = loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--method", "integrated_gradients", "--steps", "4", "--baseline", "#0"]);
+    let out = loupe(&[
+        "attribute",
+        "--model",
+        m,
+        "--prompt",
+        p0,
+        "--token",
+        " Paris",
+        "--method",
+        "integrated_gradients",
+        "--steps",
+        "4",
+        "--baseline",
+        "#0",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["signed"].as_array().expect("signed").len(), 10);
@@ -124,15 +166,38 @@ fn attribute_grad_and_attrpatch_write_what_they_say() {
     assert_eq!(json["target"]["token"]["id"], 7042, "' Paris'");
 
     let grads = tmp("grads.safetensors");
-    let out = loupe(&["grad", "--model", m, "--prompt", p0, "--token", " Paris", "--hooks", "blocks.*.hook_resid_pre", "--out", grads.to_str().expect("utf8")]);
+    let out = loupe(&[
+        "grad",
+        "--model",
+        m,
+        "--prompt",
+        p0,
+        "--token",
+        " Paris",
+        "--hooks",
+        "blocks.*.hook_resid_pre",
+        "--out",
+        grads.to_str().expect("utf8"),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let bytes = std::fs::read(&grads).expect("written");
     let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
     assert_eq!(st.len(), 30);
     assert_eq!(st.tensor("blocks.7.hook_resid_pre").expect("present").shape(), [1, 10, 576]);
 
-    let out = loupe(&["attrpatch", "--model", m, "--clean", "When Mary and John went to the store, John gave a drink to",
-        "--corrupted", "When Mary and John went to the store, Mary gave a drink to", "--token", " Mary", "--minus", " John"]);
+    let out = loupe(&[
+        "attrpatch",
+        "--model",
+        m,
+        "--clean",
+        "When Mary and John went to the store, John gave a drink to",
+        "--corrupted",
+        "When Mary and John went to the store, Mary gave a drink to",
+        "--token",
+        " Mary",
+        "--minus",
+        " John",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["residPre"].as_array().expect("rows").len(), 30);
@@ -146,11 +211,23 @@ fn bad_attribution_requests_get_one_clear_line() {
     let p0 = "The Eiffel Tower is located in the city of";
     assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Eiffel Tower"]), "is 3 tokens");
     assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--method", "lime"]), "--method 'lime'");
-    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--position", "10"]), "position 10 is outside");
-    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--kind", "logit_diff"]), "needs a second token");
-    assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--method", "occlusion", "--window", "11"]), "window must be 1 to 10");
+    assert_one_line_error(
+        &loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--position", "10"]),
+        "position 10 is outside",
+    );
+    assert_one_line_error(
+        &loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--kind", "logit_diff"]),
+        "needs a second token",
+    );
+    assert_one_line_error(
+        &loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--method", "occlusion", "--window", "11"]),
+        "window must be 1 to 10",
+    );
     assert_one_line_error(&loupe(&["attribute", "--model", m, "--prompt", p0, "--token", " Paris", "--steps", "0"]), "at least one step");
-    assert_one_line_error(&loupe(&["attrpatch", "--model", m, "--clean", "a b", "--corrupted", "a b c", "--token", " Mary"]), "same token length");
+    assert_one_line_error(
+        &loupe(&["attrpatch", "--model", m, "--clean", "a b", "--corrupted", "a b c", "--token", " Mary"]),
+        "same token length",
+    );
 }
 
 #[test]
@@ -167,7 +244,20 @@ fn steering_sae_and_probe_commands_write_what_they_say() {
     std::fs::write(&dir_path, &out.stdout).expect("write");
 
     let film = "I went to see the film last night and I thought it was";
-    let out = loupe(&["steer", "--model", m, "--prompt", film, "--layers", "12", "--direction", dir_path.to_str().expect("utf8"), "--strength=-0.3", "--max-tokens", "6"]);
+    let out = loupe(&[
+        "steer",
+        "--model",
+        m,
+        "--prompt",
+        film,
+        "--layers",
+        "12",
+        "--direction",
+        dir_path.to_str().expect("utf8"),
+        "--strength=-0.3",
+        "--max-tokens",
+        "6",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(json["shift"]["kl"].as_f64().expect("kl") > 0.01);
@@ -180,13 +270,26 @@ fn steering_sae_and_probe_commands_write_what_they_say() {
     assert_eq!(json["features"]["l0"].as_array().expect("l0").len(), 13);
     assert_eq!(json["feature"]["promoted"].as_array().expect("promoted").len(), 8);
 
-    let out = loupe(&["probe", "--model", m, "--positive", &format!("{pos}|This is the best meal I have ever had"), "--negative", &format!("{neg}|This is the worst meal I have ever had"), "--layers", "3,12"]);
+    let out = loupe(&[
+        "probe",
+        "--model",
+        m,
+        "--positive",
+        &format!("{pos}|This is the best meal I have ever had"),
+        "--negative",
+        &format!("{neg}|This is the worst meal I have ever had"),
+        "--layers",
+        "3,12",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["layers"].as_array().expect("layers").len(), 2);
     assert_eq!(json["layers"][1]["massMeanDirection"].as_array().expect("direction").len(), 576);
 
-    assert_one_line_error(&loupe(&["steer", "--model", m, "--prompt", film, "--layers", "40", "--direction", dir_path.to_str().expect("utf8")]), "layer 40 out of range");
+    assert_one_line_error(
+        &loupe(&["steer", "--model", m, "--prompt", film, "--layers", "40", "--direction", dir_path.to_str().expect("utf8")]),
+        "layer 40 out of range",
+    );
     assert_one_line_error(&loupe(&["sae", "--model", m, "--sae", "/nonexistent", "--prompt", film]), "reading /nonexistent/cfg.json");
 }
 

@@ -6,8 +6,8 @@
 
 use crate::capture::Capture;
 use crate::intervention::{Intervention, InterventionOp};
-use crate::numerics::{kl_divergence, log_softmax};
 use crate::metric::Metric;
+use crate::numerics::{kl_divergence, log_softmax};
 use crate::run::{run_prompt, tokenize_checked, RunRequest};
 use crate::TopToken;
 use candle_core::{Device, Tensor};
@@ -80,9 +80,11 @@ pub fn ablate(model: &Llama, tok: &LoupeTokenizer, req: &AblateRequest, max_toke
         AblationMethod::Zero => InterventionOp::Zero,
         AblationMethod::Mean => InterventionOp::Mean,
         AblationMethod::Resample => {
-            let reference = req.reference.as_deref().filter(|r| !r.is_empty()).ok_or_else(|| {
-                LoupeError::BadInput("resample ablation needs a reference prompt to take the activation from".into())
-            })?;
+            let reference = req
+                .reference
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| LoupeError::BadInput("resample ablation needs a reference prompt to take the activation from".into()))?;
             let prompt_len = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?.len();
             let ref_ids = tokenize_checked(tok, reference, req.prepend_bos, max_tokens)?;
             if ref_ids.len() != prompt_len {
@@ -129,24 +131,22 @@ pub fn ablate(model: &Llama, tok: &LoupeTokenizer, req: &AblateRequest, max_toke
     let intervention = Intervention { hook, positions: None, heads, features, op };
     let metric = req.metric.resolve(tok)?;
     let run = |interventions: Vec<Intervention>| -> Result<(f32, Tensor, Vec<TopToken>)> {
-        let r = RunRequest { prompt: req.prompt.clone(), capture: vec![], top_k: 5, prepend_bos: req.prepend_bos, interventions, all_logits: false };
+        let r = RunRequest {
+            prompt: req.prompt.clone(),
+            capture: vec![],
+            top_k: 5,
+            prepend_bos: req.prepend_bos,
+            interventions,
+            all_logits: false,
+        };
         let out = run_prompt(model, tok, &r, max_tokens)?;
         let last = out.last_logits()?; // [1, vocab]
         Ok((metric.eval(&last)?[0], log_softmax(&last.squeeze(0)?)?, out.top))
     };
     let (clean_metric, clean_lp, top_clean) = run(vec![])?;
     let (ablated_metric, ablated_lp, top_ablated) = run(vec![intervention.clone()])?;
-    Ok(AblateResult {
-        intervention,
-        clean_metric,
-        ablated_metric,
-        kl: kl_divergence(&clean_lp, &ablated_lp)?,
-        top_clean,
-        top_ablated,
-    })
+    Ok(AblateResult { intervention, clean_metric, ablated_metric, kl: kl_divergence(&clean_lp, &ablated_lp)?, top_clean, top_ablated })
 }
-
-/// KL(p ‖ q) = Σ p (log p − log q), from log-probabilities `[vocab]`.
 
 /// Ablates a head, an MLP or a neuron (zero, mean, resample): the effect on a metric and the distribution.
 pub struct Ablate;

@@ -131,10 +131,23 @@ pub struct Attribution {
 
 enum State {
     /// Saliency and gradient × input: one pass.
-    Gradient { grad: Option<Tensor> },
+    Gradient {
+        grad: Option<Tensor>,
+    },
     Integrated(Box<IntegratedGradients>),
-    Smooth { rng: SplitMix64, sigma: f64, samples: usize, grad_sum: Option<Tensor>, drawn: usize },
-    Occlusion { inputs: Vec<Option<Tensor>>, target_positions: Vec<usize>, deltas: Vec<Option<f32>>, next: usize },
+    Smooth {
+        rng: SplitMix64,
+        sigma: f64,
+        samples: usize,
+        grad_sum: Option<Tensor>,
+        drawn: usize,
+    },
+    Occlusion {
+        inputs: Vec<Option<Tensor>>,
+        target_positions: Vec<usize>,
+        deltas: Vec<Option<f32>>,
+        next: usize,
+    },
 }
 
 pub struct AttributionJob {
@@ -193,17 +206,7 @@ impl AttributionJob {
             }
             Method::Occlusion => occlusion_inputs(model, tok, p, &x, target.position)?,
         };
-        Ok(Self {
-            method: req.method,
-            params: p.clone(),
-            tokens: tok.token_infos(&ids),
-            target,
-            x,
-            value,
-            batch,
-            state,
-            passes: 1,
-        })
+        Ok(Self { method: req.method, params: p.clone(), tokens: tok.token_infos(&ids), target, x, value, batch, state, passes: 1 })
     }
 
     pub fn is_done(&self) -> bool {
@@ -399,8 +402,7 @@ fn occlusion_inputs(model: &Llama, tok: &LoupeTokenizer, p: &AttributionParams, 
 fn occlusion_per_token(deltas: &[Option<f32>], pos: usize, window: usize) -> Vec<f32> {
     (0..pos)
         .map(|t| {
-            let covering: Vec<f32> =
-                (t.saturating_sub(window - 1)..=t).filter_map(|i| deltas.get(i).copied().flatten()).collect();
+            let covering: Vec<f32> = (t.saturating_sub(window - 1)..=t).filter_map(|i| deltas.get(i).copied().flatten()).collect();
             match covering.len() {
                 0 => 0.0,
                 n => covering.iter().sum::<f32>() / n as f32,

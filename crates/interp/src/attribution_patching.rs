@@ -95,7 +95,13 @@ pub fn attribution_patching(
 
 /// (clean − corrupted) · grad, summed over the model dimension (`[1, pos, d]` → per
 /// position) or, for `hook_z` (`[1, pos, head, d_head]`), over positions and d_head → per head.
-fn estimate(clean: &ActivationCache, corrupted: &ActivationCache, grads: &ActivationCache, point: HookPoint, scale: f32) -> Result<Vec<f32>> {
+fn estimate(
+    clean: &ActivationCache,
+    corrupted: &ActivationCache,
+    grads: &ActivationCache,
+    point: HookPoint,
+    scale: f32,
+) -> Result<Vec<f32>> {
     let get = |c: &ActivationCache| c.get(point).cloned().ok_or_else(|| LoupeError::BadInput(format!("{point} was not recorded")));
     let product = ((get(clean)? - get(corrupted)?)? * get(grads)?)?.squeeze(0)?;
     let per = match product.rank() {

@@ -71,9 +71,7 @@ pub fn direct_logit_attribution(model: &Llama, tok: &LoupeTokenizer, req: &DlaRe
     let mut capture = Capture::new(points);
     let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
     let logits = model.forward(&input, &mut capture, None)?.i((0, p))?;
-    let get = |point: HookPoint| {
-        capture.cache.get(point).cloned().ok_or_else(|| LoupeError::BadInput(format!("{point} not captured")))
-    };
+    let get = |point: HookPoint| capture.cache.get(point).cloned().ok_or_else(|| LoupeError::BadInput(format!("{point} not captured")));
 
     // The direction in the residual stream: w_ln ⊙ (u_a − u_b) / scale.
     let rows = model.unembed_rows(&[a, b.unwrap_or(a)])?;

@@ -63,9 +63,7 @@ impl Target {
         };
         let minus = match (self.kind, &self.minus) {
             (TargetKind::LogitDiff, Some(m)) => Some(info(m)?),
-            (TargetKind::LogitDiff, None) => {
-                return Err(LoupeError::BadInput("a logit_diff target needs a second token ('minus')".into()))
-            }
+            (TargetKind::LogitDiff, None) => return Err(LoupeError::BadInput("a logit_diff target needs a second token ('minus')".into())),
             (_, _) => None,
         };
         let token = info(&self.token)?;
@@ -132,9 +130,7 @@ impl ResolvedTarget {
 }
 
 fn cut_graph() -> LoupeError {
-    LoupeError::BadInput(
-        "the gradient did not reach this activation: the model was not built with differentiable ops".into(),
-    )
+    LoupeError::BadInput("the gradient did not reach this activation: the model was not built with differentiable ops".into())
 }
 
 /// Hooks that let gradients be read at chosen hook points: each wanted activation `a`

@@ -156,15 +156,17 @@ impl IntegratedGradients {
         let take = batch.max(1).min(self.pending.len());
         let alphas: Vec<f64> = self.pending.drain(..take).collect();
         if !alphas.is_empty() {
-            let points: Vec<Tensor> = alphas
-                .iter()
-                .map(|&a| Ok((&self.baseline + (&self.diff * a)?)?))
-                .collect::<Result<_>>()?;
+            let points: Vec<Tensor> = alphas.iter().map(|&a| Ok((&self.baseline + (&self.diff * a)?)?)).collect::<Result<_>>()?;
             let (values, grads) = target.value_and_grad(model, &Tensor::stack(&points, 0)?)?;
             self.passes += alphas.len();
             // I(α) per row: Σ over positions and dims of grad ⊙ (x − x′).
-            let integrand: Vec<f32> =
-                grads.broadcast_mul(&self.diff)?.flatten_from(1)?.to_dtype(candle_core::DType::F64)?.sum(1)?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+            let integrand: Vec<f32> = grads
+                .broadcast_mul(&self.diff)?
+                .flatten_from(1)?
+                .to_dtype(candle_core::DType::F64)?
+                .sum(1)?
+                .to_dtype(candle_core::DType::F32)?
+                .to_vec1()?;
             for (i, &alpha) in alphas.iter().enumerate() {
                 let grad = grads.get(i)?;
                 if let Rule::Midpoint { grad_sum, .. } = &mut self.rule {

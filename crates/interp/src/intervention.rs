@@ -91,9 +91,7 @@ impl Interventions {
                 let shape = point.shape(cfg, 1, 1);
                 if let Some(heads) = &iv.heads {
                     let n = match point.layout() {
-                        Layout::PosFeature => {
-                            return Err(bad(format!("{point} has no head axis; remove 'heads'")))
-                        }
+                        Layout::PosFeature => return Err(bad(format!("{point} has no head axis; remove 'heads'"))),
                         Layout::PosHeadFeature => shape[2],
                         Layout::HeadQueryKey => shape[1],
                     };
@@ -117,10 +115,7 @@ impl Interventions {
                             return Err(bad(format!("cannot add or set a vector on {point}; use scale/replace")));
                         }
                         if vector.len() != d {
-                            return Err(bad(format!(
-                                "vector for {point} has {} values; it needs {d}",
-                                vector.len()
-                            )));
+                            return Err(bad(format!("vector for {point} has {} values; it needs {d}", vector.len())));
                         }
                         tensor = Some(Tensor::new(vector.as_slice(), &Device::Cpu)?);
                     }
@@ -262,9 +257,7 @@ fn replacement_window(layout: Layout, values: &Tensor, x: &Tensor, offset: usize
         }
         v = v.narrow(3, 0, keys)?;
     }
-    let v = v.broadcast_as(
-        x.dims().iter().enumerate().map(|(i, &d)| if i == q_axis { take } else { d }).collect::<Vec<_>>(),
-    )?;
+    let v = v.broadcast_as(x.dims().iter().enumerate().map(|(i, &d)| if i == q_axis { take } else { d }).collect::<Vec<_>>())?;
     if take == p {
         return Ok(Some(v.contiguous()?));
     }

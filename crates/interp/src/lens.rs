@@ -3,9 +3,9 @@
 //! read through the final norm — each vector with its own scale — and the unembedding.
 
 use crate::capture::Capture;
+use crate::numerics::{log_softmax, TopToken};
 use crate::run::tokenize_checked;
 use crate::target::TokenRef;
-use crate::numerics::{log_softmax, TopToken};
 use candle_core::{Device, Tensor};
 use loupe_model::{BlockSite, HookPoint, Llama, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,7 @@ pub fn logit_lens(model: &Llama, tok: &LoupeTokenizer, req: &LensRequest, max_to
     let mut cells = Vec::with_capacity(points.len());
     for point in &points {
         let resid = capture.cache.get(*point).ok_or_else(|| missing(*point))?.squeeze(0)?; // [pos, d]
-        // One row at a time: [pos, vocab] logits, never [rows, pos, vocab].
+                                                                                           // One row at a time: [pos, vocab] logits, never [rows, pos, vocab].
         let logp = log_softmax(&model.read_out(&resid)?)?;
         let rows: Vec<Vec<f32>> = logp.to_vec2()?;
         cells.push(rows.iter().map(|lp| cell(tok, lp, k, target)).collect());
@@ -78,10 +78,7 @@ fn cell(tok: &LoupeTokenizer, logp: &[f32], k: usize, target: Option<u32>) -> Le
     order.truncate(k);
     order.sort_by(|&a, &b| logp[b].total_cmp(&logp[a]).then(a.cmp(&b)));
     LensCell {
-        top: order
-            .into_iter()
-            .map(|i| TopToken { token: tok.token_text(i as u32), id: i as u32, prob: logp[i].exp() })
-            .collect(),
+        top: order.into_iter().map(|i| TopToken { token: tok.token_text(i as u32), id: i as u32, prob: logp[i].exp() }).collect(),
         target_logprob: target.map(|t| logp[t as usize]),
         target_rank: target.map(|t| logp.iter().filter(|&&x| x > logp[t as usize]).count() as u32),
     }

@@ -40,11 +40,8 @@ impl ResolvedMetric {
     /// The metric for each row of last-position logits `[batch, vocab]`.
     pub(crate) fn eval(&self, logits: &Tensor) -> Result<Vec<f32>> {
         Ok(match *self {
-            ResolvedMetric::LogitDiff(a, b) => {
-                (logits.i((.., a as usize))? - logits.i((.., b as usize))?)?.to_vec1()?
-            }
+            ResolvedMetric::LogitDiff(a, b) => (logits.i((.., a as usize))? - logits.i((.., b as usize))?)?.to_vec1()?,
             ResolvedMetric::Logprob(a) => log_softmax(logits)?.i((.., a as usize))?.to_vec1()?,
         })
     }
 }
-

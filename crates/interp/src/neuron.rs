@@ -57,7 +57,12 @@ pub fn neuron_view(model: &Llama, tok: &LoupeTokenizer, req: &NeuronRequest, max
 /// The tokens a residual-stream direction `[d_model]` promotes and suppresses most through
 /// the final norm's gain and the unembedding (its direct effect on the logits); `prob`
 /// holds the logit change per unit of the direction.
-pub(crate) fn direct_token_effects(model: &Llama, tok: &LoupeTokenizer, direction: &Tensor, k: usize) -> Result<(Vec<TopToken>, Vec<TopToken>)> {
+pub(crate) fn direct_token_effects(
+    model: &Llama,
+    tok: &LoupeTokenizer,
+    direction: &Tensor,
+    k: usize,
+) -> Result<(Vec<TopToken>, Vec<TopToken>)> {
     let effect: Vec<f32> = model.unembed_vector(&(direction * model.ln_final_weight())?)?.to_vec1()?;
     let k = k.clamp(1, 50);
     let mut order: Vec<usize> = (0..effect.len()).collect();

@@ -33,11 +33,7 @@ pub fn top_k(tok: &LoupeTokenizer, logits: &Tensor, k: usize) -> Result<Vec<TopT
     let probs: Vec<f32> = log_softmax(logits)?.exp()?.to_vec1()?;
     let mut order: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(order
-        .into_iter()
-        .take(k)
-        .map(|(id, prob)| TopToken { token: tok.token_text(id as u32), id: id as u32, prob })
-        .collect())
+    Ok(order.into_iter().take(k).map(|(id, prob)| TopToken { token: tok.token_text(id as u32), id: id as u32, prob }).collect())
 }
 
 /// The `k` token ids with the highest `score`, each reported with `value` (ties by id).

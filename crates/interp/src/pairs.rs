@@ -3,8 +3,8 @@
 //! where in depth their last-position residual streams part ways.
 
 use crate::capture::Capture;
-use crate::run::tokenize_checked;
 use crate::numerics::{distribution_shift, kl_divergence, log_softmax};
+use crate::run::tokenize_checked;
 use crate::TopToken;
 use candle_core::{Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;

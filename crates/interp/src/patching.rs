@@ -126,7 +126,10 @@ impl PatchSweep {
             let logits = model.forward(&input, &mut capture, cache)?;
             let last = logits.i((.., ids.len() - 1))?; // [1, vocab]
             let m = metric.eval(&last)?[0];
-            let acts = points.iter().map(|p| capture.cache.get(*p).cloned().ok_or_else(|| LoupeError::BadInput(format!("{p} not captured")))).collect::<Result<_>>()?;
+            let acts = points
+                .iter()
+                .map(|p| capture.cache.get(*p).cloned().ok_or_else(|| LoupeError::BadInput(format!("{p} not captured"))))
+                .collect::<Result<_>>()?;
             Ok((acts, m))
         };
         let (clean_acts, clean_metric) = run(&clean, site_points, None)?;
@@ -182,9 +185,7 @@ impl PatchSweep {
         let chunks: Vec<&[usize]> = todo.chunks(per).collect();
         // A chunk recomputes positions from its earliest patch on (every position's run
         // patches ≥ first_difference; a patch at all positions changes none before it).
-        let start_of = |chunk: &[usize]| {
-            chunk.iter().map(|&i| runs[i].0.unwrap_or(self.first_difference)).min().unwrap_or(0).min(pos - 1)
-        };
+        let start_of = |chunk: &[usize]| chunk.iter().map(|&i| runs[i].0.unwrap_or(self.first_difference)).min().unwrap_or(0).min(pos - 1);
         let metrics = parallel::map(&chunks, |chunk| {
             let (b, start) = (chunk.len(), start_of(chunk));
             let resid = self.corrupted_resid[l].narrow(1, start, pos - start)?;
@@ -262,7 +263,8 @@ pub struct Patch;
 
 impl crate::registry::Stepped for Patch {
     const NAME: &'static str = "patch";
-    const SUMMARY: &'static str = "Activation patching: clean activations patched into the corrupted run, site by site, one layer per step.";
+    const SUMMARY: &'static str =
+        "Activation patching: clean activations patched into the corrupted run, site by site, one layer per step.";
     const PHASE: &'static str = "patch";
     type Request = PatchRequest;
     type Job = PatchSweep;

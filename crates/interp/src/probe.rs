@@ -89,8 +89,7 @@ pub fn train_probes(model: &Llama, tok: &LoupeTokenizer, req: &ProbeRequest, max
         return Err(LoupeError::BadInput(format!("layer {l} out of range: the model has {n_layers} layers")));
     }
     let points: Vec<HookPoint> = layers.iter().map(|&l| HookPoint::Block(l, BlockSite::ResidPre)).collect();
-    let prompts: Vec<(&String, f64)> =
-        req.positive.iter().map(|p| (p, 1.0)).chain(req.negative.iter().map(|p| (p, 0.0))).collect();
+    let prompts: Vec<(&String, f64)> = req.positive.iter().map(|p| (p, 1.0)).chain(req.negative.iter().map(|p| (p, 0.0))).collect();
     // features[layer][prompt] = residual vector
     let mut features: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(prompts.len()); layers.len()];
     for (prompt, _) in &prompts {
@@ -112,7 +111,12 @@ pub fn train_probes(model: &Llama, tok: &LoupeTokenizer, req: &ProbeRequest, max
     let mut out = Vec::with_capacity(layers.len());
     for (i, &layer) in layers.iter().enumerate() {
         let x = &features[i];
-        let probe = fit_logistic(&train.iter().map(|&j| x[j].as_slice()).collect::<Vec<_>>(), &train.iter().map(|&j| labels[j]).collect::<Vec<_>>(), req.l2, req.iterations);
+        let probe = fit_logistic(
+            &train.iter().map(|&j| x[j].as_slice()).collect::<Vec<_>>(),
+            &train.iter().map(|&j| labels[j]).collect::<Vec<_>>(),
+            req.l2,
+            req.iterations,
+        );
         let accuracy = |set: &[usize]| -> f32 {
             let right = set.iter().filter(|&&j| (probe.logit(&x[j]) > 0.0) == (labels[j] > 0.5)).count();
             right as f32 / set.len() as f32
@@ -167,9 +171,7 @@ impl Logistic {
 pub fn fit_logistic(x: &[&[f64]], y: &[f64], l2: f64, iterations: usize) -> Logistic {
     let (n, d) = (x.len(), x.first().map(|r| r.len()).unwrap_or(0));
     let mean: Vec<f64> = (0..d).map(|k| x.iter().map(|r| r[k]).sum::<f64>() / n as f64).collect();
-    let std: Vec<f64> = (0..d)
-        .map(|k| (x.iter().map(|r| (r[k] - mean[k]).powi(2)).sum::<f64>() / n as f64).sqrt().max(1e-6))
-        .collect();
+    let std: Vec<f64> = (0..d).map(|k| (x.iter().map(|r| (r[k] - mean[k]).powi(2)).sum::<f64>() / n as f64).sqrt().max(1e-6)).collect();
     let z: Vec<Vec<f64>> = x.iter().map(|r| (0..d).map(|k| (r[k] - mean[k]) / std[k]).collect()).collect();
     // Lipschitz constant of the mean log-loss gradient: ¼ λ_max(ZᵀZ/n) (+ l2), by power iteration.
     let mut v = vec![1.0 / (d as f64).sqrt(); d];
@@ -220,6 +222,19 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Linear probes per layer with held-out accuracy, and each layer's mass-mean direction.
+pub struct TrainProbes;
+
+impl crate::registry::Analysis for TrainProbes {
+    const NAME: &'static str = "trainProbes";
+    const SUMMARY: &'static str = "Linear probes per layer with held-out accuracy, and each layer's mass-mean direction.";
+    type Request = ProbeRequest;
+    type Output = ProbeResult;
+    fn run(s: &crate::session::Session, req: &ProbeRequest) -> Result<ProbeResult> {
+        train_probes(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,18 +268,5 @@ mod tests {
         assert_eq!(t.iter().filter(|&&i| i < 8).count(), 2);
         assert_eq!(t.iter().filter(|&&i| i >= 8).count(), 1);
         assert_eq!(t, held_out(8, 4, 0.25, 1));
-    }
-}
-
-/// Linear probes per layer with held-out accuracy, and each layer's mass-mean direction.
-pub struct TrainProbes;
-
-impl crate::registry::Analysis for TrainProbes {
-    const NAME: &'static str = "trainProbes";
-    const SUMMARY: &'static str = "Linear probes per layer with held-out accuracy, and each layer's mass-mean direction.";
-    type Request = ProbeRequest;
-    type Output = ProbeResult;
-    fn run(s: &crate::session::Session, req: &ProbeRequest) -> Result<ProbeResult> {
-        train_probes(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
     }
 }

@@ -52,10 +52,7 @@ pub fn tokenize_checked(tok: &LoupeTokenizer, prompt: &str, prepend_bos: bool, m
         return Err(LoupeError::BadInput("the prompt is empty: type at least one token".into()));
     }
     if ids.len() > max_tokens {
-        return Err(LoupeError::BadInput(format!(
-            "the prompt has {} tokens; at most {max_tokens} fit here (shorten it)",
-            ids.len()
-        )));
+        return Err(LoupeError::BadInput(format!("the prompt has {} tokens; at most {max_tokens} fit here (shorten it)", ids.len())));
     }
     Ok(ids)
 }
@@ -74,9 +71,8 @@ pub fn run_prompt(model: &Llama, tok: &LoupeTokenizer, req: &RunRequest, max_tok
     // The final norm's hooks must see every position if anything reads or changes them.
     let is_ln_final = |p: &HookPoint| matches!(p, HookPoint::LnFinalScale | HookPoint::LnFinalNormalized);
     let hooked: Vec<String> = req.interventions.iter().map(|i| i.hook.clone()).collect();
-    let all_logits = req.all_logits
-        || points.iter().any(is_ln_final)
-        || resolve_patterns(&hooked, model.cfg.n_layers)?.iter().any(is_ln_final);
+    let all_logits =
+        req.all_logits || points.iter().any(is_ln_final) || resolve_patterns(&hooked, model.cfg.n_layers)?.iter().any(is_ln_final);
     let interventions = Interventions::new(&req.interventions, &model.cfg)?;
     let mut hooks = Chain(interventions, Capture::new(points));
     let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
@@ -139,10 +135,7 @@ impl TextGeneration {
     }
 
     pub fn next(&mut self, model: &Llama, tok: &LoupeTokenizer) -> Result<Option<TokenInfo>> {
-        Ok(self
-            .generator
-            .next(model, &mut self.hooks)?
-            .map(|id| TokenInfo { id, text: tok.token_text(id) }))
+        Ok(self.generator.next(model, &mut self.hooks)?.map(|id| TokenInfo { id, text: tok.token_text(id) }))
     }
 }
 

@@ -69,9 +69,8 @@ impl Sae {
         if let Some(norm) = cfg.normalize_activations.as_deref().filter(|n| *n != "none") {
             return Err(bad(format!("this SAE normalises its inputs ('{norm}'), which Loupe does not support yet")));
         }
-        let hook: HookPoint = cfg.hook_name.parse().map_err(|_| {
-            bad(format!("the SAE reads '{}', which is not a hook of this model", cfg.hook_name))
-        })?;
+        let hook: HookPoint =
+            cfg.hook_name.parse().map_err(|_| bad(format!("the SAE reads '{}', which is not a hook of this model", cfg.hook_name)))?;
         if hook.layer().is_some_and(|l| l >= model.n_layers) {
             return Err(bad(format!("the SAE reads '{}' but this model has {} layers", cfg.hook_name, model.n_layers)));
         }
@@ -80,7 +79,10 @@ impl Sae {
         }
         let width = *hook.shape(model, 1, 1).last().unwrap_or(&0);
         if width != cfg.d_in {
-            return Err(bad(format!("the SAE expects d_in = {} but {} has {width} features: it was trained for another model", cfg.d_in, cfg.hook_name)));
+            return Err(bad(format!(
+                "the SAE expects d_in = {} but {} has {width} features: it was trained for another model",
+                cfg.d_in, cfg.hook_name
+            )));
         }
         let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)
             .map_err(|e| bad(format!("the SAE weights are not a valid safetensors file: {e}")))?;
@@ -108,7 +110,14 @@ impl Sae {
     }
 
     /// An SAE from its tensors (e.g. one just trained), reading `cfg.hook_name`.
-    pub fn from_parts(cfg: SaeConfig, w_enc: Tensor, b_enc: Tensor, w_dec: Tensor, b_dec: Tensor, threshold: Option<Tensor>) -> Result<Self> {
+    pub fn from_parts(
+        cfg: SaeConfig,
+        w_enc: Tensor,
+        b_enc: Tensor,
+        w_dec: Tensor,
+        b_dec: Tensor,
+        threshold: Option<Tensor>,
+    ) -> Result<Self> {
         let hook: HookPoint = cfg.hook_name.parse()?;
         Ok(Self { cfg, hook, w_enc: w_enc.detach(), b_enc: b_enc.detach(), w_dec: w_dec.detach(), b_dec: b_dec.detach(), threshold })
     }
@@ -205,7 +214,13 @@ pub struct FeaturesResult {
 }
 
 /// Which features fire on each token of a prompt, and how well the SAE reconstructs it.
-pub fn sae_features(model: &Llama, tok: &LoupeTokenizer, sae: &Sae, req: &FeaturesRequest, max_tokens: usize) -> Result<(FeaturesResult, Tensor)> {
+pub fn sae_features(
+    model: &Llama,
+    tok: &LoupeTokenizer,
+    sae: &Sae,
+    req: &FeaturesRequest,
+    max_tokens: usize,
+) -> Result<(FeaturesResult, Tensor)> {
     let k = req.top_k.unwrap_or(8).clamp(1, 64);
     let ids = tokenize_checked(tok, &req.prompt, req.prepend_bos, max_tokens)?;
     let x = capture_one(model, &ids, sae.hook)?;

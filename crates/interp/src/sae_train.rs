@@ -96,7 +96,14 @@ impl SaeTraining {
         if hook.layout() != Layout::PosFeature || hook.layer().is_some_and(|l| l >= model.cfg.n_layers) {
             return Err(LoupeError::BadInput(format!("cannot train an SAE on '{}': pick a [batch, pos, d] hook of this model", req.hook)));
         }
-        if !(8..=8192).contains(&req.d_sae) || req.steps == 0 || req.batch == 0 || req.l1.is_nan() || req.l1 < 0.0 || req.lr.is_nan() || req.lr <= 0.0 {
+        if !(8..=8192).contains(&req.d_sae)
+            || req.steps == 0
+            || req.batch == 0
+            || req.l1.is_nan()
+            || req.l1 < 0.0
+            || req.lr.is_nan()
+            || req.lr <= 0.0
+        {
             return Err(LoupeError::BadInput("SAE training needs 8 ≤ d_sae ≤ 8192, steps ≥ 1, batch ≥ 1, l1 ≥ 0, lr > 0".into()));
         }
         let mut rows = Vec::new();
@@ -113,7 +120,10 @@ impl SaeTraining {
         };
         let (n, d) = data.dims2()?;
         if n < 16 {
-            return Err(LoupeError::BadInput(format!("only {n} training token{}: give more or longer prompts (at least 16 tokens after the first of each)", if n == 1 { "" } else { "s" })));
+            return Err(LoupeError::BadInput(format!(
+                "only {n} training token{}: give more or longer prompts (at least 16 tokens after the first of each)",
+                if n == 1 { "" } else { "s" }
+            )));
         }
         let scale = data.sqr()?.sum(1)?.sqrt()?.mean_all()?.to_scalar::<f32>()? as f64;
         let data = (data / scale)?;
@@ -136,7 +146,22 @@ impl SaeTraining {
             apply_b_dec_to_input: true,
             normalize_activations: None,
         };
-        Ok(Self { cfg, data, scale, w_enc, b_enc, w_dec, b_dec, opt, rng, l1: req.l1, batch: req.batch.min(n), step: 0, steps: req.steps, history: Vec::new() })
+        Ok(Self {
+            cfg,
+            data,
+            scale,
+            w_enc,
+            b_enc,
+            w_dec,
+            b_dec,
+            opt,
+            rng,
+            l1: req.l1,
+            batch: req.batch.min(n),
+            step: 0,
+            steps: req.steps,
+            history: Vec::new(),
+        })
     }
 
     fn encode(&self, x: &Tensor) -> Result<Tensor> {

@@ -61,9 +61,7 @@ impl Session {
             (WeightMode::F32, _) => self.model.differentiable()?,
             (_, Some(file)) => Llama::load(file, WeightMode::F32)?.differentiable()?,
             (mode, None) => {
-                return Err(LoupeError::BadInput(format!(
-                    "gradients need f32 weights: this model was loaded as {mode:?} without its file"
-                )))
+                return Err(LoupeError::BadInput(format!("gradients need f32 weights: this model was loaded as {mode:?} without its file")))
             }
         };
         let model = Rc::new(model);

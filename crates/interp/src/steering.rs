@@ -18,8 +18,8 @@
 
 use crate::capture::capture_one;
 use crate::intervention::{Intervention, InterventionOp, Interventions};
-use crate::run::tokenize_checked;
 use crate::numerics::{distribution_shift, kl_divergence, log_softmax};
+use crate::run::tokenize_checked;
 use crate::TopToken;
 use candle_core::{Device, IndexOp, Tensor};
 use loupe_model::tokenizer::TokenInfo;
@@ -164,7 +164,13 @@ impl Steering {
                 SteerMode::Clamp { value } => InterventionOp::ClampProjection { direction: unit.clone(), value: value * scale },
                 SteerMode::Ablate => InterventionOp::RemoveProjection { direction: unit.clone() },
             };
-            out.push(Intervention { hook: resid_pre(layer).to_string(), positions: self.positions.clone(), heads: None, features: None, op });
+            out.push(Intervention {
+                hook: resid_pre(layer).to_string(),
+                positions: self.positions.clone(),
+                heads: None,
+                features: None,
+                op,
+            });
         }
         Ok((out, norms))
     }

@@ -15,10 +15,7 @@ impl TokenRef {
     pub fn resolve(&self, tok: &LoupeTokenizer) -> Result<u32> {
         match self {
             TokenRef::Id(id) if (*id as usize) < tok.vocab_size() => Ok(*id),
-            TokenRef::Id(id) => Err(LoupeError::BadInput(format!(
-                "token id {id} is outside the vocabulary ({})",
-                tok.vocab_size()
-            ))),
+            TokenRef::Id(id) => Err(LoupeError::BadInput(format!("token id {id} is outside the vocabulary ({})", tok.vocab_size()))),
             TokenRef::Text(text) => {
                 let ids = tok.encode(text, false)?;
                 match ids.as_slice() {

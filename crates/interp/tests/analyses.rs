@@ -67,10 +67,13 @@ fn dla_matches_pytorch_and_sums_to_the_logit_difference() {
     let req = DlaRequest { prompt: CLEAN.into(), token: text(" Mary"), minus: Some(text(" John")), position: -1, prepend_bos: false };
     let out = direct_logit_attribution(m, t, &req, 1024).expect("dla");
     let d_heads = max_diff(&out.heads, &matrix("dla.heads"));
-    let d_mlp = max_diff(&[out.mlp.clone()], &[fixture("dla.mlp").to_vec1().expect("mlp")]);
+    let d_mlp = max_diff(std::slice::from_ref(&out.mlp), &[fixture("dla.mlp").to_vec1().expect("mlp")]);
     let d_embed = (out.embed - scalar("dla.embed")).abs();
     let d_total = (out.total - scalar("dla.total")).abs();
-    println!("DLA: max |Δ| heads {d_heads:.2e}, mlp {d_mlp:.2e}, embed {d_embed:.2e}, total {d_total:.2e}; parts − total = {:.2e}", out.sum_of_parts - out.total);
+    println!(
+        "DLA: max |Δ| heads {d_heads:.2e}, mlp {d_mlp:.2e}, embed {d_embed:.2e}, total {d_total:.2e}; parts − total = {:.2e}",
+        out.sum_of_parts - out.total
+    );
     assert!(d_heads <= 1e-3 && d_mlp <= 1e-3 && d_embed <= 1e-3 && d_total <= 1e-3);
     assert!((out.sum_of_parts - out.total).abs() <= 1e-3);
     // In f32 mode the decomposed total is the model's own logit difference.
@@ -135,7 +138,7 @@ fn mismatched_lengths_are_explained() {
     let err = PatchSweep::start(m, t, &req, 1024).err().expect("rejected").to_string();
     assert!(err.contains("same token length"), "{err}");
     let multi = LensRequest { prompt: P0.into(), target: Some(text(" Eiffel Tower")), top_k: None, prepend_bos: false };
-    let err = logit_lens(m, t, &multi, 1024).err().expect("rejected").to_string();
+    let err = logit_lens(m, t, &multi, 1024).map(|_| ()).expect_err("rejected").to_string();
     assert!(err.contains("not one"), "{err}");
 }
 
@@ -151,7 +154,9 @@ fn head_detectors_match_pytorch() {
         prepend_bos: false,
     };
     let out = detect_heads(m, t, &req, 1024).expect("detect");
-    for (ours, name) in [(&out.previous_token, "detect.prev_token"), (&out.duplicate_token, "detect.duplicate"), (&out.induction, "detect.induction")] {
+    for (ours, name) in
+        [(&out.previous_token, "detect.prev_token"), (&out.duplicate_token, "detect.duplicate"), (&out.induction, "detect.induction")]
+    {
         let d = max_diff(ours, &matrix(name));
         println!("{name}: max |Δ| = {d:.2e}");
         assert!(d <= 1e-4, "{name}: {d}");
@@ -197,18 +202,25 @@ fn minimal_pair_and_neuron_view_match_pytorch() {
     use loupe_interp::neuron::{neuron_view, NeuronRequest};
     use loupe_interp::pairs::{minimal_pair, PairRequest};
     let (m, t) = setup();
-    let pair = minimal_pair(m, t, &PairRequest { a: P0.into(), b: "The Colosseum is located in the city of".into(), top_k: Some(5), prepend_bos: false }, 1024).expect("pair");
+    let pair = minimal_pair(
+        m,
+        t,
+        &PairRequest { a: P0.into(), b: "The Colosseum is located in the city of".into(), top_k: Some(5), prepend_bos: false },
+        1024,
+    )
+    .expect("pair");
     let dk = (pair.kl_ab - scalar("pair.kl")).abs();
-    let d_rel = max_diff(&[pair.rel_diff.clone()], &[fixture("pair.rel_diff").to_vec1().expect("rel")]);
-    let d_cos = max_diff(&[pair.cosine.clone()], &[fixture("pair.cosine").to_vec1().expect("cos")]);
+    let d_rel = max_diff(std::slice::from_ref(&pair.rel_diff), &[fixture("pair.rel_diff").to_vec1().expect("rel")]);
+    let d_cos = max_diff(std::slice::from_ref(&pair.cosine), &[fixture("pair.cosine").to_vec1().expect("cos")]);
     println!("pair: KL {:.4} (Δ {dk:.1e}), max Δ rel_diff {d_rel:.1e}, cosine {d_cos:.1e}", pair.kl_ab);
     assert!(dk <= 1e-3 * scalar("pair.kl").max(1.0) && d_rel <= 1e-4 && d_cos <= 1e-4);
     let ids = |v: &[loupe_interp::TopToken]| v.iter().map(|t| t.id as i64).collect::<Vec<_>>();
     assert_eq!(ids(&pair.top_a), fixture("pair.top5_p0").to_vec1::<i64>().expect("top5"));
     assert_eq!(ids(&pair.top_b), fixture("pair.top5_alt").to_vec1::<i64>().expect("top5"));
 
-    let n = neuron_view(m, t, &NeuronRequest { prompt: P0.into(), layer: 20, neuron: 100, top_k: Some(10), prepend_bos: false }, 1024).expect("neuron");
-    let d_act = max_diff(&[n.activations.clone()], &[fixture("neuron.acts").to_vec1().expect("acts")]);
+    let n = neuron_view(m, t, &NeuronRequest { prompt: P0.into(), layer: 20, neuron: 100, top_k: Some(10), prepend_bos: false }, 1024)
+        .expect("neuron");
+    let d_act = max_diff(std::slice::from_ref(&n.activations), &[fixture("neuron.acts").to_vec1().expect("acts")]);
     assert!(d_act <= 1e-4, "neuron activations differ by {d_act}");
     assert_eq!(ids(&n.promoted), fixture("neuron.top_ids").to_vec1::<i64>().expect("top"));
     assert_eq!(ids(&n.suppressed), fixture("neuron.bottom_ids").to_vec1::<i64>().expect("bottom"));
@@ -239,6 +251,6 @@ fn mean_ablation_over_the_prompt_itself_equals_mean_ablation() {
     let mean = run(AblationMethod::Mean, vec![]).expect("mean");
     let reference = run(AblationMethod::MeanReference, vec![CLEAN.into()]).expect("mean over references");
     assert!((mean.ablated_metric - reference.ablated_metric).abs() <= 1e-4, "{} vs {}", mean.ablated_metric, reference.ablated_metric);
-    let err = run(AblationMethod::MeanReference, vec!["  ".into()]).err().expect("rejected").to_string();
+    let err = run(AblationMethod::MeanReference, vec!["  ".into()]).map(|_| ()).expect_err("rejected").to_string();
     assert!(err.contains("at least one reference prompt"), "{err}");
 }

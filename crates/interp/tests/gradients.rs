@@ -242,12 +242,21 @@ fn gradients_reach_every_block_and_any_hook() {
     let req = GradientRequest {
         prompt: P0.into(),
         target: paris(),
-        hooks: vec!["blocks.10.hook_resid_pre".into(), "blocks.20.attn.hook_z".into(), "blocks.*.hook_attn_out".into(), "blocks.*.hook_mlp_out".into()],
+        hooks: vec![
+            "blocks.10.hook_resid_pre".into(),
+            "blocks.20.attn.hook_z".into(),
+            "blocks.*.hook_attn_out".into(),
+            "blocks.*.hook_mlp_out".into(),
+        ],
         prepend_bos: false,
     };
     let out = gradient(model(), tok, &req, 1024).expect("gradient");
     let get = |name: &str| out.grads.get(name.parse().expect("hook")).expect("captured").clone();
-    assert_close("df/d blocks.10.hook_resid_pre", &flat(&get("blocks.10.hook_resid_pre")), &reference("p0.hook_grad.blocks.10.hook_resid_pre"));
+    assert_close(
+        "df/d blocks.10.hook_resid_pre",
+        &flat(&get("blocks.10.hook_resid_pre")),
+        &reference("p0.hook_grad.blocks.10.hook_resid_pre"),
+    );
     assert_close("df/d blocks.20.attn.hook_z", &flat(&get("blocks.20.attn.hook_z")), &reference("p0.hook_grad.blocks.20.attn.hook_z"));
     let norms = common::matrix_of("gradients", "p0.grad.block_norms");
     for (l, want) in norms.iter().enumerate() {

@@ -34,10 +34,7 @@ fn replace_with(hook: &str, act: &Tensor) -> Intervention {
         positions: None,
         heads: None,
         features: None,
-        op: InterventionOp::Replace {
-            shape: act.dims().to_vec(),
-            values: act.flatten_all().and_then(|t| t.to_vec1()).expect("values"),
-        },
+        op: InterventionOp::Replace { shape: act.dims().to_vec(), values: act.flatten_all().and_then(|t| t.to_vec1()).expect("values") },
     }
 }
 
@@ -56,10 +53,7 @@ fn capturing_then_writing_back_every_activation_leaves_logits_unchanged() {
         "blocks.29.hook_resid_post",
         "ln_final.hook_scale",
     ];
-    let ivs = sites
-        .iter()
-        .map(|s| replace_with(s, clean.cache.get(s.parse::<HookPoint>().expect("name")).expect("captured")))
-        .collect();
+    let ivs = sites.iter().map(|s| replace_with(s, clean.cache.get(s.parse::<HookPoint>().expect("name")).expect("captured"))).collect();
     let patched = run(&[], ivs);
     assert_eq!(max_diff(&clean.logits, &patched.logits), 0.0);
 }
@@ -79,13 +73,8 @@ fn per_head_results_sum_to_the_attention_output() {
 
 #[test]
 fn zeroing_a_heads_z_equals_zeroing_its_result() {
-    let zero = |hook: &str| Intervention {
-        hook: hook.into(),
-        positions: None,
-        heads: Some(vec![4]),
-        features: None,
-        op: InterventionOp::Zero,
-    };
+    let zero =
+        |hook: &str| Intervention { hook: hook.into(), positions: None, heads: Some(vec![4]), features: None, op: InterventionOp::Zero };
     let via_z = run(&[], vec![zero("blocks.9.attn.hook_z")]);
     let via_result = run(&[], vec![zero("blocks.9.attn.hook_result")]);
     let clean = run(&[], vec![]);
@@ -119,15 +108,13 @@ fn bad_interventions_get_clear_errors() {
         let err = Interventions::new(&[iv], cfg).err().expect("must be rejected").to_string();
         assert!(err.contains(needle), "{err:?} should mention {needle:?}");
     };
-    let base = Intervention { hook: "blocks.0.hook_resid_pre".into(), positions: None, heads: None, features: None, op: InterventionOp::Zero };
+    let base =
+        Intervention { hook: "blocks.0.hook_resid_pre".into(), positions: None, heads: None, features: None, op: InterventionOp::Zero };
     check(Intervention { hook: "blocks.99.hook_resid_pre".into(), ..base.clone() }, "no hook matches");
     check(Intervention { heads: Some(vec![0]), ..base.clone() }, "no head axis");
     check(Intervention { positions: Some(vec![]), ..base.clone() }, "selects no positions");
     check(Intervention { op: InterventionOp::Add { vector: vec![1.0; 3] }, ..base.clone() }, "needs 576");
-    check(
-        Intervention { hook: "blocks.0.attn.hook_z".into(), heads: Some(vec![9]), ..base.clone() },
-        "head 9 out of range",
-    );
+    check(Intervention { hook: "blocks.0.attn.hook_z".into(), heads: Some(vec![9]), ..base.clone() }, "head 9 out of range");
     // Interventions are data: they round-trip through JSON.
     let json = serde_json::to_string(&base).expect("ser");
     assert_eq!(json, r#"{"hook":"blocks.0.hook_resid_pre","op":{"type":"zero"}}"#);
@@ -140,7 +127,8 @@ fn interventions_apply_during_generation() {
     let req = GenerateRequest { prompt: "The Eiffel Tower is located in the city of".into(), max_tokens: 4, ..Default::default() };
     let plain = generate_text(m, t, &req, 1024, |_| true).expect("generate");
     // Zeroing the MLP output of layers 20–29 at every position changes the continuation.
-    let ablate = Intervention { hook: "blocks.2?.hook_mlp_out".into(), positions: None, heads: None, features: None, op: InterventionOp::Zero };
+    let ablate =
+        Intervention { hook: "blocks.2?.hook_mlp_out".into(), positions: None, heads: None, features: None, op: InterventionOp::Zero };
     let req2 = GenerateRequest { interventions: vec![ablate], ..req.clone() };
     let ablated = generate_text(m, t, &req2, 1024, |_| true).expect("generate");
     assert_eq!(plain[0].text, " Paris");

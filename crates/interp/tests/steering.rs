@@ -14,7 +14,8 @@ use loupe_interp::steering::{contrastive_direction, steer, DirectionRequest, Red
 use loupe_model::NoHooks;
 
 const S: &str = "I went to see the film last night and I thought it was";
-const POSITIVE: [&str; 3] = ["I love this movie, it is wonderful", "What a fantastic and happy day", "This is the best meal I have ever had"];
+const POSITIVE: [&str; 3] =
+    ["I love this movie, it is wonderful", "What a fantastic and happy day", "This is the best meal I have ever had"];
 const NEGATIVE: [&str; 3] = ["I hate this movie, it is terrible", "What an awful and sad day", "This is the worst meal I have ever had"];
 
 fn reference(key: &str) -> Vec<f32> {
@@ -22,7 +23,13 @@ fn reference(key: &str) -> Vec<f32> {
 }
 
 fn ids(key: &str) -> Vec<u32> {
-    common::tensor("steering", key).to_dtype(candle_core::DType::I64).and_then(|t| t.to_vec1::<i64>()).expect("ids").into_iter().map(|i| i as u32).collect()
+    common::tensor("steering", key)
+        .to_dtype(candle_core::DType::I64)
+        .and_then(|t| t.to_vec1::<i64>())
+        .expect("ids")
+        .into_iter()
+        .map(|i| i as u32)
+        .collect()
 }
 
 fn assert_close(what: &str, ours: &[f32], theirs: &[f32], tolerance: f32) {
@@ -36,7 +43,7 @@ fn assert_close(what: &str, ours: &[f32], theirs: &[f32], tolerance: f32) {
 fn last_logits(interventions: &[Intervention]) -> Tensor {
     let (m, tok) = common::setup();
     let ids = tok.encode(S, false).expect("ids");
-    let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("input ids");
     let logits = match interventions.is_empty() {
         true => m.forward(&input, &mut NoHooks, None),
         false => m.forward(&input, &mut Interventions::new(interventions, &m.cfg).expect("valid"), None),
@@ -48,7 +55,12 @@ fn last_logits(interventions: &[Intervention]) -> Tensor {
 /// `X.fixed_logits`, `X.city_logits`).
 fn assert_readout(prefix: &str, logits: &Tensor) {
     let at = |ids: &[u32]| -> Vec<f32> { ids.iter().map(|&i| logits.i(i as usize).and_then(|t| t.to_scalar()).expect("logit")).collect() };
-    assert_close(&format!("{prefix} top-20 logits"), &at(&ids(&format!("{prefix}.top_ids"))), &reference(&format!("{prefix}.top_logits")), 1e-3);
+    assert_close(
+        &format!("{prefix} top-20 logits"),
+        &at(&ids(&format!("{prefix}.top_ids"))),
+        &reference(&format!("{prefix}.top_logits")),
+        1e-3,
+    );
     assert_close(&format!("{prefix} fixed logits"), &at(&ids("steer.fixed_ids")), &reference(&format!("{prefix}.fixed_logits")), 1e-3);
     assert_close(&format!("{prefix} city logits"), &at(&ids("steer.city_ids")), &reference(&format!("{prefix}.city_logits")), 1e-3);
 }
@@ -81,7 +93,9 @@ fn contrastive_directions_match_pytorch() {
 fn steered_logits_and_greedy_text_match_pytorch() {
     let (m, tok) = common::setup();
     assert_readout("steer.base", &last_logits(&[]));
-    for (name, mode) in [("add", SteerMode::Add { strength: -0.2 }), ("clamp", SteerMode::Clamp { value: -0.2 }), ("ablate", SteerMode::Ablate)] {
+    for (name, mode) in
+        [("add", SteerMode::Add { strength: -0.2 }), ("clamp", SteerMode::Clamp { value: -0.2 }), ("ablate", SteerMode::Ablate)]
+    {
         let req = SteerRequest {
             prompt: S.into(),
             steering: Steering { direction: direction(), layers: vec![12], positions: None, mode },
@@ -123,7 +137,8 @@ fn sae_encode_decode_splice_and_clamp_match_pytorch() {
     let scale = |v: &[f32]| v.iter().fold(1f32, |m, x| m.max(x.abs()));
     let want = reference("sae.features");
     assert_close("SAE features", &flat(&f), &want, 1e-3 * scale(&want));
-    let l0: Vec<f32> = f.gt(0.0).and_then(|t| t.to_dtype(candle_core::DType::F32)).and_then(|t| t.sum(1)).and_then(|t| t.to_vec1()).expect("l0");
+    let l0: Vec<f32> =
+        f.gt(0.0).and_then(|t| t.to_dtype(candle_core::DType::F32)).and_then(|t| t.sum(1)).and_then(|t| t.to_vec1()).expect("l0");
     assert_eq!(l0, reference("sae.l0"));
     let x_hat = sae.decode(&f).expect("decode");
     let want = reference("sae.reconstruction");
@@ -146,7 +161,11 @@ fn sae_encode_decode_splice_and_clamp_match_pytorch() {
     // Clamping to its own current value (here at the last position) changes nothing.
     let own = f.i((12, j)).and_then(|t| t.to_scalar::<f32>()).expect("own value");
     let same = sae.clamp_intervention(j, own, Some(vec![12])).expect("clamp");
-    let diff = (last_logits(&[same]) - last_logits(&[])).and_then(|d| d.abs()).and_then(|d| d.max_all()).and_then(|d| d.to_scalar::<f32>()).expect("diff");
+    let diff = (last_logits(&[same]) - last_logits(&[]))
+        .and_then(|d| d.abs())
+        .and_then(|d| d.max_all())
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("diff");
     println!("clamp to own value: max |Δ logit| {diff:.2e}");
     assert!(diff < 1e-4, "{diff}");
 }
@@ -157,7 +176,7 @@ fn mismatched_saes_get_clear_errors() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny_sae");
     let weights = std::fs::read(dir.join("sae_weights.safetensors")).expect("weights");
     let text = std::fs::read_to_string(dir.join("cfg.json")).expect("cfg");
-    let err = |cfg_text: &str, bytes: &[u8]| Sae::load(cfg_text, bytes, &cfg).err().expect("rejected").to_string();
+    let err = |cfg_text: &str, bytes: &[u8]| Sae::load(cfg_text, bytes, &cfg).map(|_| ()).expect_err("rejected").to_string();
     assert!(err(&text.replace("blocks.12.hook_resid_pre", "blocks.40.hook_resid_pre"), &weights).contains("has 30 layers"));
     assert!(err(&text.replace("blocks.12.hook_resid_pre", "blocks.12.hook_nope"), &weights).contains("not a hook"));
     assert!(err(&text.replace("\"d_in\": 576", "\"d_in\": 512"), &weights).contains("another model"));
@@ -185,7 +204,10 @@ fn an_sae_trained_on_a_few_prompts_learns_and_exports_to_raw_activations() {
     while training.step(25).expect("step") {}
     let progress = training.progress().expect("progress");
     let (first, last) = (&progress.history[0], progress.history.last().expect("history"));
-    println!("SAE training on {} tokens: EV {:.3} → {:.3}, L0 {:.1} → {:.1}", progress.tokens, first.explained_variance, last.explained_variance, first.l0, last.l0);
+    println!(
+        "SAE training on {} tokens: EV {:.3} → {:.3}, L0 {:.1} → {:.1}",
+        progress.tokens, first.explained_variance, last.explained_variance, first.l0, last.l0
+    );
     assert!(progress.finished && last.step == 200);
     assert!(last.explained_variance > first.explained_variance && last.explained_variance > 0.5, "{last:?}");
     assert!(last.l0 < 32.0, "sparse: {last:?}");
@@ -200,7 +222,12 @@ fn an_sae_trained_on_a_few_prompts_learns_and_exports_to_raw_activations() {
     let x = Tensor::cat(&rows, 0).expect("cat");
     let x_hat = sae.decode(&sae.encode(&x).expect("encode")).expect("decode");
     let err = (x_hat - &x).and_then(|d| d.sqr()).and_then(|d| d.sum_all()).and_then(|d| d.to_scalar::<f32>()).expect("err");
-    let var = x.broadcast_sub(&x.mean_keepdim(0).expect("mean")).and_then(|d| d.sqr()).and_then(|d| d.sum_all()).and_then(|d| d.to_scalar::<f32>()).expect("var");
+    let var = x
+        .broadcast_sub(&x.mean_keepdim(0).expect("mean"))
+        .and_then(|d| d.sqr())
+        .and_then(|d| d.sum_all())
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("var");
     assert!((1.0 - err / var - last.explained_variance).abs() < 1e-3, "exported EV {} vs {}", 1.0 - err / var, last.explained_variance);
     let norm = sae.decoder_row(5).and_then(|r| Ok(r.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?)).expect("norm");
     assert!((norm - 1.0).abs() < 1e-4, "decoder rows have unit norm: {norm}");
@@ -217,7 +244,8 @@ fn the_shipped_sae_loads_and_reconstructs_held_out_text() {
     let cfg = std::fs::read_to_string(dir.join("cfg.json")).expect("cfg");
     let sae = Sae::load(&cfg, &std::fs::read(dir.join("sae_weights.safetensors")).expect("weights"), &m.cfg).expect("loads");
     assert_eq!((sae.cfg.d_in, sae.cfg.d_sae), (576, 2048));
-    let req = FeaturesRequest { prompt: "When Mary and John went to the store, John gave a drink to".into(), top_k: Some(5), prepend_bos: false };
+    let req =
+        FeaturesRequest { prompt: "When Mary and John went to the store, John gave a drink to".into(), top_k: Some(5), prepend_bos: false };
     let (out, _) = sae_features(m, tok, &sae, &req, 1024).expect("features");
     let n = out.l0.len() - 1;
     let l0 = out.l0[1..].iter().sum::<usize>() as f32 / n as f32;

@@ -22,18 +22,14 @@ impl LlamaConfig {
     pub fn from_gguf(file: &GgufFile) -> Result<Self> {
         let arch = file.metadata_str("general.architecture")?;
         if arch != "llama" {
-            return Err(LoupeError::Unsupported(format!(
-                "architecture '{arch}' (Loupe runs Llama-family models, e.g. SmolLM2)"
-            )));
+            return Err(LoupeError::Unsupported(format!("architecture '{arch}' (Loupe runs Llama-family models, e.g. SmolLM2)")));
         }
         let u = |key: &str| file.metadata_u64(&format!("llama.{key}")).map(|v| v as usize);
         let d_model = u("embedding_length")?;
         let n_heads = u("attention.head_count")?;
         let n_kv_heads = u("attention.head_count_kv").unwrap_or(n_heads);
         if n_heads == 0 || n_kv_heads == 0 || d_model % n_heads != 0 || n_heads % n_kv_heads != 0 {
-            return Err(LoupeError::InvalidModel(format!(
-                "inconsistent heads: d_model {d_model}, {n_heads} heads, {n_kv_heads} kv heads"
-            )));
+            return Err(LoupeError::InvalidModel(format!("inconsistent heads: d_model {d_model}, {n_heads} heads, {n_kv_heads} kv heads")));
         }
         let vocab_size = match u("vocab_size") {
             Ok(v) => v,

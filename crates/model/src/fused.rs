@@ -399,8 +399,7 @@ mod tests {
         let probe = randn(&[2, 4, p, t], 12);
         let scale = 0.125;
         let (y, g) = value_and_grad(&s, &probe, |s| causal_softmax(s, scale));
-        let mask: Vec<f32> =
-            (0..p).flat_map(|i| (0..t).map(move |j| if j <= t - p + i { 0.0 } else { f32::NEG_INFINITY })).collect();
+        let mask: Vec<f32> = (0..p).flat_map(|i| (0..t).map(move |j| if j <= t - p + i { 0.0 } else { f32::NEG_INFINITY })).collect();
         let mask = Tensor::from_vec(mask, (p, t), &Device::Cpu).expect("mask");
         let (y0, g0) = value_and_grad(&s, &probe, |s| {
             let z = (s * scale)?.broadcast_add(&mask)?;

@@ -124,9 +124,7 @@ pub fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
         return Err(bad_input("a tensor off the CPU"));
     };
     let values = cpu.as_slice::<f32>()?;
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| bad_input("a strided tensor after contiguous()"))?;
+    let (start, end) = layout.contiguous_offsets().ok_or_else(|| bad_input("a strided tensor after contiguous()"))?;
     Ok(f(&values[start..end]))
 }
 
@@ -141,7 +139,15 @@ pub fn matmul_abt(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], l
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_abt_tiled<const MR: usize, const NR: usize>(
-    a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    n: usize,
+    k: usize,
 ) {
     check(a.len(), lda, m, k, "a");
     check(b.len(), ldb, n, k, "b");
@@ -166,7 +172,15 @@ pub fn matmul_ab(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ld
 /// of the two micro-kernels (tests/gemm_speed.rs of loupe-web).
 #[allow(clippy::too_many_arguments)]
 fn ab_packed_serial<const MR: usize, const NR: usize>(
-    a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    n: usize,
+    k: usize,
 ) {
     // Panel rows one cache line more than k apart, so that with k = 1536 floats the 16 rows
     // (a 6 KiB stride) do not all map to two L1 sets. A precaution: the profile above showed
@@ -216,7 +230,17 @@ fn split_rows(c: &mut [f32], ldc: usize, m: usize, f: impl Fn(usize, usize, &mut
 }
 
 #[allow(clippy::too_many_arguments)]
-fn abt_serial<const MR: usize, const NR: usize>(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
+fn abt_serial<const MR: usize, const NR: usize>(
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     for i0 in (0..m).step_by(ROW_BLOCK) {
         let i1 = (i0 + ROW_BLOCK).min(m);
         let mut j = 0;
@@ -253,7 +277,17 @@ fn abt_serial<const MR: usize, const NR: usize>(a: &[f32], lda: usize, b: &[f32]
 }
 
 #[allow(clippy::too_many_arguments)]
-fn ab_serial<const MR: usize, const NV: usize>(a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, m: usize, n: usize, k: usize) {
+fn ab_serial<const MR: usize, const NV: usize>(
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     let n_vec = n / 4 * 4;
     for i0 in (0..m).step_by(ROW_BLOCK) {
         let i1 = (i0 + ROW_BLOCK).min(m);
@@ -333,7 +367,15 @@ pub(crate) mod lanes {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn tile_abt<const MR: usize, const NR: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+        a: &[f32],
+        lda: usize,
+        i: usize,
+        b: &[f32],
+        ldb: usize,
+        j: usize,
+        c: &mut [f32],
+        ldc: usize,
+        k: usize,
     ) {
         let ap: [*const f32; MR] = core::array::from_fn(|r| a[(i + r) * lda..(i + r) * lda + k].as_ptr());
         let bp: [*const f32; NR] = core::array::from_fn(|r| b[(j + r) * ldb..(j + r) * ldb + k].as_ptr());
@@ -406,7 +448,15 @@ pub(crate) mod lanes {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
+        a: &[f32],
+        lda: usize,
+        i: usize,
+        b: &[f32],
+        ldb: usize,
+        c: &mut [f32],
+        ldc: usize,
+        j: usize,
+        k: usize,
     ) {
         let ap: [&[f32]; MR] = core::array::from_fn(|r| &a[(i + r) * lda..(i + r) * lda + k]);
         let mut acc = [[f32x4_splat(0.0); NV]; MR];
@@ -444,7 +494,15 @@ mod lanes {
 
     #[allow(clippy::too_many_arguments)]
     pub fn tile_abt<const MR: usize, const NR: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, j: usize, c: &mut [f32], ldc: usize, k: usize,
+        a: &[f32],
+        lda: usize,
+        i: usize,
+        b: &[f32],
+        ldb: usize,
+        j: usize,
+        c: &mut [f32],
+        ldc: usize,
+        k: usize,
     ) {
         for r in 0..MR {
             for q in 0..NR {
@@ -467,7 +525,15 @@ mod lanes {
 
     #[allow(clippy::too_many_arguments)]
     pub fn tile_ab<const MR: usize, const NV: usize>(
-        a: &[f32], lda: usize, i: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, j: usize, k: usize,
+        a: &[f32],
+        lda: usize,
+        i: usize,
+        b: &[f32],
+        ldb: usize,
+        c: &mut [f32],
+        ldc: usize,
+        j: usize,
+        k: usize,
     ) {
         for r in 0..MR {
             let mut acc = vec![0f32; 4 * NV];

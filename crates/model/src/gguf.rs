@@ -85,9 +85,7 @@ impl GgufFile {
             source.read_at(0, &mut magic);
         }
         if len < 4 || &magic != b"GGUF" {
-            return Err(LoupeError::InvalidModel(format!(
-                "not a GGUF file ({len} bytes; GGUF files start with the bytes 'GGUF')"
-            )));
+            return Err(LoupeError::InvalidModel(format!("not a GGUF file ({len} bytes; GGUF files start with the bytes 'GGUF')")));
         }
         let content = Content::read(&mut BufReader::with_capacity(1 << 16, SourceReader { source: &*source, pos: 0 }))
             .map_err(|e| LoupeError::InvalidModel(format!("corrupt or truncated GGUF header ({len} bytes): {e}")))?;
@@ -97,9 +95,7 @@ impl GgufFile {
     }
 
     pub fn read_path(path: &std::path::Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            LoupeError::InvalidModel(format!("cannot read {}: {e}", path.display()))
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| LoupeError::InvalidModel(format!("cannot read {}: {e}", path.display())))?;
         Self::from_bytes(bytes)
     }
 
@@ -122,9 +118,7 @@ impl GgufFile {
         let elems = info.shape.elem_count();
         let block = info.ggml_dtype.block_size();
         if !elems.is_multiple_of(block) {
-            return Err(LoupeError::InvalidModel(format!(
-                "tensor of {elems} elements is not a whole number of {block}-element blocks"
-            )));
+            return Err(LoupeError::InvalidModel(format!("tensor of {elems} elements is not a whole number of {block}-element blocks")));
         }
         let len = elems / block * info.ggml_dtype.type_size();
         let start = self.content.tensor_data_offset.saturating_add(info.offset) as usize;
@@ -132,10 +126,7 @@ impl GgufFile {
     }
 
     pub fn tensor_info(&self, name: &str) -> Result<&TensorInfo> {
-        self.content
-            .tensor_infos
-            .get(name)
-            .ok_or_else(|| LoupeError::InvalidModel(format!("missing tensor '{name}'")))
+        self.content.tensor_infos.get(name).ok_or_else(|| LoupeError::InvalidModel(format!("missing tensor '{name}'")))
     }
 
     /// A copy of the raw (still quantized) bytes of a tensor, and its info.
@@ -153,10 +144,7 @@ impl GgufFile {
     }
 
     pub fn metadata(&self, key: &str) -> Result<&Value> {
-        self.content
-            .metadata
-            .get(key)
-            .ok_or_else(|| LoupeError::InvalidModel(format!("missing metadata key '{key}'")))
+        self.content.metadata.get(key).ok_or_else(|| LoupeError::InvalidModel(format!("missing metadata key '{key}'")))
     }
 
     pub fn metadata_str(&self, key: &str) -> Result<&str> {
@@ -201,10 +189,7 @@ impl GgufFile {
     }
 
     pub fn metadata_strings(&self, key: &str) -> Result<Vec<&str>> {
-        self.metadata_array(key)?
-            .iter()
-            .map(|v| v.to_string().map(|s| s.as_str()).map_err(|e| wrong_type(key, e)))
-            .collect()
+        self.metadata_array(key)?.iter().map(|v| v.to_string().map(|s| s.as_str()).map_err(|e| wrong_type(key, e))).collect()
     }
 
     pub fn len_bytes(&self) -> usize {

@@ -146,8 +146,7 @@ impl HookPoint {
             HookPoint::Embed | HookPoint::LnFinalNormalized => vec![batch, pos, d],
             HookPoint::LnFinalScale => vec![batch, pos, 1],
             HookPoint::Block(_, site) => match site {
-                ResidPre | Ln1Normalized | AttnOut | ResidMid | Ln2Normalized | MlpOut
-                | ResidPost => vec![batch, pos, d],
+                ResidPre | Ln1Normalized | AttnOut | ResidMid | Ln2Normalized | MlpOut | ResidPost => vec![batch, pos, d],
                 Ln1Scale | Ln2Scale => vec![batch, pos, 1],
                 Q | RotQ | Z => vec![batch, pos, h, dh],
                 K | V | RotK => vec![batch, pos, kv, dh],

@@ -16,9 +16,9 @@ use crate::gguf::GgufFile;
 use crate::hooks::{BlockSite as S, HookPoint, Hooks};
 use crate::qmatmul::QuantMatrix;
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
-use std::sync::Arc;
 use candle_core::{DType, Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 mod attention;
 mod decode;
@@ -206,8 +206,7 @@ fn unpermute_qk(file: &GgufFile, name: &str, n_heads: usize) -> Result<QTensor> 
             for j in 0..dh / 2 {
                 let src = h * dh + 2 * j + s;
                 let dst = h * dh + s * dh / 2 + j;
-                out[dst * row_bytes..(dst + 1) * row_bytes]
-                    .copy_from_slice(&raw[src * row_bytes..(src + 1) * row_bytes]);
+                out[dst * row_bytes..(dst + 1) * row_bytes].copy_from_slice(&raw[src * row_bytes..(src + 1) * row_bytes]);
             }
         }
     }
@@ -487,23 +486,14 @@ impl Llama {
 
     /// The forward pass from embeddings `[batch, pos, d_model]`: the entry point for
     /// gradients with respect to the input.
-    pub fn forward_embeds(
-        &self,
-        x: &Tensor,
-        hooks: &mut dyn Hooks,
-        mut cache: Option<&mut KvCache>,
-    ) -> Result<Tensor> {
+    pub fn forward_embeds(&self, x: &Tensor, hooks: &mut dyn Hooks, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (_b, pos, _d) = x.dims3()?;
         let offset = cache.as_ref().map(|c| c.len).unwrap_or(0);
         if pos == 0 {
             return Err(bad_input("the prompt is empty: type at least one token"));
         }
         if offset + pos > self.cfg.context_length {
-            return Err(bad_input(format!(
-                "{} tokens exceed this model's context of {} tokens",
-                offset + pos,
-                self.cfg.context_length
-            )));
+            return Err(bad_input(format!("{} tokens exceed this model's context of {} tokens", offset + pos, self.cfg.context_length)));
         }
         let x = hooks.on(HookPoint::Embed, x.clone(), offset)?;
         let logits = self.forward_blocks(0, &x, hooks, cache.as_deref_mut(), offset, None)?;
@@ -596,10 +586,7 @@ impl Llama {
             return Err(bad_input(format!("position {position} is outside the prompt's {pos} tokens")));
         }
         if pos > self.cfg.context_length {
-            return Err(bad_input(format!(
-                "{pos} tokens exceed this model's context of {} tokens",
-                self.cfg.context_length
-            )));
+            return Err(bad_input(format!("{pos} tokens exceed this model's context of {} tokens", self.cfg.context_length)));
         }
         let x = hooks.on(HookPoint::Embed, x.clone(), 0)?;
         Ok(self.forward_blocks(0, &x, hooks, None, 0, Some(position))?.squeeze(1)?)
@@ -649,12 +636,7 @@ impl Llama {
             Some(p) => (x.narrow(1, p, 1)?, offset + p),
             None => (x, offset),
         };
-        let x = self.ln_final.forward(
-            &x,
-            hooks,
-            (HookPoint::LnFinalScale, HookPoint::LnFinalNormalized),
-            offset,
-        )?;
+        let x = self.ln_final.forward(&x, hooks, (HookPoint::LnFinalScale, HookPoint::LnFinalNormalized), offset)?;
         self.linear(&self.unembed, &x)
     }
 
@@ -756,7 +738,7 @@ impl Llama {
             None => (k, v),
         };
         let t = k.dim(2)?; // keys seen: offset + p
-        // Grouped-query attention: query head i reads kv head i / (h / kvh), as HF's repeat_kv.
+                           // Grouped-query attention: query head i reads kv head i / (h / kvh), as HF's repeat_kv.
         let k = repeat_kv(&k, h / kvh)?;
         let v = repeat_kv(&v, h / kvh)?;
         let raw = q.matmul(&k.t()?)?; // [b, h, p, t]
@@ -819,22 +801,17 @@ fn repeat_kv(x: &Tensor, n_rep: usize) -> Result<Tensor> {
 /// `[p, t]`: 0 where query `offset + i` may attend key `j` (j ≤ offset + i), −∞ elsewhere
 /// (TransformerLens fills masked scores with −∞ too).
 fn causal_mask(p: usize, t: usize, offset: usize) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..p)
-        .flat_map(|i| (0..t).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY }))
-        .collect();
+    let mask: Vec<f32> = (0..p).flat_map(|i| (0..t).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY })).collect();
     Ok(Tensor::from_vec(mask, (p, t), &Device::Cpu)?)
 }
 
 /// cos/sin of position × θ^(−2i/d_head), i < d_head/2, as HF's LlamaRotaryEmbedding (f32).
 fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
     let half = cfg.d_head / 2;
-    let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / cfg.rope_theta.powf((2 * i) as f32 / cfg.d_head as f32))
-        .collect();
+    let inv_freq: Vec<f32> = (0..half).map(|i| 1.0 / cfg.rope_theta.powf((2 * i) as f32 / cfg.d_head as f32)).collect();
     let inv_freq = Tensor::from_vec(inv_freq, (1, half), &Device::Cpu)?;
-    let positions = Tensor::arange(0u32, cfg.context_length as u32, &Device::Cpu)?
-        .to_dtype(DType::F32)?
-        .reshape((cfg.context_length, 1))?;
+    let positions =
+        Tensor::arange(0u32, cfg.context_length as u32, &Device::Cpu)?.to_dtype(DType::F32)?.reshape((cfg.context_length, 1))?;
     let freqs = positions.broadcast_mul(&inv_freq)?;
     Ok((freqs.cos()?, freqs.sin()?))
 }

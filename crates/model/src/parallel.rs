@@ -248,10 +248,7 @@ pub mod team {
         // SAFETY: only the lifetime is erased; the reference is dropped from JOB below, once
         // no helper is WORKING and every offer still at GO has been taken back, so no helper
         // can read it any more.
-        let job = Job(
-            unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f) },
-            pieces,
-        );
+        let job = Job(unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f) }, pieces);
         NEXT.store(0, Relaxed);
         set_job(Some(job));
         for (h, state) in STATE.iter().enumerate().take(helpers) {

@@ -75,7 +75,13 @@ fn piece_rows(total: usize, threads: usize) -> Vec<usize> {
 /// two: each piece's (matrix, first row) and its slice of that matrix's output, in order.
 #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
 fn cut_outputs<'a>(ys: &'a mut [Vec<f32>], sizes: &[usize]) -> (Vec<(usize, usize)>, Vec<&'a mut [f32]>) {
-    let ends: Vec<usize> = sizes.iter().scan(0, |end, &n| { *end += n; Some(*end) }).collect();
+    let ends: Vec<usize> = sizes
+        .iter()
+        .scan(0, |end, &n| {
+            *end += n;
+            Some(*end)
+        })
+        .collect();
     let mut places = Vec::new();
     let mut outs = Vec::new();
     let mut first = 0; // the matrix's first row among all the matrices' rows
@@ -200,8 +206,7 @@ impl QuantMatrix {
             // (for a 64-token prompt through the unembedding that would be 2 × 12 MiB more).
             // With threads, one slab per thread at a time.
             let mut y = vec![0f32; m * self.rows];
-            let slabs: Vec<(usize, usize)> =
-                (0..self.rows).step_by(slab_rows).map(|r0| (r0, slab_rows.min(self.rows - r0))).collect();
+            let slabs: Vec<(usize, usize)> = (0..self.rows).step_by(slab_rows).map(|r0| (r0, slab_rows.min(self.rows - r0))).collect();
             for group in slabs.chunks(parallel::threads()) {
                 let parts = parallel::map(group, |&(r0, n)| {
                     let mut buf = Vec::new();
@@ -357,8 +362,7 @@ fn dequantize_q4_1(blocks: &[u8], out: &mut [f32]) {
     for (blk, y) in blocks.chunks_exact(20).zip(out.chunks_exact_mut(BLOCK)) {
         let (d, m) = (scale(blk, 0), scale(blk, 2));
         let (lo, hi) = y.split_at_mut(16);
-        let (Ok(qs), Ok(lo), Ok(hi)) =
-            (<&[u8; 16]>::try_from(&blk[4..20]), <&mut [f32; 16]>::try_from(lo), <&mut [f32; 16]>::try_from(hi))
+        let (Ok(qs), Ok(lo), Ok(hi)) = (<&[u8; 16]>::try_from(&blk[4..20]), <&mut [f32; 16]>::try_from(lo), <&mut [f32; 16]>::try_from(hi))
         else {
             continue;
         };
@@ -463,7 +467,12 @@ mod simd {
                 // Stored in the kernels' order (see `q`): even, then odd values of each half block.
                 let low_halves = |a: v128, b: v128| i8x16_shuffle::<0, 1, 8, 9, 16, 17, 24, 25, 4, 5, 12, 13, 20, 21, 28, 29>(a, b);
                 let (s0, s1, s2, s3) = (low_halves(r[0], r[1]), low_halves(r[2], r[3]), low_halves(r[4], r[5]), low_halves(r[6], r[7]));
-                let order = [i64x2_shuffle::<0, 2>(s0, s1), i64x2_shuffle::<1, 3>(s0, s1), i64x2_shuffle::<0, 2>(s2, s3), i64x2_shuffle::<1, 3>(s2, s3)];
+                let order = [
+                    i64x2_shuffle::<0, 2>(s0, s1),
+                    i64x2_shuffle::<1, 3>(s0, s1),
+                    i64x2_shuffle::<0, 2>(s2, s3),
+                    i64x2_shuffle::<1, 3>(s2, s3),
+                ];
                 for (k, o) in order.into_iter().enumerate() {
                     // SAFETY: eight i16 at 8k..8k+8 of a 32-value block: one v128.
                     unsafe { v128_store(qb.as_mut_ptr().add(8 * k) as *mut v128, o) };
@@ -794,7 +803,10 @@ mod tests {
         let (places, outs) = cut_outputs(&mut ys, &sizes);
         let lens: Vec<usize> = outs.iter().map(|o| o.len()).collect();
         // The third piece (rows 532..672 of all) ends q and starts k; the fifth ends k.
-        assert_eq!(places, [(0, 0), (0, 320), (0, 532), (1, 0), (1, 96), (2, 0), (2, 64), (2, 104), (2, 132), (2, 152), (2, 168), (2, 184)]);
+        assert_eq!(
+            places,
+            [(0, 0), (0, 320), (0, 532), (1, 0), (1, 96), (2, 0), (2, 64), (2, 104), (2, 132), (2, 152), (2, 168), (2, 184)]
+        );
         assert_eq!(lens, [320, 212, 44, 96, 96, 64, 40, 28, 20, 16, 16, 8]);
         for (p, o) in outs.into_iter().enumerate() {
             o.fill(p as f32 + 1.0);

@@ -38,9 +38,7 @@ impl LoupeTokenizer {
     pub fn from_gguf(file: &GgufFile) -> Result<Self> {
         let model = file.metadata_str("tokenizer.ggml.model")?;
         if model != "gpt2" {
-            return Err(LoupeError::Unsupported(format!(
-                "tokenizer model '{model}' (only byte-level BPE, 'gpt2', is supported)"
-            )));
+            return Err(LoupeError::Unsupported(format!("tokenizer model '{model}' (only byte-level BPE, 'gpt2', is supported)")));
         }
         let tokens = file.metadata_strings("tokenizer.ggml.tokens")?;
         let merges = file
@@ -57,10 +55,7 @@ impl LoupeTokenizer {
             Err(_) => vec![1; tokens.len()],
         };
         let vocab: Vocab = tokens.iter().enumerate().map(|(i, t)| (t.to_string(), i as u32)).collect();
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .build()
-            .map_err(|e| LoupeError::Tokenizer(e.to_string()))?;
+        let bpe = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| LoupeError::Tokenizer(e.to_string()))?;
         let mut inner = Tokenizer::new(bpe);
         let byte_level = ByteLevel::new(false, true, true);
         let pre: PreTokenizerWrapper = match file.metadata_str("tokenizer.ggml.pre").unwrap_or("gpt2") {
@@ -85,9 +80,7 @@ impl LoupeTokenizer {
                 if t == TOKEN_TYPE_CONTROL {
                     return tok.as_bytes().to_vec();
                 }
-                tok.chars()
-                    .map(|c| unicode_to_byte(c).unwrap_or(b'?'))
-                    .collect()
+                tok.chars().map(|c| unicode_to_byte(c).unwrap_or(b'?')).collect()
             })
             .collect();
         let id = |key: &str| file.metadata_u64(key).ok().map(|v| v as u32);
@@ -103,15 +96,10 @@ impl LoupeTokenizer {
     /// Token ids exactly as the reference tokenizer gives them; BOS only when asked
     /// (SmolLM2 adds none by default).
     pub fn encode(&self, text: &str, prepend_bos: bool) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| LoupeError::Tokenizer(e.to_string()))?;
+        let enc = self.inner.encode(text, false).map_err(|e| LoupeError::Tokenizer(e.to_string()))?;
         let mut ids = Vec::with_capacity(enc.len() + 1);
         if prepend_bos {
-            ids.push(self.bos_id.ok_or_else(|| {
-                LoupeError::BadInput("this model's tokenizer has no BOS token".into())
-            })?);
+            ids.push(self.bos_id.ok_or_else(|| LoupeError::BadInput("this model's tokenizer has no BOS token".into()))?);
         }
         ids.extend_from_slice(enc.get_ids());
         Ok(ids)

@@ -53,8 +53,8 @@ pub fn fixtures() -> &'static Fixtures {
     F.get_or_init(|| {
         let dir = repo_root().join("tests/fixtures");
         let json = std::fs::read_to_string(dir.join("reference.json")).expect("reference.json");
-        let tensors = candle_core::safetensors::load(dir.join("reference.safetensors"), &candle_core::Device::Cpu)
-            .expect("reference.safetensors");
+        let tensors =
+            candle_core::safetensors::load(dir.join("reference.safetensors"), &candle_core::Device::Cpu).expect("reference.safetensors");
         Fixtures { json: serde_json::from_str(&json).expect("valid json"), tensors }
     })
 }

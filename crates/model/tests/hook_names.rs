@@ -22,10 +22,7 @@ fn smollm2_config(n_layers: usize) -> LlamaConfig {
 #[test]
 fn hook_names_and_shapes_match_the_golden_list() {
     let cfg = smollm2_config(2);
-    let got: Vec<String> = HookPoint::all(2)
-        .into_iter()
-        .map(|h| format!("{h}\t{:?}", h.shape(&cfg, 1, 5)))
-        .collect();
+    let got: Vec<String> = HookPoint::all(2).into_iter().map(|h| format!("{h}\t{:?}", h.shape(&cfg, 1, 5))).collect();
     let golden: Vec<&str> = include_str!("golden/hook_names_2_layers.txt").lines().collect();
     assert_eq!(got, golden);
 }

@@ -141,11 +141,7 @@ fn quantized_modes_keep_top1_and_bounded_logprobs() {
             let ref_logp: Vec<f32> = tensor(&format!("p{i}.top10_logprobs")).to_vec1().expect("lp");
             let ours_top1 = loupe_model::sampling::argmax(&logp);
             assert_eq!(ours_top1 as i64, top10[0], "{mode:?} prompt {i}: top-1 differs");
-            let worst = top10
-                .iter()
-                .zip(&ref_logp)
-                .map(|(&id, &lp)| (logp[id as usize] - lp).abs())
-                .fold(0f32, f32::max);
+            let worst = top10.iter().zip(&ref_logp).map(|(&id, &lp)| (logp[id as usize] - lp).abs()).fold(0f32, f32::max);
             println!("{mode:?} prompt {i}: max |Δ log-prob| over reference top-10 = {worst:.4}");
             assert!(worst <= QUANTIZED_LOGPROB_BOUND, "{mode:?} prompt {i}: {worst}");
         }

@@ -26,10 +26,7 @@ fn tiny_model_runs_every_hook_with_the_documented_shapes() -> Result<()> {
         let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
         let logits = model.forward(&input, &mut shapes, None)?;
         assert_eq!(logits.dims(), &[1, 7, 259]);
-        let expected: Vec<(HookPoint, Vec<usize>)> = HookPoint::all(N_LAYERS)
-            .into_iter()
-            .map(|h| (h, h.shape(&model.cfg, 1, 7)))
-            .collect();
+        let expected: Vec<(HookPoint, Vec<usize>)> = HookPoint::all(N_LAYERS).into_iter().map(|h| (h, h.shape(&model.cfg, 1, 7))).collect();
         assert_eq!(shapes.0, expected);
         assert_eq!(expected[0].1, vec![1, 7, D_MODEL]);
     }

@@ -56,17 +56,11 @@ fn js_error(e: candle_core::Error) -> JsValue {
 impl StockLlama {
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8]) -> std::result::Result<StockLlama, JsValue> {
-        Ok(Self {
-            inner: Stock::from_bytes(bytes).map_err(js_error)?,
-        })
+        Ok(Self { inner: Stock::from_bytes(bytes).map_err(js_error)? })
     }
 
     /// Argmax of the last position's logits after running `ids` from position `index_pos`.
-    pub fn forward(
-        &mut self,
-        ids: Vec<u32>,
-        index_pos: usize,
-    ) -> std::result::Result<u32, JsValue> {
+    pub fn forward(&mut self, ids: Vec<u32>, index_pos: usize) -> std::result::Result<u32, JsValue> {
         self.inner.forward_top1(&ids, index_pos).map_err(js_error)
     }
 }

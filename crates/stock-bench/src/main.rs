@@ -13,34 +13,19 @@ use std::time::Instant;
 use stock_bench::Stock;
 
 fn ids(s: &str) -> Result<Vec<u32>, String> {
-    s.split(',')
-        .map(|t| {
-            t.trim()
-                .parse::<u32>()
-                .map_err(|e| format!("bad id {t:?}: {e}"))
-        })
-        .collect()
+    s.split(',').map(|t| t.trim().parse::<u32>().map_err(|e| format!("bad id {t:?}: {e}"))).collect()
 }
 
 fn run() -> Result<(), String> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| -> Option<&str> {
-        argv.iter()
-            .position(|a| a == &format!("--{name}"))
-            .and_then(|i| argv.get(i + 1))
-            .map(|s| s.as_str())
+        argv.iter().position(|a| a == &format!("--{name}")).and_then(|i| argv.get(i + 1)).map(|s| s.as_str())
     };
     let model = arg("model").ok_or("--model is required")?;
     let prompt = ids(arg("ids").ok_or("--ids is required")?)?;
     let gen_prompt = ids(arg("gen-ids").ok_or("--gen-ids is required")?)?;
-    let reps: usize = arg("reps")
-        .unwrap_or("5")
-        .parse()
-        .map_err(|e| format!("--reps: {e}"))?;
-    let gen: usize = arg("gen")
-        .unwrap_or("32")
-        .parse()
-        .map_err(|e| format!("--gen: {e}"))?;
+    let reps: usize = arg("reps").unwrap_or("5").parse().map_err(|e| format!("--reps: {e}"))?;
+    let gen: usize = arg("gen").unwrap_or("32").parse().map_err(|e| format!("--gen: {e}"))?;
     if reps == 0 || gen < 2 {
         return Err("--reps must be ≥ 1 and --gen ≥ 2".into());
     }
@@ -65,11 +50,7 @@ fn run() -> Result<(), String> {
     let t = Instant::now();
     for i in 1..gen {
         let last = generated[i - 1];
-        generated.push(
-            stock
-                .forward_top1(&[last], gen_prompt.len() + i - 1)
-                .map_err(err)?,
-        );
+        generated.push(stock.forward_top1(&[last], gen_prompt.len() + i - 1).map_err(err)?);
     }
     let decode_tok_per_s = (gen - 1) as f64 / t.elapsed().as_secs_f64();
 

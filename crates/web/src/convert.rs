@@ -36,14 +36,9 @@ pub fn activations_to_js(cache: &ActivationCache) -> JsResult<JsValue> {
 }
 
 fn set(target: &js_sys::Object, key: &str, value: &JsValue) -> JsResult<()> {
-    js_sys::Reflect::set(target, &key.into(), value)
-        .map(|_| ())
-        .map_err(|_| JsError::new("could not build the result object"))
+    js_sys::Reflect::set(target, &key.into(), value).map(|_| ()).map_err(|_| JsError::new("could not build the result object"))
 }
 
 pub fn js_error_message(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|err| String::from(err.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
+    e.dyn_ref::<js_sys::Error>().map(|err| String::from(err.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
 }

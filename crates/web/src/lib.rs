@@ -12,8 +12,6 @@ mod registry;
 
 use convert::{to_js, JsResult};
 // The threaded build's pool: JS calls `initThreadPool(n)` once after `init()`.
-#[cfg(all(feature = "threads", target_arch = "wasm32"))]
-pub use wasm_bindgen_rayon::init_thread_pool;
 use loupe_interp::registry::Progress;
 use loupe_interp::run::{GenerateRequest, TextGeneration};
 use loupe_interp::sae::Sae;
@@ -22,6 +20,8 @@ use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, WeightMode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+#[cfg(all(feature = "threads", target_arch = "wasm32"))]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 pub use panic::{debug_panic, set_panic_reporter};
 
@@ -116,6 +116,7 @@ pub struct Generation {
 #[wasm_bindgen]
 impl Generation {
     /// The next token `{id, text}`, or `null` when the generation is over.
+    #[allow(clippy::should_implement_trait)] // the JS method's name; JS has no Iterator to implement
     pub fn next(&mut self) -> JsResult<JsValue> {
         match self.inner.next(&self.model, &self.tok)? {
             Some(t) => {

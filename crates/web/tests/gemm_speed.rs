@@ -89,7 +89,9 @@ fn matvec_speed_next_to_candle() {
     use candle_core::Module;
     use loupe_model::qmatmul::QuantMatrix;
     use std::sync::Arc;
-    for (rows, cols, dtype) in [(576, 576, GgmlDType::Q4_1), (1536, 576, GgmlDType::Q4_1), (576, 1536, GgmlDType::Q4_1), (49152, 576, GgmlDType::Q8_0)] {
+    for (rows, cols, dtype) in
+        [(576, 576, GgmlDType::Q4_1), (1536, 576, GgmlDType::Q4_1), (576, 1536, GgmlDType::Q4_1), (49152, 576, GgmlDType::Q8_0)]
+    {
         let (w, _) = randn((rows, cols));
         let q = Arc::new(QTensor::quantize(&w, dtype).expect("quantize"));
         let ours = QuantMatrix::new(q.clone()).expect("ours");

@@ -47,7 +47,10 @@ fn few_row_kernels_match_candle_and_the_f32_product() {
             assert!(vs_exact < 1e-4, "{dtype:?}, {rows} rows: {vs_exact} of the largest output from f32");
             assert!(vs_exact > 0.0, "the few-rows path must be the integer kernel, not an f32 product");
             if rows == 1 {
-                console_log!("{dtype:?}: ours {vs_exact:.1e} and candle's {:.1e} of the largest output from f32", max_abs(&(&by_candle - &exact).expect("diff")) / scale);
+                console_log!(
+                    "{dtype:?}: ours {vs_exact:.1e} and candle's {:.1e} of the largest output from f32",
+                    max_abs(&(&by_candle - &exact).expect("diff")) / scale
+                );
             }
         }
     }

@@ -46,12 +46,8 @@ fn now() -> f64 {
 fn gradient_pass_speed() {
     let Some(model) = model(WeightMode::F32) else { return };
     let model = model.differentiable().expect("differentiable");
-    let target = ResolvedTarget {
-        kind: TargetKind::Logprob,
-        token: TokenInfo { id: 1000, text: String::new() },
-        minus: None,
-        position: 19,
-    };
+    let target =
+        ResolvedTarget { kind: TargetKind::Logprob, token: TokenInfo { id: 1000, text: String::new() }, minus: None, position: 19 };
     for batch in [12usize, 1] {
         let x = Tensor::randn(0f32, 0.1, (batch, 20, 576), &Device::Cpu).expect("x");
         for rep in 0..3 {

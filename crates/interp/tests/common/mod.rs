@@ -44,12 +44,7 @@ pub fn vector_of(file: &'static str, key: &str) -> Vec<f32> {
 }
 
 pub fn scalar_of(file: &'static str, key: &str) -> f32 {
-    tensor(file, key)
-        .flatten_all()
-        .and_then(|t| t.i(0))
-        .and_then(|t| t.to_dtype(DType::F32))
-        .and_then(|t| t.to_scalar())
-        .expect("scalar")
+    tensor(file, key).flatten_all().and_then(|t| t.i(0)).and_then(|t| t.to_dtype(DType::F32)).and_then(|t| t.to_scalar()).expect("scalar")
 }
 
 /// The JSON beside a fixture file.

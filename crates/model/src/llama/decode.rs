@@ -20,9 +20,9 @@
 //! every activation on untouched and record nothing. A steered generation keeps the
 //! general path in the steered block only.
 
+use super::attention::attend;
 use super::{Block, LayerKv, Linear, Llama, RmsNorm};
 use crate::error::{LoupeError, Result};
-use super::attention::attend;
 use crate::fused::{dot, sigmoid};
 use crate::hooks::{BlockSite, HookPoint, Hooks};
 use crate::qmatmul::QuantMatrix;
@@ -47,7 +47,14 @@ impl Llama {
     /// Block `block` on the residual stream `resid` (`d_model` floats, updated in place) at
     /// position `offset`, whose RoPE row is `rope_row`, appending that position's keys and
     /// values to `kv`.
-    pub(super) fn decode_block(&self, block: &Block, resid: &mut [f32], rope_row: &RopeRow, kv: &mut Option<LayerKv>, offset: usize) -> Result<()> {
+    pub(super) fn decode_block(
+        &self,
+        block: &Block,
+        resid: &mut [f32],
+        rope_row: &RopeRow,
+        kv: &mut Option<LayerKv>,
+        offset: usize,
+    ) -> Result<()> {
         let cfg = &self.cfg;
         let (h, kvh, dh) = (cfg.n_heads, cfg.n_kv_heads, cfg.d_head);
         let [wq, wk, wv, wo, gate, up, down] = block.quantized().ok_or_else(|| step_error("weights are not quantized"))?;
@@ -57,9 +64,8 @@ impl Llama {
 
         // Attention (`Llama::attention` with one query position).
         let attn_in = rms_norm(resid, &block.ln1);
-        let [mut q, mut k, v]: [Vec<f32>; 3] = QuantMatrix::matvecs(&[wq, wk, wv], &attn_in)?
-            .try_into()
-            .map_err(|_| step_error("q, k, v"))?;
+        let [mut q, mut k, v]: [Vec<f32>; 3] =
+            QuantMatrix::matvecs(&[wq, wk, wv], &attn_in)?.try_into().map_err(|_| step_error("q, k, v"))?;
         let (cos, sin) = (&rope_row.cos, &rope_row.sin);
         q.chunks_exact_mut(dh).for_each(|head| rope(head, cos, sin));
         k.chunks_exact_mut(dh).for_each(|head| rope(head, cos, sin));
@@ -199,7 +205,9 @@ mod tests {
         let x = m.embed(&Tensor::new(&[[42u32]], &Device::Cpu).expect("id")).expect("embed");
         let mut empty = None;
         let mut resid = x.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("resid");
-        let err = m.decode_block(&m.blocks[0], &mut resid, &m.rope_row(3).expect("rope"), &mut empty, 3).expect_err("position 3 with an empty cache");
+        let err = m
+            .decode_block(&m.blocks[0], &mut resid, &m.rope_row(3).expect("rope"), &mut empty, 3)
+            .expect_err("position 3 with an empty cache");
         assert!(err.to_string().contains("the cache holds 1 positions at position 3"), "{err}");
     }
 }

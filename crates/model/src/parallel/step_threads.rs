@@ -84,15 +84,7 @@ pub struct StepThreads {
 
 impl Default for StepThreads {
     fn default() -> Self {
-        StepThreads {
-            current: Arm::Pool,
-            recent: Vec::new(),
-            probe: None,
-            other: None,
-            since_probe: 0,
-            period: MIN_PERIOD,
-            taken: (0, 0),
-        }
+        StepThreads { current: Arm::Pool, recent: Vec::new(), probe: None, other: None, since_probe: 0, period: MIN_PERIOD, taken: (0, 0) }
     }
 }
 
@@ -261,7 +253,15 @@ mod tests {
         let mut s = StepThreads::default();
         run(&mut s, 5000, |arm, _| if arm == Arm::Pool { 9.0 } else { 15.0 });
         let before = s.taken().1;
-        run(&mut s, 100, |arm, i| if arm == Arm::Pool && (40..43).contains(&i) { 27.0 } else if arm == Arm::Pool { 9.0 } else { 15.0 });
+        run(&mut s, 100, |arm, i| {
+            if arm == Arm::Pool && (40..43).contains(&i) {
+                27.0
+            } else if arm == Arm::Pool {
+                9.0
+            } else {
+                15.0
+            }
+        });
         assert_eq!(s.taken().1, before, "a probe after a burst");
         // Slower context (both arms), the pool still ahead: probes, but keeps the pool.
         let mut s = StepThreads::default();
