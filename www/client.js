@@ -7,6 +7,11 @@
 
 import { Command, Status, Phase } from './protocol.js';
 
+// Request and result types are generated from the Rust types (www/types/analyses.d.ts).
+/** @typedef {import('./types/analyses').Calls} Calls */
+/** @typedef {import('./types/analyses').Jobs} Jobs */
+/** @typedef {import('./types/analyses').Analyses} Analyses */
+
 /** More fatal errors than this within RESTART_WINDOW_MS means restarting does not help. */
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 60_000;
@@ -91,98 +96,135 @@ export class ModelClient {
    *  step of a job (and {phase: 'prepare'} first when the gradient model is being built);
    *  returning false from it, or aborting `signal`, stops a job, which then resolves with what
    *  it finished and `stopped: true`.
-   *  @param {string} name
-   *  @param {object} [options]
-   *  @param {{onProgress?: Function, signal?: AbortSignal}} [callbacks] */
+   *  @template {keyof Analyses} N
+   *  @param {N} name
+   *  @param {Analyses[N]['request']} [options]
+   *  @param {{onProgress?: (progress: any) => boolean | void, signal?: AbortSignal}} [callbacks]
+   *  @returns {Promise<Analyses[N]['result']>} */
   analysis(name, options = {}, { onProgress, signal } = {}) {
     if (typeof name !== 'string' || WORKER_COMMANDS.has(name)) {
       return Promise.reject(new Error(`${JSON.stringify(name)} is not an analysis (see loupe.analyses())`));
     }
-    if (name === Command.TrainSae) return this.trainSae(options, { onProgress, signal });
+    if (name === Command.TrainSae) return this.trainSae(/** @type {Jobs['trainSae']['request']} */ (options), { onProgress, signal });
     return this.call(name, signal ? { ...options, signal } : options, { onProgress: steps(onProgress) });
+  }
+
+  /** A one-shot analysis by name, typed by its request and result.
+   *  @template {keyof Calls} N
+   *  @param {N} name
+   *  @param {Calls[N]['request'] & {signal?: AbortSignal}} request
+   *  @param {object} [hooks]
+   *  @returns {Promise<Calls[N]['result']>} */
+  request(name, request, hooks) {
+    return this.call(name, request, hooks);
+  }
+
+  /** A stepped analysis by name: `onPartial(partial)` after each step (false stops it).
+   *  @template {keyof Jobs} N
+   *  @param {N} name
+   *  @param {Jobs[N]['request'] & {signal?: AbortSignal}} request
+   *  @param {object} [hooks]
+   *  @returns {Promise<Jobs[N]['result']>} */
+  job(name, request, hooks) {
+    return this.call(name, request, hooks);
   }
 
   tokenize({ prompt, prependBos }) {
     return this.call(Command.Tokenize, { prompt, prependBos });
   }
 
+  /** @param {Calls['run']['request']} options */
   run(options) {
-    return this.call(Command.Run, options);
+    return this.request(Command.Run, options);
   }
 
   /** Streams each new token to onToken; returning false from onToken stops the generation
-   *  and resolves with what was generated so far ({tokens, text, stopped: true}). */
+   *  and resolves with what was generated so far ({tokens, text, stopped: true}).
+   *  @param {import('./types/analyses').GenerateRequest & {signal?: AbortSignal}} options
+   *  @param {(token: {id: number, text: string}) => boolean | void} [onToken] */
   generate(options, onToken) {
     return this.call(Command.Generate, options, { onToken });
   }
 
+  /** @param {Calls['logitLens']['request']} options */
   logitLens(options) {
-    return this.call(Command.LogitLens, options);
+    return this.request(Command.LogitLens, options);
   }
 
+  /** @param {Calls['dla']['request']} options */
   dla(options) {
-    return this.call(Command.Dla, options);
+    return this.request(Command.Dla, options);
   }
 
+  /** @param {Calls['detectHeads']['request']} options */
   detectHeads(options) {
-    return this.call(Command.DetectHeads, options);
+    return this.request(Command.DetectHeads, options);
   }
 
   /** Reports the result so far to onProgress after each patched layer; returning false from
    *  onProgress stops the sweep, which then resolves with the finished layers and
    *  `stopped: true`. */
+  /** @param {Jobs['patch']['request']} options
+   *  @param {(partial: Jobs['patch']['partial']) => boolean | void} [onProgress] */
   patch(options, onProgress) {
-    return this.call(Command.Patch, options, { onProgress: (message) => onProgress?.(message.partial) });
+    return this.job(Command.Patch, options, { onProgress: (message) => onProgress?.(message.partial) });
   }
 
+  /** @param {Calls['ablate']['request']} options */
   ablate(options) {
-    return this.call(Command.Ablate, options);
+    return this.request(Command.Ablate, options);
   }
 
+  /** @param {Calls['minimalPair']['request']} options */
   minimalPair(options) {
-    return this.call(Command.MinimalPair, options);
+    return this.request(Command.MinimalPair, options);
   }
 
+  /** @param {Calls['neuronView']['request']} options */
   neuronView(options) {
-    return this.call(Command.NeuronView, options);
+    return this.request(Command.NeuronView, options);
   }
 
   /** Input attribution. onProgress({phase: 'prepare'}) is called once if the f32 gradient
    *  model has to be built first, then onProgress({phase: 'attribute', done, total, partial})
    *  after each batch of passes; returning false from it, or aborting `signal`, stops the run,
    *  which then resolves with the passes finished so far and `stopped: true`.
-   *  @param {object} options
+   *  @param {Jobs['attribute']['request']} options
    *  @param {{onProgress?: Function, signal?: AbortSignal}} [callbacks] */
   attribute(options, { onProgress, signal } = {}) {
     const args = signal ? { ...options, signal } : options;
-    return this.call(Command.Attribute, args, { onProgress: steps(onProgress) });
+    return this.job(Command.Attribute, args, { onProgress: steps(onProgress) });
   }
 
   /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first.
-   *  @param {object} options
+   *  @param {Calls['gradient']['request']} options
    *  @param {{onProgress?: Function}} [callbacks] */
   gradient(options, { onProgress } = {}) {
-    return this.call(Command.Gradient, options, { onProgress: preparing(onProgress) });
+    return this.request(Command.Gradient, options, { onProgress: preparing(onProgress) });
   }
 
   /** onProgress({phase: 'prepare'}) says the f32 gradient model is being built first.
-   *  @param {object} options
+   *  @param {Calls['attributionPatching']['request']} options
    *  @param {{onProgress?: Function}} [callbacks] */
   attributionPatching(options, { onProgress } = {}) {
-    return this.call(Command.AttributionPatching, options, { onProgress: preparing(onProgress) });
+    return this.request(Command.AttributionPatching, options, { onProgress: preparing(onProgress) });
   }
 
+  /** @param {Calls['steeringDirection']['request']} options */
   steeringDirection(options) {
-    return this.call(Command.SteeringDirection, options);
+    return this.request(Command.SteeringDirection, options);
   }
 
+  /** @param {Calls['steer']['request']} options */
   steer(options) {
-    return this.call(Command.Steer, options);
+    return this.request(Command.Steer, options);
   }
 
   /** Streams the tokens of both generations to onToken(token, which), which = 'base' or
    *  'steered'; returning false from onToken (or aborting options.signal) stops both, and the
-   *  call resolves with what was made so far ({base, steered, stopped: true}). */
+   *  call resolves with what was made so far ({base, steered, stopped: true}).
+   *  @param {import('./types/analyses').GenerateRequest & {signal?: AbortSignal}} options
+   *  @param {(token: {id: number, text: string}, which: 'base' | 'steered') => boolean | void} [onToken] */
   steerGenerate(options, onToken) {
     return this.call(Command.SteerGenerate, options, { onToken });
   }
@@ -211,11 +253,11 @@ export class ModelClient {
    *  every 20 steps, progress = {tokens, step, steps, history, finished}; returning false from
    *  it, or aborting `signal`, stops the training, which then resolves with what was trained so
    *  far (loaded all the same) and `stopped: true`.
-   *  @param {object} options
-   *  @param {{onProgress?: Function, signal?: AbortSignal}} [callbacks] */
+   *  @param {Jobs['trainSae']['request']} options
+   *  @param {{onProgress?: (partial: Jobs['trainSae']['partial']) => boolean | void, signal?: AbortSignal}} [callbacks] */
   trainSae(options, { onProgress, signal } = {}) {
     const args = signal ? { ...options, signal } : options;
-    return this.call(Command.TrainSae, args, { onProgress: (message) => onProgress?.(message.partial) }).then((result) => {
+    return this.job(Command.TrainSae, args, { onProgress: (message) => onProgress?.(message.partial) }).then((result) => {
       // It replaced whatever was loaded, and lives only in this worker's memory.
       this.lastSae = null;
       this.trainedSae = true;
@@ -223,20 +265,24 @@ export class ModelClient {
     });
   }
 
+  /** @param {Calls['saeFeatures']['request']} options */
   saeFeatures(options) {
-    return this.call(Command.SaeFeatures, options);
+    return this.request(Command.SaeFeatures, options);
   }
 
+  /** @param {Calls['saeFeatureInfo']['request']} options */
   saeFeatureInfo(options) {
-    return this.call(Command.SaeFeatureInfo, options);
+    return this.request(Command.SaeFeatureInfo, options);
   }
 
+  /** @param {Calls['saeClamp']['request']} options */
   saeClamp(options) {
-    return this.call(Command.SaeClamp, options);
+    return this.request(Command.SaeClamp, options);
   }
 
+  /** @param {Calls['trainProbes']['request']} options */
   trainProbes(options) {
-    return this.call(Command.TrainProbes, options);
+    return this.request(Command.TrainProbes, options);
   }
 
   tokenTexts(ids) {

@@ -50,7 +50,7 @@ export const FILM_PROMPT = 'I went to see the film last night and I thought it w
 
 /**
  * @param {Document} doc
- * @param {{loupe: object, status: object, saeUrl: string}} deps  window.loupe, the header
+ * @param {{loupe: import('./api.js').Loupe, status: object, saeUrl: string}} deps  window.loupe, the header
  *   status view, and the folder of the SAE the Features tab loads on first use
  */
 export function createExplorer(doc, { loupe, status, saeUrl }) {
@@ -282,7 +282,10 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
     });
   }
 
-  /** Runs one analysis of the page prompt: `view` shows progress, the result or the error. */
+  /** Runs one analysis of the page prompt: `view` shows progress, the result or the error.
+   *  @param {{running: Function, show: Function, fail: Function}} view
+   *  @param {string} name
+   *  @param {(request: {prompt: string, prependBos: boolean}) => Promise<any>} task */
   async function analysis(view, name, task) {
     const { prompt, prependBos } = promptPanel.value();
     view.running();
@@ -437,9 +440,10 @@ export function createExplorer(doc, { loupe, status, saeUrl }) {
       try {
         const request = steering.value();
         steering.start();
-        let vector = request.direction.vector;
-        if (!vector) {
-          const found = await loupe.steeringDirection({ ...request.direction, prependBos });
+        const given = request.direction;
+        let vector = 'vector' in given ? given.vector : null;
+        if (!('vector' in given)) {
+          const found = await loupe.steeringDirection({ ...given, prependBos });
           steering.direction(found);
           vector = found.vector;
         }

@@ -1,78 +1,43 @@
 // The one message protocol between the page and the model worker.
 //
-// Mirrored once from the Rust side (crates/web): the names here are the wire names there.
+// The wire names are the Rust side's: analysis names come from the registry
+// (crates/interp/src/registry.rs), and every analysis's request, partial and result are the
+// Rust types, generated into ./types/analyses.d.ts (Calls and Jobs) and type-checked here.
 // The page never touches wasm; it only speaks this protocol (STYLE.md, principle 9).
 //
-// Every analysis is a command named by its registry name (crates/interp/src/registry.rs;
-// `{id, command: 'analyses'}` lists them with their kind): a `call` answers once, a `job`
-// posts `{phase, loaded, total, partial}` after each step and resolves with `stopped`. The
-// worker dispatches them generically (Loupe.call / Loupe.start); the other commands are its own.
+// Every analysis is a command named by its registry name (`{id, command: 'analyses'}` lists
+// them with their kind): a `call` answers once, a `job` posts `{phase, loaded, total,
+// partial}` after each step and resolves with `stopped`. The worker dispatches them
+// generically (Loupe.call / Loupe.start); the other commands are its own.
 //
 // main → worker   {id, command, ...arguments}
+//   {id, command: NAME, ...request}           any analysis: Calls[NAME] / Jobs[NAME] request
 //   {id, command: 'analyses'}                 → [{name, kind: 'call' | 'job', summary, gradients, phase?}]
 //   {id, command: 'load', url, weights: 'quantized' | 'q8' | 'f32'}
 //   {id, command: 'info'}
 //   {id, command: 'tokenize', prompt, prependBos}
-//   {id, command: 'run', prompt, capture, topK, prependBos, interventions}
-//   {id, command: 'generate', prompt, maxTokens, temperature, topP, seed, prependBos, interventions}
-//   {id, command: 'logitLens', prompt, target, topK, prependBos}
-//   {id, command: 'dla', prompt, token, minus, position, prependBos}
-//   {id, command: 'detectHeads', prompt, randomLength, seed, prependBos}
-//   {id, command: 'patch', clean, corrupted, metric, site, prependBos}
-//        metric: {type: 'logit_diff', token, minus} | {type: 'logprob', token};
-//        site: 'resid_pre' | 'attn_out' | 'mlp_out' | 'head_z' | 'head_z_pos'
-//   {id, command: 'ablate', prompt, component, method, metric, reference, references, prependBos}
-//        component: {kind: 'head', layer, head} | {kind: 'mlp', layer} | {kind: 'neuron', layer, index};
-//        method: 'zero' | 'mean' | 'resample' (reference: a prompt of the same token length)
-//                | 'mean_reference' (references: prompts of any length, at least one)
-//   {id, command: 'minimalPair', a, b, topK, prependBos}
-//   {id, command: 'neuronView', prompt, layer, neuron, topK, prependBos}
-//   {id, command: 'attribute', prompt, target, method, params, prependBos}
-//        target: {type: 'logprob' | 'logit' | 'logit_diff', token, minus?, position?};
-//        method: 'saliency' | 'grad_x_input' | 'integrated_gradients' | 'smoothgrad' | 'occlusion';
-//        params: {steps, baseline: {type: 'zero'} | {type: 'token', token}, keepFirst, adaptive,
-//                 tolerance, maxPasses, samples, noise, seed, window, remove, batch} (all optional)
-//   {id, command: 'gradient', prompt, target, hooks, prependBos}
-//   {id, command: 'attributionPatching', clean, corrupted, metric, prependBos}   (metric as for patch)
-//   {id, command: 'steeringDirection', positive, negative, layer, reduce, prependBos}
-//        reduce: 'last' | 'mean'
-//   {id, command: 'steer', prompt, steering, topK, prependBos}
-//        steering: {direction: [d_model], layers, positions?, mode: {type: 'add', strength} |
-//                   {type: 'clamp', value} | {type: 'ablate'}}  (strength, value × typical ‖resid‖)
-//   {id, command: 'steerGenerate', prompt, maxTokens, temperature, topP, seed, stopAtEos,
-//        prependBos, interventions}   (two generations, without and with the interventions)
+//   {id, command: 'generate', ...GenerateRequest}
+//   {id, command: 'steerGenerate', ...GenerateRequest}   (two generations, without and with
+//                                              the interventions)
 //   {id, command: 'loadSae', url} | {id, command: 'loadSae', cfgText, weights: ArrayBuffer}
 //        url: a folder holding cfg.json and sae_weights.safetensors (SAELens format)
-//   {id, command: 'saeFeatures', prompt, topK, prependBos}
-//   {id, command: 'saeFeatureInfo', feature, topK}
-//   {id, command: 'saeClamp', feature, value, positions}        (positions: [] = every position)
-//   {id, command: 'trainSae', prompts, hook, dSae, l1, steps, batch, lr, seed, prependBos}
-//        (all but prompts optional) trains an SAE on the prompts' activations at `hook`, then
-//        makes it the loaded SAE (also when stopped: what was trained so far)
-//   {id, command: 'trainProbes', positive, negative, layers, reduce, testFraction, seed, prependBos}
 //   {id, command: 'tokenTexts', ids}
-//   {command: 'stop', target}                 (ends generation, steerGenerate, patch, attribute
-//                                              or trainSae `target` after its current token,
-//                                              layer, batch of passes or 20 training steps;
-//                                              not queued: it reaches the worker between steps)
+//   {command: 'stop', target}                 (ends generation, steerGenerate or job `target`
+//                                              after its current token or step; not queued:
+//                                              it reaches the worker between steps)
 //   {id, command: 'debugPanic', message}      (tests only: panics inside the wasm on purpose)
 //
 // worker → main
 //   {id, status: 'progress', phase: 'compile' | 'cache' | 'download' | 'parse', loaded, total}
-//   {id, status: 'progress', phase: 'patch', loaded, total, partial}
-//        after each patched layer: loaded = layers done, total = layers, partial = the result
-//        so far (the shape of the final result, with `values` holding the finished layers)
+//   {id, status: 'progress', phase, loaded, total, partial}
+//        a job's step is done (phase: the registry's, e.g. 'patch' per layer, 'attribute' per
+//        batch of passes, 'train-sae' per 20 optimiser steps): loaded = steps done, total =
+//        steps planned, partial = the result so far (Jobs[NAME].partial)
 //   {id, status: 'progress', phase: 'prepare', loaded: 0, total: 0}
-//        attribute, gradient, attributionPatching: sent first when the differentiable f32 copy
+//        an analysis with `gradients`: sent first when the differentiable f32 copy
 //        of the model is not built yet (the first gradient request builds it: ~650 MB, seconds)
-//   {id, status: 'progress', phase: 'attribute', loaded, total, partial}
-//        after each batch of passes: loaded = passes done, total = passes planned, partial = the
-//        result so far (the shape of the final one, `finished: false` until the last batch)
 //   {id, status: 'progress', phase: 'sae', file, loaded, total}
 //        loadSae from a URL: download progress of each file ('cfg.json', 'sae_weights.safetensors')
-//   {id, status: 'progress', phase: 'train-sae', loaded, total, partial}
-//        trainSae, after every 20 optimiser steps: loaded = steps done, total = steps asked for,
-//        partial = {tokens, step, steps, history: [{step, explainedVariance, l0}], finished}
 //   {id, status: 'token', token: {id, text}}          (generate only, one per new token)
 //   {id, status: 'token', which: 'base' | 'steered', token: {id, text}}
 //        steerGenerate: the two generations' tokens, interleaved
@@ -138,9 +103,11 @@ export const Phase = Object.freeze({
 /** Where a patching sweep swaps in clean activations (the wire names of Rust's PatchSite):
  *  blocks.L.hook_resid_pre / hook_attn_out / hook_mlp_out per position, attn.hook_z per head
  *  (head_z) or per head and position (head_z_pos). */
+/** @type {readonly import('./types/analyses').PatchSite[]} */
 export const PATCH_SITES = Object.freeze(['resid_pre', 'attn_out', 'mlp_out', 'head_z', 'head_z_pos']);
 
 /** Input attribution methods (the wire names of Rust's attribution::Method), cheapest first. */
+/** @type {readonly import('./types/analyses').Method[]} */
 export const ATTRIBUTION_METHODS = Object.freeze(['saliency', 'grad_x_input', 'integrated_gradients', 'smoothgrad', 'occlusion']);
 
 export const WEIGHTS = Object.freeze(['quantized', 'q8', 'f32']);

@@ -98,11 +98,13 @@ export function createAblationView(container, { onRun }) {
     /** The request, without the prompt (the page's); throws on a malformed number. */
     value() {
       const l = integer(layer, 'layer');
+      /** @type {import('../types/analyses').Component} */
       const component = kind.value === 'head'
         ? { kind: 'head', layer: l, head: integer(head, 'head') }
         : kind.value === 'mlp'
           ? { kind: 'mlp', layer: l }
           : { kind: 'neuron', layer: l, index: integer(index, 'neuron') };
+      /** @type {import('../types/analyses').Metric} */
       const m = metric.value === 'logit_diff'
         ? { type: 'logit_diff', token: token.value(), minus: minus.value() }
         : { type: 'logprob', token: token.value() };
@@ -111,7 +113,7 @@ export function createAblationView(container, { onRun }) {
         : method.value === 'mean_reference'
           ? { references: references.value.split(/\r?\n/).map((line) => line.trim()).filter(Boolean) }
           : {};
-      return { component, method: method.value, metric: m, ...extra };
+      return { component, method: /** @type {import('../types/analyses').AblationMethod} */ (method.value), metric: m, ...extra };
     },
     suggest(t, m) {
       token.suggest(t);

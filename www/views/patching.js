@@ -105,12 +105,14 @@ export function createPatchingView(container, { onRun, onEstimate, onStop }) {
     minus.element.hidden = metric.value !== 'logit_diff';
   };
 
-  /** The request, without the clean prompt (the page's). */
+  /** The request, without the clean prompt (the page's).
+   *  @returns {{corrupted: string, metric: import('../types/analyses').Metric, site: import('../types/analyses').PatchSite}} */
   const value = () => {
+    /** @type {import('../types/analyses').Metric} */
     const m = metric.value === 'logit_diff'
       ? { type: 'logit_diff', token: token.value(), minus: minus.value() }
       : { type: 'logprob', token: token.value() };
-    return { corrupted: corrupted.value, metric: m, site: site.value };
+    return { corrupted: corrupted.value, metric: m, site: /** @type {import('../types/analyses').PatchSite} */ (site.value) };
   };
 
   return {

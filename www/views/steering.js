@@ -149,15 +149,17 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
      *  {direction: {positive, negative, layer, reduce} | {vector, layer: null}, layers, mode, settings} */
     value() {
       const steered = parseLayers(layers.value);
+      /** @type {import('../types/analyses').SteerMode} */
       const m = mode.value === 'add'
         ? { type: 'add', strength: Number(strength.value) }
         : mode.value === 'clamp' ? { type: 'clamp', value: Number(strength.value) } : { type: 'ablate' };
+      /** @type {import('../types/analyses').DirectionRequest | {vector: number[], layer: null}} */
       const direction = source.value === 'contrastive'
         ? {
           positive: lines(positive.value, 'positive prompts'),
           negative: lines(negative.value, 'negative prompts'),
           layer: integerOf(layer, 'direction layer'),
-          reduce: reduce.value,
+          reduce: /** @type {import('../types/analyses').Reduce} */ (reduce.value),
         }
         : { vector: parseVector(vector.value), layer: null };
       asked = { direction, layers: steered, mode: m, settings: generation.settings() };

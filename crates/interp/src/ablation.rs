@@ -15,6 +15,7 @@ use loupe_model::{HookPoint, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Component {
     /// One attention head (its `hook_z`, at every position).
@@ -26,6 +27,7 @@ pub enum Component {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AblationMethod {
     Zero,
@@ -38,6 +40,7 @@ pub enum AblationMethod {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AblateRequest {
     pub prompt: String,
@@ -45,14 +48,18 @@ pub struct AblateRequest {
     pub method: AblationMethod,
     pub metric: Metric,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub reference: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub references: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AblateResult {
     pub intervention: Intervention,

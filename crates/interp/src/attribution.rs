@@ -27,6 +27,7 @@ use loupe_model::{Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     Saliency,
@@ -42,6 +43,7 @@ pub enum Method {
 /// the same for every α not tiny, so the whole change happens in a sliver near α = 0 that
 /// few quadrature steps see. The default is `<|endoftext|>`'s embedding (the choice).
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Baseline {
     /// The zero embedding.
@@ -51,27 +53,40 @@ pub enum Baseline {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct AttributionParams {
     /// IG: quadrature steps (fixed rule).
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub steps: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<Baseline>", optional))]
     pub baseline: Baseline,
     /// IG: the baseline keeps the first token (e.g. BOS) as it is, so it gets no attribution.
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub keep_first: bool,
     /// IG: refine the path where the integrand changes fastest (see `integrated_gradients`).
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub adaptive: bool,
     /// IG adaptive: target completeness error.
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>", optional))]
     pub tolerance: f64,
     /// IG adaptive: most forward + backward passes to spend.
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub max_passes: usize,
     /// SmoothGrad.
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub samples: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>", optional))]
     pub noise: f64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<u64>", optional))]
     pub seed: u64,
     /// Occlusion: tokens per window, and whether the window is removed rather than replaced.
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub window: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub remove: bool,
     /// Inputs per batched pass; by default about 256 tokens' worth.
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub batch: Option<usize>,
 }
 
@@ -98,18 +113,22 @@ impl Default for AttributionParams {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeRequest {
     pub prompt: String,
     pub target: Target,
     pub method: Method,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<AttributionParams>", optional))]
     pub params: AttributionParams,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Attribution {
     pub tokens: Vec<TokenInfo>,

@@ -17,16 +17,19 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeError, LoupeTokenizer, Resul
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AttributionPatchRequest {
     pub clean: String,
     pub corrupted: String,
     pub metric: Metric,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AttributionPatchResult {
     pub clean_tokens: Vec<TokenInfo>,

@@ -14,22 +14,28 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DetectRequest {
     pub prompt: String,
     /// Length of the random sequence that is repeated (default 20).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub random_length: Option<usize>,
     /// Seed of the random sequence (SplitMix64), or the ids themselves.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub seed: Option<u64>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub random_ids: Option<Vec<u32>>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DetectResult {
     /// `[n_layers][n_heads]` each.

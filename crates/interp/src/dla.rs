@@ -13,6 +13,7 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeError, LoupeTokenizer, Resul
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DlaRequest {
     pub prompt: String,
@@ -20,11 +21,14 @@ pub struct DlaRequest {
     pub token: TokenRef,
     /// …minus this one's, if given (a logit difference).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub minus: Option<TokenRef>,
     /// Position to explain; negative counts from the end (default −1, the last).
     #[serde(default = "last")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<i64>", optional))]
     pub position: i64,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
@@ -33,6 +37,7 @@ fn last() -> i64 {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DlaResult {
     pub tokens: Vec<TokenInfo>,

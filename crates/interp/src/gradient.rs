@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
     Logit,
@@ -30,14 +31,17 @@ pub enum TargetKind {
 /// What is attributed: read from the logits at `position` (the prediction of the token after
 /// it; −1 = the last position, the default).
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Target {
     #[serde(rename = "type")]
     pub kind: TargetKind,
     pub token: TokenRef,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub minus: Option<TokenRef>,
     #[serde(default = "last_position")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<i64>", optional))]
     pub position: i64,
 }
 
@@ -47,6 +51,7 @@ fn last_position() -> i64 {
 
 /// The target with token ids and an absolute position, as reported back.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedTarget {
     pub kind: TargetKind,
@@ -178,6 +183,7 @@ impl Hooks for GradTaps {
 
 /// Gradient of a target with respect to hooked activations (`loupe grad`, `window.loupe.gradient`).
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct GradientRequest {
     pub prompt: String,
@@ -185,10 +191,12 @@ pub struct GradientRequest {
     /// Hook names or globs (`blocks.*.hook_resid_pre`); `hook_embed` is the input.
     pub hooks: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GradientOutput {
     pub tokens: Vec<TokenInfo>,
     pub target: ResolvedTarget,
@@ -226,7 +234,8 @@ impl crate::registry::Analysis for Gradient {
         gradient(&*s.gradient_model()?, &s.tok, req, s.limits.max_prompt_tokens)
     }
 
+    const TENSORS: &'static [&'static str] = &["grads"];
     fn tensors(out: &GradientOutput) -> Vec<(&'static str, &ActivationCache)> {
-        vec![("grads", &out.grads)]
+        vec![(Self::TENSORS[0], &out.grads)]
     }
 }

@@ -53,6 +53,7 @@ fn split_points(alphas: &[f64], errors: &[f64], room: usize) -> Vec<f64> {
 const ADAPTIVE_START_INTERVALS: usize = 8;
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct IgReport {
     pub baseline_value: f32,
@@ -71,6 +72,7 @@ pub struct IgReport {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AdaptiveReport {
     pub converged: bool,

@@ -11,6 +11,7 @@ use loupe_model::{HookPoint, Hooks, LlamaConfig, LoupeError, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InterventionOp {
     /// Set the activation to zero (zero-ablation).
@@ -41,6 +42,7 @@ pub enum InterventionOp {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Intervention {
     /// A TransformerLens hook name or a glob over them.
     pub hook: String,

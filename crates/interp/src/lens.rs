@@ -11,15 +11,21 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct LensRequest {
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>", optional))]
     pub prompt: String,
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub target: Option<TokenRef>,
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub top_k: Option<usize>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LensCell {
     pub top: Vec<TopToken>,
@@ -31,6 +37,7 @@ pub struct LensCell {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LensResult {
     pub tokens: Vec<loupe_model::tokenizer::TokenInfo>,

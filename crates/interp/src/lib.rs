@@ -9,6 +9,8 @@ pub mod attribution;
 pub mod attribution_patching;
 pub mod capture;
 pub mod chain;
+#[cfg(feature = "ts")]
+pub mod declarations;
 pub mod detectors;
 pub mod dla;
 pub mod gradient;

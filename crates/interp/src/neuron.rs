@@ -13,18 +13,22 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeError, LoupeTokenizer, Resul
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct NeuronRequest {
     pub prompt: String,
     pub layer: usize,
     pub neuron: usize,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub top_k: Option<usize>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct NeuronResult {
     pub tokens: Vec<TokenInfo>,

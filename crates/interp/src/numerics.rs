@@ -9,6 +9,7 @@ use serde::Serialize;
 /// A token with a value: a probability in top-k lists, a change in probability in
 /// `rose`/`fell` lists, a logit change per unit in direct-effect lists.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TopToken {
     pub token: String,
     pub id: u32,

@@ -12,17 +12,21 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PairRequest {
     pub a: String,
     pub b: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub top_k: Option<usize>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PairResult {
     pub tokens_a: Vec<TokenInfo>,

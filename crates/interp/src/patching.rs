@@ -24,6 +24,7 @@ use loupe_model::{BlockSite, HookPoint, Hooks, KvCache, Llama, LoupeError, Loupe
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PatchSite {
     /// `blocks.L.hook_resid_pre` at every (layer, position).
@@ -51,6 +52,7 @@ impl PatchSite {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PatchRequest {
     pub clean: String,
@@ -58,10 +60,12 @@ pub struct PatchRequest {
     pub metric: Metric,
     pub site: PatchSite,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PatchResult {
     pub clean_tokens: Vec<TokenInfo>,

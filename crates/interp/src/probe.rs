@@ -20,19 +20,29 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeError, LoupeTokenizer, Resul
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProbeRequest {
     /// Prompts with the concept (label 1) and without (label 0).
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub positive: Vec<String>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub negative: Vec<String>,
     /// Layers to probe; all if empty.
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<usize>>", optional))]
     pub layers: Vec<usize>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<Reduce>", optional))]
     pub reduce: Reduce,
     /// Fraction of each class held out for testing (at least one prompt per class).
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>", optional))]
     pub test_fraction: f64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>", optional))]
     pub l2: f64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub iterations: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<u64>", optional))]
     pub seed: u64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
@@ -53,6 +63,7 @@ impl Default for ProbeRequest {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LayerProbe {
     pub layer: usize,
@@ -67,6 +78,7 @@ pub struct LayerProbe {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ProbeResult {
     pub layers: Vec<LayerProbe>,

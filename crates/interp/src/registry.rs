@@ -14,6 +14,17 @@ use loupe_model::Result;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// A wire type: with the `ts` feature also one with a TypeScript declaration (ts-rs), so
+/// `declarations` can write every request and result into www/types/analyses.d.ts.
+#[cfg(feature = "ts")]
+pub trait Wire: ts_rs::TS + 'static {}
+#[cfg(feature = "ts")]
+impl<T: ts_rs::TS + 'static> Wire for T {}
+#[cfg(not(feature = "ts"))]
+pub trait Wire {}
+#[cfg(not(feature = "ts"))]
+impl<T> Wire for T {}
+
 /// A one-shot analysis: request in, result out.
 pub trait Analysis: 'static {
     /// The wire name: `loupe.call(NAME, request)` in the page, `loupe call NAME` on the CLI.
@@ -23,11 +34,13 @@ pub trait Analysis: 'static {
     /// Runs on the differentiable f32 copy of the model (the first such call builds it, so
     /// the page says "preparing" first).
     const GRADIENTS: bool = false;
-    type Request: DeserializeOwned;
-    type Output: Serialize;
+    type Request: DeserializeOwned + Wire;
+    type Output: Serialize + Wire;
     fn run(session: &Session, request: &Self::Request) -> Result<Self::Output>;
+    /// The field names under which `tensors` attaches activations to the result.
+    const TENSORS: &'static [&'static str] = &[];
     /// Activations that travel beside the JSON-like result (the page gets `Float32Array`s
-    /// under these field names; the CLI writes safetensors): none for most analyses.
+    /// under the `TENSORS` field names; the CLI writes safetensors): none for most analyses.
     fn tensors(_output: &Self::Output) -> Vec<(&'static str, &ActivationCache)> {
         Vec::new()
     }
@@ -35,6 +48,7 @@ pub trait Analysis: 'static {
 
 /// How far a stepped job has got, in its own units (layers, passes, optimiser steps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Progress {
     pub done: usize,
     pub total: usize,
@@ -48,12 +62,12 @@ pub trait Stepped: 'static {
     const GRADIENTS: bool = false;
     /// The progress phase the page reports after each step (`'patch'`, `'attribute'`, …).
     const PHASE: &'static str;
-    type Request: DeserializeOwned;
+    type Request: DeserializeOwned + Wire;
     type Job: 'static;
     /// The result so far, after any step (the final result's shape).
-    type Partial: Serialize;
+    type Partial: Serialize + Wire;
     /// What the job resolves with, finished or stopped.
-    type Output: Serialize;
+    type Output: Serialize + Wire;
     fn start(session: &Session, request: &Self::Request) -> Result<Self::Job>;
     /// Runs one step; returns whether steps remain.
     fn step(session: &Session, job: &mut Self::Job) -> Result<bool>;
@@ -95,6 +109,7 @@ pub fn visit(v: &mut impl Visitor) {
 
 /// One entry of the catalogue: what the page's `loupe.analyses` lists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Entry {
     pub name: &'static str,
     /// `"call"` (one answer) or `"job"` (progress after each step, stoppable).

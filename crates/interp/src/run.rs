@@ -10,18 +10,25 @@ use loupe_model::{GenerateOptions, Generator, HookPoint, Llama, LoupeError, Loup
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct RunRequest {
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>", optional))]
     pub prompt: String,
     /// Hook names or globs to capture.
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub capture: Vec<String>,
     #[serde(default = "default_top_k")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub top_k: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Intervention>>", optional))]
     pub interventions: Vec<Intervention>,
     /// Logits at every position (`loupe capture` exports them). Otherwise only the last
     /// position goes through the final norm and the unembedding — a fifth of a 64-token
     /// forward is the 49152-row unembedding, and the top-k needs one row of it.
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub all_logits: bool,
 }
 
@@ -30,6 +37,7 @@ fn default_top_k() -> usize {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RunOutput {
     pub tokens: Vec<TokenInfo>,
     /// Top-k next tokens at the last position.
@@ -87,16 +95,25 @@ pub fn run_prompt(model: &Llama, tok: &LoupeTokenizer, req: &RunRequest, max_tok
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct GenerateRequest {
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>", optional))]
     pub prompt: String,
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub max_tokens: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<f32>", optional))]
     pub temperature: f32,
+    #[cfg_attr(feature = "ts", ts(as = "Option<f32>", optional))]
     pub top_p: f32,
+    #[cfg_attr(feature = "ts", ts(as = "Option<u64>", optional))]
     pub seed: u64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
     /// Stop at the end-of-turn token (`<|im_end|>`/EOS).
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub stop_at_eos: bool,
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Intervention>>", optional))]
     pub interventions: Vec<Intervention>,
 }
 
@@ -171,7 +188,8 @@ impl crate::registry::Analysis for Run {
         run_prompt(&s.model, &s.tok, req, s.limits.max_prompt_tokens)
     }
 
+    const TENSORS: &'static [&'static str] = &["activations"];
     fn tensors(out: &RunOutput) -> Vec<(&'static str, &ActivationCache)> {
-        vec![("activations", &out.cache)]
+        vec![(Self::TENSORS[0], &out.cache)]
     }
 }

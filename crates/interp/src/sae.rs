@@ -18,6 +18,7 @@ use loupe_model::{HookPoint, Llama, LlamaConfig, LoupeError, LoupeTokenizer, Res
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Architecture {
     Standard,
@@ -26,15 +27,19 @@ pub enum Architecture {
 
 /// The `cfg.json` keys Loupe reads; others are ignored.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SaeConfig {
     pub d_in: usize,
     pub d_sae: usize,
     pub hook_name: String,
     #[serde(default = "standard")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Architecture>", optional))]
     pub architecture: Architecture,
     #[serde(default = "yes")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub apply_b_dec_to_input: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub normalize_activations: Option<String>,
 }
 
@@ -185,22 +190,27 @@ impl Sae {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct FeaturesRequest {
     pub prompt: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub top_k: Option<usize>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ActiveFeature {
     pub feature: usize,
     pub activation: f32,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct FeaturesResult {
     pub tokens: Vec<TokenInfo>,
@@ -241,6 +251,7 @@ pub fn sae_features(
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct FeatureInfo {
     pub feature: usize,
@@ -304,10 +315,12 @@ impl crate::registry::Analysis for SaeClamp {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct FeatureInfoRequest {
     pub feature: usize,
     #[serde(default = "default_info_top_k")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub top_k: usize,
 }
 
@@ -316,11 +329,13 @@ fn default_info_top_k() -> usize {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ClampRequest {
     pub feature: usize,
     pub value: f32,
     /// Token positions to clamp at; empty: every position.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<usize>>", optional))]
     pub positions: Vec<usize>,
 }

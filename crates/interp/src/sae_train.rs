@@ -19,17 +19,27 @@ use loupe_model::{HookPoint, Llama, LoupeError, LoupeTokenizer, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct SaeTrainRequest {
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub prompts: Vec<String>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>", optional))]
     pub hook: String,
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub d_sae: usize,
     /// λ, the sparsity penalty (on inputs scaled to unit mean norm).
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>", optional))]
     pub l1: f64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub steps: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<usize>", optional))]
     pub batch: usize,
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>", optional))]
     pub lr: f64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<u64>", optional))]
     pub seed: u64,
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
@@ -50,6 +60,7 @@ impl Default for SaeTrainRequest {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainPoint {
     pub step: usize,
@@ -60,6 +71,7 @@ pub struct TrainPoint {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SaeTrainProgress {
     pub tokens: usize,
@@ -238,6 +250,7 @@ pub const STEPS_PER_REPORT: usize = 20;
 /// What SAE training resolves with: the trained SAE's config (it is now the loaded one)
 /// and the final progress.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TrainedSae {
     pub cfg: SaeConfig,
     pub progress: SaeTrainProgress,

@@ -27,6 +27,7 @@ use loupe_model::{BlockSite, HookPoint, Llama, LoupeError, LoupeTokenizer, NoHoo
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Reduce {
     /// Each prompt's last token (CAA).
@@ -37,18 +38,22 @@ pub enum Reduce {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DirectionRequest {
     pub positive: Vec<String>,
     pub negative: Vec<String>,
     pub layer: usize,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Reduce>", optional))]
     pub reduce: Reduce,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Direction {
     pub layer: usize,
@@ -117,6 +122,7 @@ pub fn contrastive_direction(model: &Llama, tok: &LoupeTokenizer, req: &Directio
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SteerMode {
     /// Add strength × typical norm along the unit direction.
@@ -128,12 +134,14 @@ pub enum SteerMode {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Steering {
     pub direction: Vec<f32>,
     pub layers: Vec<usize>,
     /// Absolute positions; all (including generated tokens) if absent.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub positions: Option<Vec<usize>>,
     pub mode: SteerMode,
 }
@@ -177,17 +185,21 @@ impl Steering {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SteerRequest {
     pub prompt: String,
     pub steering: Steering,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub top_k: Option<usize>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub prepend_bos: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SteerResult {
     pub tokens: Vec<TokenInfo>,

@@ -5,6 +5,7 @@ use crate::gguf::GgufFile;
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LlamaConfig {
     pub n_layers: usize,
     pub d_model: usize,

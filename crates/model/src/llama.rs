@@ -25,6 +25,7 @@ mod decode;
 pub use attention::{attend, max_error_against_definition as attention_error_against_definition};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum WeightMode {
     /// The file's own blocks (Q4_1 for the default model).

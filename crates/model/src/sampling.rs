@@ -5,6 +5,7 @@ use crate::error::{bad_input, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SamplingParams {
     /// 0 means greedy (argmax).
     pub temperature: f32,

@@ -20,6 +20,7 @@ const TOKEN_TYPE_CONTROL: i32 = 3;
 
 /// One token of a prompt: its id and the exact bytes it stands for, as text.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenInfo {
     pub id: u32,
     pub text: String,
