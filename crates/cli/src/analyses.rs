@@ -1,180 +1,230 @@
 //! Analysis subcommands: each builds the same request the browser sends, runs the shared
 //! implementation in loupe-interp, and writes the result as JSON (stdout or `--out`).
 
-use crate::args::Args;
-use crate::commands::load;
-use anyhow::{Context, Result};
+use crate::shared::{Common, MetricArgs};
+use crate::values;
+use anyhow::Result;
+use clap::Args;
 use loupe_interp::ablation::{ablate, AblateRequest, AblationMethod, Component};
 use loupe_interp::detectors::{detect_heads, DetectRequest};
 use loupe_interp::dla::{direct_logit_attribution, DlaRequest};
 use loupe_interp::lens::{logit_lens, LensRequest};
 use loupe_interp::neuron::{neuron_view, NeuronRequest};
 use loupe_interp::pairs::{minimal_pair, PairRequest};
-use loupe_interp::patching::{Metric, PatchRequest, PatchSite, PatchSweep};
+use loupe_interp::patching::{PatchRequest, PatchSite, PatchSweep};
 use loupe_interp::target::TokenRef;
-use serde::Serialize;
 
-const COMMON: [&str; 4] = ["model", "weights", "out", "prompt"];
-
-pub(crate) fn write_json(args: &Args, value: &impl Serialize) -> Result<()> {
-    write_text(args, serde_json::to_string_pretty(value)?)
+#[derive(Args)]
+pub struct LensArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// A token whose rank and probability are followed through the layers
+    #[arg(long, value_name = "TOK", value_parser = values::token)]
+    target: Option<TokenRef>,
+    /// Top tokens per layer and position
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    top_k: usize,
 }
 
-/// Writes a result to `--out`, or stdout.
-pub(crate) fn write_text(args: &Args, text: String) -> Result<()> {
-    match args.optional("out") {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {path}")),
-        None => {
-            println!("{text}");
-            Ok(())
-        }
-    }
+pub fn lens(a: LensArgs) -> Result<()> {
+    let req = LensRequest { prompt: a.prompt, target: a.target, top_k: Some(a.top_k), prepend_bos: a.common.bos.prepend_bos };
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&logit_lens(&model, &tok, &req, model.cfg.context_length)?)
 }
 
-/// A token given on the command line: its exact text (" Paris"), or `#ID`.
-pub(crate) fn token(arg: &str) -> TokenRef {
-    match arg.strip_prefix('#').and_then(|n| n.parse().ok()) {
-        Some(id) => TokenRef::Id(id),
-        None => TokenRef::Text(arg.to_string()),
-    }
+#[derive(Args)]
+pub struct DlaArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// The token whose logit is attributed
+    #[arg(long, value_name = "TOK", value_parser = values::token)]
+    token: TokenRef,
+    /// Attribute logit(token) − logit(minus) instead
+    #[arg(long, value_name = "TOK", value_parser = values::token)]
+    minus: Option<TokenRef>,
+    /// The position read (-1: the last)
+    #[arg(long, value_name = "P", default_value_t = -1)]
+    position: i64,
 }
 
-pub(crate) fn flags(extra: &[&'static str]) -> Vec<&'static str> {
-    COMMON.iter().chain(extra).copied().collect()
+pub fn dla(a: DlaArgs) -> Result<()> {
+    let req = DlaRequest { prompt: a.prompt, token: a.token, minus: a.minus, position: a.position, prepend_bos: a.common.bos.prepend_bos };
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&direct_logit_attribution(&model, &tok, &req, model.cfg.context_length)?)
 }
 
-pub fn lens(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["target", "top-k"]), &["prepend-bos"])?;
-    let req = LensRequest {
-        prompt: args.required("prompt")?.into(),
-        target: args.optional("target").map(token),
-        top_k: Some(args.get("top-k", 5)?),
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let (model, tok) = load(&args)?;
-    write_json(&args, &logit_lens(&model, &tok, &req, model.cfg.context_length)?)
+#[derive(Args)]
+pub struct PatchArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The prompt patched into
+    #[arg(long, value_name = "TEXT")]
+    clean: String,
+    /// The prompt the patched activations come from (same token length)
+    #[arg(long, value_name = "TEXT")]
+    corrupted: String,
+    #[command(flatten)]
+    metric: MetricArgs,
+    /// What is patched: resid_pre (the default), attn_out, mlp_out, head_z or head_z_pos
+    #[arg(long, value_name = "SITE", value_parser = values::serde_enum::<PatchSite>)]
+    site: Option<PatchSite>,
 }
 
-pub fn dla(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["token", "minus", "position"]), &["prepend-bos"])?;
-    let req = DlaRequest {
-        prompt: args.required("prompt")?.into(),
-        token: token(args.required("token")?),
-        minus: args.optional("minus").map(token),
-        position: args.get("position", -1)?,
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let (model, tok) = load(&args)?;
-    write_json(&args, &direct_logit_attribution(&model, &tok, &req, model.cfg.context_length)?)
-}
-
-pub(crate) fn metric(args: &Args) -> Result<Metric> {
-    let target = token(args.required("token")?);
-    Ok(match args.optional("minus") {
-        Some(m) => Metric::LogitDiff { token: target, minus: token(m) },
-        None => Metric::Logprob { token: target },
-    })
-}
-
-/// `--head L.H`, `--mlp L` or `--neuron L.N`.
-fn component(args: &Args) -> Result<Component> {
-    let pair = |s: &str, what: &str| -> Result<(usize, usize)> {
-        let (a, b) = s.split_once('.').with_context(|| format!("--{what} takes LAYER.INDEX, e.g. 23.3"))?;
-        Ok((a.parse().with_context(|| format!("--{what} {s}"))?, b.parse().with_context(|| format!("--{what} {s}"))?))
-    };
-    match (args.optional("head"), args.optional("mlp"), args.optional("neuron")) {
-        (Some(h), None, None) => pair(h, "head").map(|(layer, head)| Component::Head { layer, head }),
-        (None, Some(l), None) => Ok(Component::Mlp { layer: l.parse().with_context(|| format!("--mlp {l}"))? }),
-        (None, None, Some(n)) => pair(n, "neuron").map(|(layer, index)| Component::Neuron { layer, index }),
-        _ => anyhow::bail!("name exactly one component: --head L.H, --mlp L or --neuron L.N"),
-    }
-}
-
-pub fn ablate_cmd(raw: &[String]) -> Result<()> {
-    let args =
-        Args::parse(raw, &flags(&["head", "mlp", "neuron", "method", "reference", "references", "token", "minus"]), &["prepend-bos"])?;
-    let method = match args.get("method", "zero".to_string())?.as_str() {
-        "zero" => AblationMethod::Zero,
-        "mean" => AblationMethod::Mean,
-        "resample" => AblationMethod::Resample,
-        "mean_reference" => AblationMethod::MeanReference,
-        other => anyhow::bail!("unknown --method '{other}' (zero, mean, resample, mean_reference)"),
-    };
-    let req = AblateRequest {
-        prompt: args.required("prompt")?.into(),
-        component: component(&args)?,
-        method,
-        metric: metric(&args)?,
-        reference: args.optional("reference").map(String::from),
-        // `--references 'first prompt|second prompt|…'`
-        references: args.optional("references").map(|r| r.split('|').map(String::from).collect()).unwrap_or_default(),
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let (model, tok) = load(&args)?;
-    write_json(&args, &ablate(&model, &tok, &req, model.cfg.context_length)?)
-}
-
-pub fn pair(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "weights", "out", "a", "b", "top-k"], &["prepend-bos"])?;
-    let req = PairRequest {
-        a: args.required("a")?.into(),
-        b: args.required("b")?.into(),
-        top_k: Some(args.get("top-k", 10)?),
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let (model, tok) = load(&args)?;
-    write_json(&args, &minimal_pair(&model, &tok, &req, model.cfg.context_length)?)
-}
-
-pub fn neuron(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["layer", "neuron", "top-k"]), &["prepend-bos"])?;
-    let req = NeuronRequest {
-        prompt: args.required("prompt")?.into(),
-        layer: args.get("layer", 0)?,
-        neuron: args.get("neuron", 0)?,
-        top_k: Some(args.get("top-k", 10)?),
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let (model, tok) = load(&args)?;
-    write_json(&args, &neuron_view(&model, &tok, &req, model.cfg.context_length)?)
-}
-
-pub fn patch(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["clean", "corrupted", "token", "minus", "site"]), &["prepend-bos"])?;
-    let site = match args.get("site", "resid_pre".to_string())?.as_str() {
-        "resid_pre" => PatchSite::ResidPre,
-        "attn_out" => PatchSite::AttnOut,
-        "mlp_out" => PatchSite::MlpOut,
-        "head_z" => PatchSite::HeadZ,
-        "head_z_pos" => PatchSite::HeadZPos,
-        other => anyhow::bail!("unknown --site '{other}' (resid_pre, attn_out, mlp_out, head_z, head_z_pos)"),
-    };
+pub fn patch(a: PatchArgs) -> Result<()> {
     let req = PatchRequest {
-        clean: args.required("clean")?.into(),
-        corrupted: args.required("corrupted")?.into(),
-        metric: metric(&args)?,
-        site,
-        prepend_bos: args.flag("prepend-bos"),
+        clean: a.clean,
+        corrupted: a.corrupted,
+        metric: a.metric.metric(),
+        site: a.site.unwrap_or(PatchSite::ResidPre),
+        prepend_bos: a.common.bos.prepend_bos,
     };
-    let (model, tok) = load(&args)?;
+    let (model, tok) = a.common.model.load()?;
     let mut sweep = PatchSweep::start(&model, &tok, &req, model.cfg.context_length)?;
     let started = std::time::Instant::now();
     while sweep.step(&model)? {
         eprint!("\rpatching: layer {}/{}", sweep.result().layers_done, model.cfg.n_layers);
     }
     eprintln!("\rpatching: {} layers in {:.2} s", model.cfg.n_layers, started.elapsed().as_secs_f64());
-    write_json(&args, &sweep.result())
+    a.common.out.write_json(&sweep.result())
 }
 
-pub fn heads(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &flags(&["seed", "random-length"]), &["prepend-bos"])?;
+#[derive(Args)]
+pub struct HeadsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// Seed of the random tokens the induction scores repeat
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// How many random tokens are repeated
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    random_length: usize,
+}
+
+pub fn heads(a: HeadsArgs) -> Result<()> {
     let req = DetectRequest {
-        prompt: args.required("prompt")?.into(),
-        random_length: Some(args.get("random-length", 20)?),
-        seed: Some(args.get("seed", 0)?),
+        prompt: a.prompt,
+        random_length: Some(a.random_length),
+        seed: Some(a.seed),
         random_ids: None,
-        prepend_bos: args.flag("prepend-bos"),
+        prepend_bos: a.common.bos.prepend_bos,
     };
-    let (model, tok) = load(&args)?;
-    write_json(&args, &detect_heads(&model, &tok, &req, model.cfg.context_length)?)
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&detect_heads(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+/// Exactly one component: clap checks the group before `component` sees it.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct ComponentArgs {
+    /// An attention head
+    #[arg(long, value_name = "L.H", value_parser = values::layer_index)]
+    head: Option<(usize, usize)>,
+    /// A whole MLP layer
+    #[arg(long, value_name = "L")]
+    mlp: Option<usize>,
+    /// One MLP neuron
+    #[arg(long, value_name = "L.N", value_parser = values::layer_index)]
+    neuron: Option<(usize, usize)>,
+}
+
+impl ComponentArgs {
+    fn component(&self) -> Result<Component> {
+        Ok(match (self.head, self.mlp, self.neuron) {
+            (Some((layer, head)), None, None) => Component::Head { layer, head },
+            (None, Some(layer), None) => Component::Mlp { layer },
+            (None, None, Some((layer, index))) => Component::Neuron { layer, index },
+            _ => anyhow::bail!("name exactly one component: --head L.H, --mlp L or --neuron L.N"),
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct AblateArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    #[command(flatten)]
+    component: ComponentArgs,
+    /// What replaces the component's activation: zero (the default), mean, resample or mean_reference
+    #[arg(long, value_name = "METHOD", value_parser = values::serde_enum::<AblationMethod>)]
+    method: Option<AblationMethod>,
+    /// resample: the prompt whose activation is used (same token length)
+    #[arg(long, value_name = "TEXT")]
+    reference: Option<String>,
+    /// mean_reference: prompts separated by '|', whose mean activation is used
+    #[arg(long, value_name = "A|B|…", value_delimiter = '|')]
+    references: Vec<String>,
+    #[command(flatten)]
+    metric: MetricArgs,
+}
+
+pub fn ablate_cmd(a: AblateArgs) -> Result<()> {
+    let req = AblateRequest {
+        prompt: a.prompt,
+        component: a.component.component()?,
+        method: a.method.unwrap_or(AblationMethod::Zero),
+        metric: a.metric.metric(),
+        reference: a.reference,
+        references: a.references,
+        prepend_bos: a.common.bos.prepend_bos,
+    };
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&ablate(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+#[derive(Args)]
+pub struct PairArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The first prompt
+    #[arg(long, value_name = "TEXT")]
+    a: String,
+    /// The second prompt
+    #[arg(long, value_name = "TEXT")]
+    b: String,
+    /// Top next tokens of each
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    top_k: usize,
+}
+
+pub fn pair(a: PairArgs) -> Result<()> {
+    let req = PairRequest { a: a.a, b: a.b, top_k: Some(a.top_k), prepend_bos: a.common.bos.prepend_bos };
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&minimal_pair(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+#[derive(Args)]
+pub struct NeuronArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// The neuron's layer
+    #[arg(long, value_name = "L", default_value_t = 0)]
+    layer: usize,
+    /// The neuron's index in the MLP
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    neuron: usize,
+    /// Promoted and suppressed tokens shown
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    top_k: usize,
+}
+
+pub fn neuron(a: NeuronArgs) -> Result<()> {
+    let req =
+        NeuronRequest { prompt: a.prompt, layer: a.layer, neuron: a.neuron, top_k: Some(a.top_k), prepend_bos: a.common.bos.prepend_bos };
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&neuron_view(&model, &tok, &req, model.cfg.context_length)?)
 }

@@ -9,13 +9,14 @@
 //! With `--attribution`, instead: Integrated Gradients (32 steps) and SmoothGrad (16
 //! samples) on a 20-token prompt with the f32 differentiable model, and the peak memory.
 
-use crate::args::Args;
-use crate::commands::load_file;
+use crate::shared::ModelFile;
 use anyhow::Result;
+use clap::Args;
 use loupe_interp::patching::{Metric, PatchRequest, PatchSite, PatchSweep};
 use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
 use loupe_interp::target::TokenRef;
 use loupe_model::{Llama, LoupeTokenizer, WeightMode};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// A 16-token clean/corrupted pair (checked at run time) for the patching sweeps.
@@ -25,21 +26,46 @@ pub const PATCH_CORRUPTED: &str = "When Mary and John went to the store yesterda
 /// 64 tokens with the default model's tokenizer (checked at run time).
 pub const BENCH_PROMPT: &str = "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox";
 
-pub fn bench(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "reps", "gen", "weights", "sae"], &["json", "attribution", "steering"])?;
-    if args.flag("attribution") {
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    /// Forward passes timed per measurement (the median is reported)
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    reps: usize,
+    /// Tokens generated
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    gen: usize,
+    /// Time one weight mode (quantized, q8 or f32) [default: all three]
+    #[arg(long, value_name = "MODE")]
+    weights: Option<WeightMode>,
+    /// Print the JSON on one line
+    #[arg(long)]
+    json: bool,
+    /// Time Integrated Gradients and SmoothGrad instead
+    #[arg(long)]
+    attribution: bool,
+    /// Time steered generation and SAE encoding instead
+    #[arg(long)]
+    steering: bool,
+    /// With --steering: the SAE whose encoding is timed (SAELens format)
+    #[arg(long, value_name = "DIR")]
+    sae: Option<PathBuf>,
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    if args.attribution {
         return bench_attribution(&args);
     }
-    if args.flag("steering") {
+    if args.steering {
         return bench_steering(&args);
     }
-    let reps: usize = args.get("reps", 5)?;
-    let gen: usize = args.get("gen", 32)?;
-    let modes = match args.optional("weights") {
-        Some(w) => vec![w.parse::<WeightMode>()?],
+    let (reps, gen) = (args.reps, args.gen);
+    let modes = match args.weights {
+        Some(w) => vec![w],
         None => vec![WeightMode::Quantized, WeightMode::Q8, WeightMode::F32],
     };
-    let file = load_file(&args)?;
+    let file = args.model.read()?;
     let tok = LoupeTokenizer::from_gguf(&file)?;
     let mut results = Vec::new();
     for mode in modes {
@@ -49,7 +75,7 @@ pub fn bench(raw: &[String]) -> Result<()> {
         results.push(bench_mode(&model, &tok, mode, load_ms, reps, gen)?);
     }
     let json = serde_json::json!({ "runtime": "native", "results": results, "peak_rss_mb": peak_rss_mb() });
-    if args.flag("json") {
+    if args.json {
         println!("{json}");
     } else {
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -120,10 +146,10 @@ fn bench_mode(model: &Llama, tok: &LoupeTokenizer, mode: WeightMode, load_ms: f6
 /// 20 tokens with the default model's tokenizer (checked at run time); the model answers " Rome".
 pub const ATTRIBUTION_PROMPT: &str = "The Eiffel Tower is in Paris, and the famous Colosseum is located in the city of";
 
-fn bench_attribution(args: &Args) -> Result<()> {
+fn bench_attribution(args: &BenchArgs) -> Result<()> {
     use loupe_interp::attribution::{attribute, AttributeRequest, AttributionParams, Method};
     use loupe_interp::gradient::{Target, TargetKind};
-    let file = load_file(args)?;
+    let file = args.model.read()?;
     let tok = LoupeTokenizer::from_gguf(&file)?;
     anyhow::ensure!(tok.encode(ATTRIBUTION_PROMPT, false)?.len() == 20, "attribution prompt is not 20 tokens");
     let model = Llama::load(&file, WeightMode::F32)?.differentiable()?;
@@ -151,13 +177,13 @@ fn bench_attribution(args: &Args) -> Result<()> {
 
 /// Steered vs unsteered generation (the page default, quantized, a contrastive direction added at layer 12 at every
 /// position) and the SAE's encode cost per token (`--sae DIR`, SAELens format).
-fn bench_steering(args: &Args) -> Result<()> {
+fn bench_steering(args: &BenchArgs) -> Result<()> {
     use loupe_interp::sae::Sae;
     use loupe_interp::steering::{contrastive_direction, DirectionRequest, Reduce, SteerMode, Steering};
-    let file = load_file(args)?;
+    let file = args.model.read()?;
     let tok = LoupeTokenizer::from_gguf(&file)?;
     let model = Llama::load(&file, WeightMode::Quantized)?;
-    let gen: usize = args.get("gen", 32)?;
+    let gen = args.gen;
     let prompt = "I went to see the film last night and I thought it was";
     let direction = contrastive_direction(
         &model,
@@ -184,9 +210,8 @@ fn bench_steering(args: &Args) -> Result<()> {
     };
     let unsteered = tokens_per_s(Vec::new())?;
     let steered = tokens_per_s(interventions)?;
-    let sae_encode_us = match args.optional("sae") {
+    let sae_encode_us = match &args.sae {
         Some(dir) => {
-            let dir = std::path::Path::new(dir);
             let sae = Sae::load(
                 &std::fs::read_to_string(dir.join("cfg.json"))?,
                 &std::fs::read(dir.join("sae_weights.safetensors"))?,

@@ -3,22 +3,29 @@
 //! (`loupe.call(name, request)`) — so no analysis is listed here, and a new one is on the
 //! command line as soon as it is registered.
 
-use crate::args::Args;
-use crate::commands::load_file;
+use crate::shared::{JsonOut, ModelArgs};
 use anyhow::{Context, Result};
+use clap::Args;
 use loupe_interp::registry::{self, Analysis, Stepped, Visitor};
 use loupe_interp::sae::Sae;
 use loupe_interp::{Limits, Session};
-use loupe_model::{Llama, LoupeTokenizer, WeightMode};
+use loupe_model::{Llama, LoupeTokenizer};
 use serde::Serialize;
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+#[derive(Args)]
+pub struct AnalysesArgs {
+    /// The catalogue as JSON
+    #[arg(long)]
+    json: bool,
+}
+
 /// Prints the registry: name, kind (call or job), whether it needs gradients, summary.
-pub fn analyses(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &[], &["json"])?;
+pub fn analyses(a: AnalysesArgs) -> Result<()> {
     let all = registry::catalogue();
-    if args.flag("json") {
+    if a.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
@@ -30,22 +37,38 @@ pub fn analyses(raw: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `loupe call NAME --model F.gguf --request JSON|@FILE [--weights W] [--sae DIR] [--out F.json]
-/// [--tensors F.safetensors]`: runs one analysis (a job to its end) and writes its JSON result.
-pub fn call(raw: &[String]) -> Result<()> {
-    let (name, rest) = raw.split_first().context("loupe call NAME …: which analysis? (`loupe analyses` lists them)")?;
-    let args = Args::parse(rest, &["model", "weights", "request", "sae", "out", "tensors"], &[])?;
-    let entry = registry::catalogue().into_iter().find(|e| e.name == name.as_str());
-    if entry.is_none() {
+#[derive(Args)]
+pub struct CallArgs {
+    /// The analysis, by its wire name (`loupe analyses` lists them)
+    name: String,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The page's request for it: JSON text, or @FILE for a JSON file [default: {}]
+    #[arg(long, value_name = "JSON|@FILE")]
+    request: Option<String>,
+    /// An SAE (SAELens format: cfg.json, sae_weights.safetensors) for the analyses that use one
+    #[arg(long, value_name = "DIR")]
+    sae: Option<PathBuf>,
+    #[command(flatten)]
+    out: JsonOut,
+    /// Write the activations that travel beside the JSON (captures, gradients) here
+    #[arg(long, value_name = "FILE.safetensors")]
+    tensors: Option<PathBuf>,
+}
+
+/// Runs one analysis (a job to its end) and writes its JSON result.
+pub fn call(a: CallArgs) -> Result<()> {
+    let name = a.name.as_str();
+    if !registry::catalogue().iter().any(|e| e.name == name) {
         let names: Vec<&str> = registry::catalogue().iter().map(|e| e.name).collect();
         anyhow::bail!("unknown analysis '{name}' (one of: {})", names.join(", "));
     }
-    let request = read_request(args.optional("request").unwrap_or("{}"))?;
-    let session = open_session(&args)?;
-    let mut v = Call { session: &session, name, request: Some(request), tensors: args.optional("tensors"), out: None };
+    let request = read_request(a.request.as_deref().unwrap_or("{}"))?;
+    let session = open_session(&a)?;
+    let mut v = Call { session: &session, name, request: Some(request), tensors: a.tensors.as_deref(), out: None };
     registry::visit(&mut v);
     let result = v.out.context("the analysis did not run")??;
-    crate::analyses::write_text(&args, result)
+    a.out.write_text(result)
 }
 
 /// `--request` is JSON text, or `@path` to a JSON file.
@@ -57,15 +80,13 @@ fn read_request(arg: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&text).context("--request is not valid JSON")
 }
 
-fn open_session(args: &Args) -> Result<Session> {
-    let mode: WeightMode = args.get("weights", WeightMode::Quantized)?;
-    let file = Rc::new(load_file(args)?);
-    let model = Llama::load(&file, mode)?;
+fn open_session(a: &CallArgs) -> Result<Session> {
+    let file = Rc::new(a.model.file.read()?);
+    let model = Llama::load(&file, a.model.mode())?;
     let tok = LoupeTokenizer::from_gguf(&file)?;
     let limits = Limits { max_prompt_tokens: model.cfg.context_length };
     let session = Session::new(model, tok, limits).with_file(file);
-    if let Some(dir) = args.optional("sae") {
-        let dir = std::path::Path::new(dir);
+    if let Some(dir) = &a.sae {
         let read = |f: &str| std::fs::read(dir.join(f)).with_context(|| format!("reading {}", dir.join(f).display()));
         let cfg = String::from_utf8(read("cfg.json")?).context("cfg.json is not UTF-8")?;
         session.set_sae(Sae::load(&cfg, &read("sae_weights.safetensors")?, &session.model.cfg)?);
@@ -77,7 +98,7 @@ struct Call<'a> {
     session: &'a Session,
     name: &'a str,
     request: Option<serde_json::Value>,
-    tensors: Option<&'a str>,
+    tensors: Option<&'a Path>,
     out: Option<Result<String>>,
 }
 
@@ -130,7 +151,7 @@ fn to_json(value: &impl Serialize) -> Result<String> {
 
 /// Activations that travel beside the JSON (`run`'s captures, `gradient`'s gradients) go to
 /// `--tensors` as safetensors, named by hook (`grads.blocks.3.hook_resid_post`, …).
-fn save_tensors<A: Analysis>(output: &A::Output, path: Option<&str>) -> Result<()> {
+fn save_tensors<A: Analysis>(output: &A::Output, path: Option<&Path>) -> Result<()> {
     let groups = A::tensors(output);
     let Some(path) = path else {
         if !groups.iter().all(|(_, c)| c.entries.is_empty()) {
@@ -144,7 +165,7 @@ fn save_tensors<A: Analysis>(output: &A::Output, path: Option<&str>) -> Result<(
             all.insert(format!("{group}.{point}"), t.clone());
         }
     }
-    candle_core::safetensors::save(&all, path).with_context(|| format!("writing {path}"))?;
-    eprintln!("wrote {} tensors to {path}", all.len());
+    candle_core::safetensors::save(&all, path).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {} tensors to {}", all.len(), path.display());
     Ok(())
 }

@@ -1,60 +1,73 @@
-//! The subcommands; each parses its flags, calls the shared core, and writes its output.
+//! The model's own subcommands: `capture` activations, `generate` text, list `hooks`, `run`
+//! a prompt. Each declares its flags, calls the shared core, and writes its output.
 
-use crate::args::Args;
+use crate::shared::{Bos, ModelArgs, ModelFile, Sampling};
+use crate::values;
 use anyhow::{Context, Result};
 use candle_core::{DType, Tensor};
+use clap::Args;
 use loupe_interp::run::{generate_text, run_prompt, GenerateRequest, RunRequest};
-use loupe_model::{GgufFile, HookPoint, Llama, LoupeTokenizer, WeightMode};
+use loupe_model::HookPoint;
 use std::io::Write;
+use std::path::PathBuf;
 
-pub fn load_file(args: &Args) -> Result<GgufFile> {
-    Ok(GgufFile::read_path(std::path::Path::new(args.required("model")?))?)
+#[derive(Args)]
+pub struct CaptureArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    bos: Bos,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// Hook-name patterns, comma-separated, e.g. 'blocks.*.hook_resid_pre,blocks.3.attn.hook_pattern'
+    #[arg(long, value_name = "PATTERNS", required = true, value_delimiter = ',', value_parser = values::trimmed::<String>)]
+    hooks: Vec<String>,
+    /// The safetensors file written: one tensor per hook, plus `tokens` and `logits`
+    #[arg(long, value_name = "OUT.safetensors")]
+    out: PathBuf,
 }
 
-pub fn load(args: &Args) -> Result<(Llama, LoupeTokenizer)> {
-    let mode: WeightMode = args.get("weights", WeightMode::Quantized)?;
-    let file = load_file(args)?;
-    let model = Llama::load(&file, mode)?;
-    let tok = LoupeTokenizer::from_gguf(&file)?;
-    Ok((model, tok))
-}
-
-pub fn capture(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "prompt", "hooks", "out", "weights"], &["prepend-bos"])?;
-    let out_path = args.required("out")?.to_string();
+pub fn capture(a: CaptureArgs) -> Result<()> {
     let req = RunRequest {
-        prompt: args.required("prompt")?.to_string(),
-        capture: args.required("hooks")?.split(',').map(|s| s.trim().to_string()).collect(),
+        prompt: a.prompt,
+        capture: a.hooks,
         top_k: 1,
-        prepend_bos: args.flag("prepend-bos"),
+        prepend_bos: a.bos.prepend_bos,
         interventions: Vec::new(),
         all_logits: true,
     };
-    let (model, tok) = load(&args)?;
+    let (model, tok) = a.model.load()?;
     let out = run_prompt(&model, &tok, &req, model.cfg.context_length)?;
     let ids: Vec<i64> = out.tokens.iter().map(|t| t.id as i64).collect();
     let mut tensors: Vec<(String, Tensor)> = out.cache.entries.iter().map(|(p, t)| (p.to_string(), t.clone())).collect();
     tensors.push(("tokens".into(), Tensor::new(ids.as_slice(), &candle_core::Device::Cpu)?.unsqueeze(0)?));
     tensors.push(("logits".into(), out.logits.to_dtype(DType::F32)?));
-    candle_core::safetensors::save(&tensors.into_iter().collect(), &out_path).with_context(|| format!("writing {out_path}"))?;
+    let out_path = a.out.display();
+    candle_core::safetensors::save(&tensors.into_iter().collect(), &a.out).with_context(|| format!("writing {out_path}"))?;
     eprintln!("wrote {} hooks for {} tokens to {out_path}", out.cache.entries.len(), ids.len());
     Ok(())
 }
 
-pub fn generate(raw: &[String]) -> Result<()> {
-    let args =
-        Args::parse(raw, &["model", "prompt", "max-tokens", "temperature", "top-p", "seed", "weights"], &["prepend-bos", "no-stop"])?;
-    let req = GenerateRequest {
-        prompt: args.required("prompt")?.to_string(),
-        max_tokens: args.get("max-tokens", 20)?,
-        temperature: args.get("temperature", 0.0)?,
-        top_p: args.get("top-p", 1.0)?,
-        seed: args.get("seed", 0)?,
-        prepend_bos: args.flag("prepend-bos"),
-        stop_at_eos: !args.flag("no-stop"),
-        interventions: Vec::new(),
-    };
-    let (model, tok) = load(&args)?;
+#[derive(Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    bos: Bos,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    #[command(flatten)]
+    sampling: Sampling,
+    /// Keep generating past the end-of-turn token
+    #[arg(long)]
+    no_stop: bool,
+}
+
+pub fn generate(a: GenerateArgs) -> Result<()> {
+    let req = GenerateRequest { stop_at_eos: !a.no_stop, ..a.sampling.request(&a.prompt, a.bos.prepend_bos) };
+    let (model, tok) = a.model.load()?;
     let mut stdout = std::io::stdout().lock();
     generate_text(&model, &tok, &req, model.cfg.context_length, |t| {
         // Streamed: each token is printed as soon as it is chosen.
@@ -66,26 +79,40 @@ pub fn generate(raw: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub fn hooks(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "pos", "weights"], &[])?;
-    let pos: usize = args.get("pos", 1)?;
-    let file = load_file(&args)?;
-    let cfg = loupe_model::LlamaConfig::from_gguf(&file)?;
+#[derive(Args)]
+pub struct HooksArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    /// The sequence length the shapes are given for
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pos: usize,
+}
+
+pub fn hooks(a: HooksArgs) -> Result<()> {
+    let cfg = loupe_model::LlamaConfig::from_gguf(&a.model.read()?)?;
     for hook in HookPoint::all(cfg.n_layers) {
-        println!("{hook}\t{:?}", hook.shape(&cfg, 1, pos));
+        println!("{hook}\t{:?}", hook.shape(&cfg, 1, a.pos));
     }
     Ok(())
 }
 
-pub fn run(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "prompt", "top-k", "weights"], &["prepend-bos"])?;
-    let req = RunRequest {
-        prompt: args.required("prompt")?.to_string(),
-        top_k: args.get("top-k", 10)?,
-        prepend_bos: args.flag("prepend-bos"),
-        ..Default::default()
-    };
-    let (model, tok) = load(&args)?;
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    bos: Bos,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// How many of the most likely next tokens to print
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    top_k: usize,
+}
+
+pub fn run(a: RunArgs) -> Result<()> {
+    let req = RunRequest { prompt: a.prompt, top_k: a.top_k, prepend_bos: a.bos.prepend_bos, ..Default::default() };
+    let (model, tok) = a.model.load()?;
     let out = run_prompt(&model, &tok, &req, model.cfg.context_length)?;
     let json = serde_json::json!({ "tokens": out.tokens, "top": out.top });
     println!("{}", serde_json::to_string_pretty(&json)?);

@@ -1,93 +1,145 @@
 //! Gradient subcommands: `attribute` (input attribution), `grad` (gradients at any hook),
-//! `attrpatch` (attribution patching). All run the f32 differentiable model.
+//! `attrpatch` (attribution patching). All run the f32 differentiable model, so none takes
+//! `--weights`.
 
-use crate::analyses::{flags, metric, token, write_json};
-use crate::args::Args;
-use crate::commands::load_file;
-use anyhow::{bail, Result};
+use crate::shared::{Bos, JsonOut, MetricArgs, ModelFile};
+use crate::values;
+use anyhow::Result;
+use clap::Args;
 use loupe_interp::attribution::{attribute as run_attribution, AttributeRequest, AttributionParams, Baseline, Method};
 use loupe_interp::attribution_patching::{attribution_patching, AttributionPatchRequest};
 use loupe_interp::gradient::{gradient, GradientRequest, Target, TargetKind};
-use loupe_model::{Llama, LoupeTokenizer, WeightMode};
+use loupe_interp::target::TokenRef;
+use std::path::PathBuf;
 
-fn load_differentiable(args: &Args) -> Result<(Llama, LoupeTokenizer)> {
-    let file = load_file(args)?;
-    let model = Llama::load(&file, WeightMode::F32)?.differentiable()?;
-    Ok((model, LoupeTokenizer::from_gguf(&file)?))
+/// What the gradients are of: a token's log-prob, logit, or a logit difference.
+#[derive(Args)]
+struct TargetArgs {
+    /// The target token
+    #[arg(long, value_name = "TOK", value_parser = values::token)]
+    token: TokenRef,
+    /// A second token: the target becomes logit(token) − logit(minus)
+    #[arg(long, value_name = "TOK", value_parser = values::token)]
+    minus: Option<TokenRef>,
+    /// logprob, logit or logit_diff [default: logit_diff with --minus, else logprob]
+    #[arg(long, value_name = "KIND", value_parser = values::serde_enum::<TargetKind>)]
+    kind: Option<TargetKind>,
+    /// The position whose prediction is read (-1: the last)
+    #[arg(long, value_name = "P", default_value_t = -1)]
+    position: i64,
 }
 
-/// `--token T [--minus M] [--kind logprob|logit|logit_diff] [--position P]`; with `--minus`
-/// the kind defaults to logit_diff, otherwise to logprob.
-fn target(args: &Args) -> Result<Target> {
-    let minus = args.optional("minus").map(token);
-    let kind = match (args.optional("kind"), &minus) {
-        (Some("logprob"), _) => TargetKind::Logprob,
-        (Some("logit"), _) => TargetKind::Logit,
-        (Some("logit_diff"), _) | (None, Some(_)) => TargetKind::LogitDiff,
-        (None, None) => TargetKind::Logprob,
-        (Some(other), _) => bail!("--kind '{other}': use logprob, logit or logit_diff"),
-    };
-    Ok(Target { kind, token: token(args.required("token")?), minus, position: args.get("position", -1)? })
+impl TargetArgs {
+    fn target(self) -> Target {
+        let default = if self.minus.is_some() { TargetKind::LogitDiff } else { TargetKind::Logprob };
+        Target { kind: self.kind.unwrap_or(default), token: self.token, minus: self.minus, position: self.position }
+    }
 }
 
-const TARGET_FLAGS: [&str; 4] = ["token", "minus", "kind", "position"];
+#[derive(Args)]
+pub struct AttributeArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    #[command(flatten)]
+    bos: Bos,
+    #[command(flatten)]
+    out: JsonOut,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// saliency, grad_x_input, integrated_gradients (or ig; the default), smoothgrad or occlusion
+    #[arg(long, value_name = "METHOD", value_parser = values::method)]
+    method: Option<Method>,
+    /// Integrated gradients: quadrature steps
+    #[arg(long, value_name = "N", default_value_t = AttributionParams::default().steps)]
+    steps: usize,
+    /// Integrated gradients' path start, occlusion's replacement: zero, or a token's embedding [default: '<|endoftext|>']
+    #[arg(long, value_name = "zero|TOK", value_parser = values::baseline)]
+    baseline: Option<Baseline>,
+    /// Integrated gradients: the baseline keeps the first token (e.g. BOS) as it is
+    #[arg(long)]
+    keep_first: bool,
+    /// Integrated gradients: refine the path where the integrand changes fastest
+    #[arg(long)]
+    adaptive: bool,
+    /// Adaptive: the completeness error aimed at
+    #[arg(long, value_name = "E", default_value_t = AttributionParams::default().tolerance)]
+    tolerance: f64,
+    /// Adaptive: most forward + backward passes
+    #[arg(long, value_name = "N", default_value_t = AttributionParams::default().max_passes)]
+    max_passes: usize,
+    /// SmoothGrad: noisy samples
+    #[arg(long, value_name = "N", default_value_t = AttributionParams::default().samples)]
+    samples: usize,
+    /// SmoothGrad: the noise's scale
+    #[arg(long, value_name = "S", default_value_t = AttributionParams::default().noise)]
+    noise: f64,
+    /// SmoothGrad: the noise's seed
+    #[arg(long, value_name = "S", default_value_t = AttributionParams::default().seed)]
+    seed: u64,
+    /// Occlusion: tokens per window
+    #[arg(long, value_name = "W", default_value_t = AttributionParams::default().window)]
+    window: usize,
+    /// Occlusion: remove the window instead of replacing it with the baseline
+    #[arg(long)]
+    remove: bool,
+    /// Inputs per batched pass [default: about 256 tokens' worth]
+    #[arg(long, value_name = "N")]
+    batch: Option<usize>,
+}
 
-pub fn attribute(raw: &[String]) -> Result<()> {
-    let mut allowed = flags(&["method", "steps", "baseline", "tolerance", "max-passes", "samples", "noise", "seed", "window", "batch"]);
-    allowed.extend(TARGET_FLAGS);
-    let args = Args::parse(raw, &allowed, &["prepend-bos", "keep-first", "adaptive", "remove"])?;
-    let method = match args.optional("method").unwrap_or("integrated_gradients") {
-        "saliency" => Method::Saliency,
-        "grad_x_input" => Method::GradXInput,
-        "integrated_gradients" | "ig" => Method::IntegratedGradients,
-        "smoothgrad" => Method::Smoothgrad,
-        "occlusion" => Method::Occlusion,
-        other => bail!("--method '{other}': use saliency, grad_x_input, integrated_gradients, smoothgrad or occlusion"),
-    };
-    let d = AttributionParams::default();
+pub fn attribute(a: AttributeArgs) -> Result<()> {
     let params = AttributionParams {
-        steps: args.get("steps", d.steps)?,
-        baseline: match args.optional("baseline") {
-            None => d.baseline.clone(),
-            Some("zero") => Baseline::Zero,
-            Some(t) => Baseline::Token { token: token(t) },
-        },
-        keep_first: args.flag("keep-first"),
-        adaptive: args.flag("adaptive"),
-        tolerance: args.get("tolerance", d.tolerance)?,
-        max_passes: args.get("max-passes", d.max_passes)?,
-        samples: args.get("samples", d.samples)?,
-        noise: args.get("noise", d.noise)?,
-        seed: args.get("seed", d.seed)?,
-        window: args.get("window", d.window)?,
-        remove: args.flag("remove"),
-        batch: args.optional("batch").map(|b| b.parse()).transpose()?,
+        steps: a.steps,
+        baseline: a.baseline.unwrap_or_else(|| AttributionParams::default().baseline),
+        keep_first: a.keep_first,
+        adaptive: a.adaptive,
+        tolerance: a.tolerance,
+        max_passes: a.max_passes,
+        samples: a.samples,
+        noise: a.noise,
+        seed: a.seed,
+        window: a.window,
+        remove: a.remove,
+        batch: a.batch,
     };
     let req = AttributeRequest {
-        prompt: args.required("prompt")?.into(),
-        target: target(&args)?,
-        method,
+        prompt: a.prompt,
+        target: a.target.target(),
+        method: a.method.unwrap_or(Method::IntegratedGradients),
         params,
-        prepend_bos: args.flag("prepend-bos"),
+        prepend_bos: a.bos.prepend_bos,
     };
-    let (model, tok) = load_differentiable(&args)?;
+    let (model, tok) = a.model.load_differentiable()?;
     let (result, _) = run_attribution(&model, &tok, &req, model.cfg.context_length)?;
-    write_json(&args, &result)
+    a.out.write_json(&result)
+}
+
+#[derive(Args)]
+pub struct GradArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    #[command(flatten)]
+    bos: Bos,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Hook-name patterns, comma-separated, e.g. 'blocks.*.hook_resid_pre'
+    #[arg(long, value_name = "PATTERNS", required = true, value_delimiter = ',', value_parser = values::trimmed::<String>)]
+    hooks: Vec<String>,
+    /// The safetensors file written, keyed by hook name
+    #[arg(long, value_name = "GRADS.safetensors")]
+    out: PathBuf,
 }
 
 /// Writes the gradients to `--out` (safetensors, keyed by hook name) and prints a summary.
-pub fn grad(raw: &[String]) -> Result<()> {
-    let mut allowed = vec!["model", "prompt", "hooks", "out"];
-    allowed.extend(TARGET_FLAGS);
-    let args = Args::parse(raw, &allowed, &["prepend-bos"])?;
-    let req = GradientRequest {
-        prompt: args.required("prompt")?.into(),
-        target: target(&args)?,
-        hooks: args.required("hooks")?.split(',').map(|s| s.trim().to_string()).collect(),
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let out_path = args.required("out")?.to_string();
-    let (model, tok) = load_differentiable(&args)?;
+pub fn grad(a: GradArgs) -> Result<()> {
+    let req = GradientRequest { prompt: a.prompt, target: a.target.target(), hooks: a.hooks, prepend_bos: a.bos.prepend_bos };
+    let (model, tok) = a.model.load_differentiable()?;
     let out = gradient(&model, &tok, &req, model.cfg.context_length)?;
     let mut summary = Vec::new();
     let mut tensors = std::collections::HashMap::new();
@@ -96,20 +148,32 @@ pub fn grad(raw: &[String]) -> Result<()> {
         summary.push(serde_json::json!({ "hook": point.to_string(), "shape": g.dims(), "norm": norm }));
         tensors.insert(point.to_string(), g.clone());
     }
-    candle_core::safetensors::save(&tensors, &out_path)?;
-    let json = serde_json::json!({ "tokens": out.tokens, "target": out.target, "value": out.value, "grads": summary, "out": out_path });
+    candle_core::safetensors::save(&tensors, &a.out)?;
+    let json = serde_json::json!({ "tokens": out.tokens, "target": out.target, "value": out.value, "grads": summary, "out": a.out.display().to_string() });
     println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(())
 }
 
-pub fn attrpatch(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "out", "clean", "corrupted", "token", "minus"], &["prepend-bos"])?;
-    let req = AttributionPatchRequest {
-        clean: args.required("clean")?.into(),
-        corrupted: args.required("corrupted")?.into(),
-        metric: metric(&args)?,
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let (model, tok) = load_differentiable(&args)?;
-    write_json(&args, &attribution_patching(&model, &tok, &req, model.cfg.context_length)?)
+#[derive(Args)]
+pub struct AttrpatchArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    #[command(flatten)]
+    bos: Bos,
+    #[command(flatten)]
+    out: JsonOut,
+    /// The clean prompt
+    #[arg(long, value_name = "TEXT")]
+    clean: String,
+    /// The corrupted prompt (same token length)
+    #[arg(long, value_name = "TEXT")]
+    corrupted: String,
+    #[command(flatten)]
+    metric: MetricArgs,
+}
+
+pub fn attrpatch(a: AttrpatchArgs) -> Result<()> {
+    let req = AttributionPatchRequest { clean: a.clean, corrupted: a.corrupted, metric: a.metric.metric(), prepend_bos: a.bos.prepend_bos };
+    let (model, tok) = a.model.load_differentiable()?;
+    a.out.write_json(&attribution_patching(&model, &tok, &req, model.cfg.context_length)?)
 }

@@ -1,162 +1,226 @@
 //! Steering and feature subcommands: `direction` (a contrastive steering vector), `steer`
 //! (its effect on the next token and on a greedy or sampled continuation, side by side with
-//! the unsteered one), `sae` (which SAE features fire per token; `--clamp F=V` steers with one).
+//! the unsteered one), `sae` (which SAE features fire per token; `--clamp F=V` steers with
+//! one), `probe` (linear probes per layer).
 
-use crate::analyses::{flags, write_json};
-use crate::args::Args;
-use crate::commands::load;
-use anyhow::{bail, Context, Result};
-use loupe_interp::run::{generate_text, GenerateRequest};
+use crate::shared::{Common, Sampling};
+use crate::values;
+use anyhow::{Context, Result};
+use clap::Args;
+use loupe_interp::probe::{train_probes, ProbeRequest};
+use loupe_interp::run::generate_text;
 use loupe_interp::sae::{sae_features, FeaturesRequest, Sae};
 use loupe_interp::steering::{contrastive_direction, steer as steer_shift, DirectionRequest, Reduce, SteerMode, SteerRequest, Steering};
 use loupe_interp::Intervention;
 use loupe_model::{Llama, LoupeTokenizer};
+use std::path::PathBuf;
 
-/// `'first prompt|second prompt|…'`
-fn prompts(args: &Args, name: &str) -> Result<Vec<String>> {
-    Ok(args.required(name)?.split('|').map(String::from).collect())
+/// Two sets of prompts, with the concept and without.
+#[derive(Args)]
+struct Contrast {
+    /// Prompts with the concept, separated by '|'
+    #[arg(long, value_name = "A|B|…", required = true, value_delimiter = '|')]
+    positive: Vec<String>,
+    /// Prompts without it, separated by '|'
+    #[arg(long, value_name = "C|D|…", required = true, value_delimiter = '|')]
+    negative: Vec<String>,
+    /// How a prompt's activations become one vector: last (its last token; the default) or mean
+    #[arg(long, value_name = "HOW", value_parser = values::serde_enum::<Reduce>)]
+    reduce: Option<Reduce>,
 }
 
-fn direction_request(args: &Args, layer: usize) -> Result<DirectionRequest> {
-    Ok(DirectionRequest {
-        positive: prompts(args, "positive")?,
-        negative: prompts(args, "negative")?,
-        layer,
-        reduce: match args.optional("reduce").unwrap_or("last") {
-            "last" => Reduce::Last,
-            "mean" => Reduce::Mean,
-            other => bail!("--reduce '{other}': use last or mean"),
-        },
-        prepend_bos: args.flag("prepend-bos"),
-    })
+#[derive(Args)]
+pub struct DirectionArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    contrast: Contrast,
+    /// The residual stream read: blocks.L.hook_resid_pre
+    #[arg(long, value_name = "L", default_value_t = 12)]
+    layer: usize,
 }
 
-pub fn direction(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["model", "weights", "out", "positive", "negative", "layer", "reduce"], &["prepend-bos"])?;
-    let req = direction_request(&args, args.get("layer", 12)?)?;
-    let (model, tok) = load(&args)?;
-    write_json(&args, &contrastive_direction(&model, &tok, &req, model.cfg.context_length)?)
+pub fn direction(a: DirectionArgs) -> Result<()> {
+    let Contrast { positive, negative, reduce } = a.contrast;
+    let req =
+        DirectionRequest { positive, negative, layer: a.layer, reduce: reduce.unwrap_or_default(), prepend_bos: a.common.bos.prepend_bos };
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&contrastive_direction(&model, &tok, &req, model.cfg.context_length)?)
+}
+
+#[derive(Args)]
+pub struct SteerArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// The layers steered, comma-separated
+    #[arg(long, value_name = "L[,L2…]", required = true, value_delimiter = ',', value_parser = values::trimmed::<usize>)]
+    layers: Vec<usize>,
+    /// The steering vector: a JSON list of numbers, or `loupe direction`'s output
+    #[arg(long, value_name = "FILE.json")]
+    direction: Option<PathBuf>,
+    /// Without --direction: prompts with the concept, separated by '|' (the vector is computed)
+    #[arg(long, value_name = "A|B|…", required_unless_present = "direction", value_delimiter = '|')]
+    positive: Vec<String>,
+    /// Without --direction: prompts without it, separated by '|'
+    #[arg(long, value_name = "C|D|…", required_unless_present = "direction", value_delimiter = '|')]
+    negative: Vec<String>,
+    /// Without --direction: the layer the vector is computed at [default: the first of --layers]
+    #[arg(long, value_name = "L")]
+    direction_layer: Option<usize>,
+    /// Without --direction: last (the default) or mean
+    #[arg(long, value_name = "HOW", value_parser = values::serde_enum::<Reduce>)]
+    reduce: Option<Reduce>,
+    /// add (the default), clamp or ablate: how the direction changes the residual stream
+    #[arg(long, value_name = "MODE")]
+    mode: Option<String>,
+    /// add: times the typical norm
+    #[arg(long, value_name = "S", default_value_t = 4.0)]
+    strength: f32,
+    /// clamp: the projection's value, times the typical norm
+    #[arg(long, value_name = "V", default_value_t = 1.0)]
+    value: f32,
+    #[command(flatten)]
+    sampling: Sampling,
+}
+
+impl SteerArgs {
+    /// SteerMode is tagged by `type` with its parameter beside it, so the flags become that
+    /// object and serde checks the name (the parameter a mode lacks is ignored).
+    fn mode(&self) -> Result<SteerMode> {
+        let Some(mode) = &self.mode else { return Ok(SteerMode::Add { strength: self.strength }) };
+        serde_json::from_value(serde_json::json!({ "type": mode, "strength": self.strength, "value": self.value }))
+            .map_err(|e| anyhow::anyhow!("--mode '{mode}': {e}"))
+    }
+}
+
+/// The vector in a JSON file: a list of numbers, or an object with one under `vector`.
+fn read_vector(path: &std::path::Path) -> Result<Vec<f32>> {
+    let path_text = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path_text}"))?;
+    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{path_text} is not JSON"))?;
+    let values = json.get("vector").unwrap_or(&json);
+    serde_json::from_value(values.clone()).with_context(|| format!("{path_text}: expected a list of numbers or {{\"vector\": [...]}}"))
+}
+
+pub fn steer(a: SteerArgs) -> Result<()> {
+    let mode = a.mode()?;
+    let (model, tok) = a.common.model.load()?;
+    let bos = a.common.bos.prepend_bos;
+    let vector = match &a.direction {
+        Some(path) => read_vector(path)?,
+        None => {
+            let req = DirectionRequest {
+                positive: a.positive.clone(),
+                negative: a.negative.clone(),
+                layer: a.direction_layer.unwrap_or(a.layers[0]),
+                reduce: a.reduce.unwrap_or_default(),
+                prepend_bos: bos,
+            };
+            contrastive_direction(&model, &tok, &req, model.cfg.context_length)?.vector
+        }
+    };
+    let req = SteerRequest {
+        prompt: a.prompt.clone(),
+        steering: Steering { direction: vector, layers: a.layers.clone(), positions: None, mode },
+        top_k: Some(10),
+        prepend_bos: bos,
+    };
+    let shift = steer_shift(&model, &tok, &req, model.cfg.context_length)?;
+    let texts = side_by_side(&model, &tok, &a.sampling, &a.prompt, bos, shift.interventions.clone())?;
+    a.common.out.write_json(&serde_json::json!({ "shift": shift, "generation": texts }))
 }
 
 /// A continuation with and without interventions, same seed.
-fn side_by_side(model: &Llama, tok: &LoupeTokenizer, args: &Args, interventions: Vec<Intervention>) -> Result<serde_json::Value> {
-    let base = GenerateRequest {
-        prompt: args.required("prompt")?.into(),
-        max_tokens: args.get("max-tokens", 20)?,
-        temperature: args.get("temperature", 0.0)?,
-        top_p: args.get("top-p", 1.0)?,
-        seed: args.get("seed", 0)?,
-        prepend_bos: args.flag("prepend-bos"),
-        ..Default::default()
-    };
-    let steered = GenerateRequest { interventions, ..base.clone() };
-    let text = |req: &GenerateRequest| -> Result<String> {
+fn side_by_side(
+    model: &Llama,
+    tok: &LoupeTokenizer,
+    sampling: &Sampling,
+    prompt: &str,
+    prepend_bos: bool,
+    interventions: Vec<Intervention>,
+) -> Result<serde_json::Value> {
+    let base = sampling.request(prompt, prepend_bos);
+    let steered = loupe_interp::run::GenerateRequest { interventions, ..base.clone() };
+    let text = |req: &loupe_interp::run::GenerateRequest| -> Result<String> {
         Ok(generate_text(model, tok, req, model.cfg.context_length, |_| true)?.iter().map(|t| t.text.as_str()).collect())
     };
     Ok(serde_json::json!({ "unsteered": text(&base)?, "steered": text(&steered)? }))
 }
 
-pub fn steer(raw: &[String]) -> Result<()> {
-    let args = Args::parse(
-        raw,
-        &flags(&[
-            "layers",
-            "direction",
-            "positive",
-            "negative",
-            "direction-layer",
-            "reduce",
-            "mode",
-            "strength",
-            "value",
-            "max-tokens",
-            "temperature",
-            "top-p",
-            "seed",
-        ]),
-        &["prepend-bos"],
-    )?;
-    let (model, tok) = load(&args)?;
-    let layers: Vec<usize> =
-        args.required("layers")?.split(',').map(|l| l.trim().parse().with_context(|| format!("--layers '{l}'"))).collect::<Result<_>>()?;
-    let vector = match args.optional("direction") {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-            let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{path} is not JSON"))?;
-            let values = json.get("vector").unwrap_or(&json);
-            serde_json::from_value(values.clone())
-                .with_context(|| format!("{path}: expected a list of numbers or {{\"vector\": [...]}}"))?
-        }
-        None => {
-            let layer = args.get("direction-layer", layers[0])?;
-            contrastive_direction(&model, &tok, &direction_request(&args, layer)?, model.cfg.context_length)?.vector
-        }
-    };
-    let mode = match args.optional("mode").unwrap_or("add") {
-        "add" => SteerMode::Add { strength: args.get("strength", 4.0)? },
-        "clamp" => SteerMode::Clamp { value: args.get("value", 1.0)? },
-        "ablate" => SteerMode::Ablate,
-        other => bail!("--mode '{other}': use add, clamp or ablate"),
-    };
-    let req = SteerRequest {
-        prompt: args.required("prompt")?.into(),
-        steering: Steering { direction: vector, layers, positions: None, mode },
-        top_k: Some(10),
-        prepend_bos: args.flag("prepend-bos"),
-    };
-    let shift = steer_shift(&model, &tok, &req, model.cfg.context_length)?;
-    let texts = side_by_side(&model, &tok, &args, shift.interventions.clone())?;
-    write_json(&args, &serde_json::json!({ "shift": shift, "generation": texts }))
+#[derive(Args)]
+pub struct SaeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The SAE, in SAELens format (cfg.json, sae_weights.safetensors)
+    #[arg(long, value_name = "DIR")]
+    sae: PathBuf,
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// Features per token, and promoted/suppressed tokens of --feature
+    #[arg(long, value_name = "K", default_value_t = 8)]
+    top_k: usize,
+    /// A feature whose promoted and suppressed tokens are shown
+    #[arg(long, value_name = "F")]
+    feature: Option<usize>,
+    /// Generate with this feature clamped to this value, beside the text without
+    #[arg(long, value_name = "FEATURE=VALUE", value_parser = values::clamp)]
+    clamp: Option<(usize, f32)>,
+    #[command(flatten)]
+    sampling: Sampling,
 }
 
-pub fn sae(raw: &[String]) -> Result<()> {
-    let args =
-        Args::parse(raw, &flags(&["sae", "top-k", "clamp", "feature", "max-tokens", "temperature", "top-p", "seed"]), &["prepend-bos"])?;
-    let dir = std::path::Path::new(args.required("sae")?);
-    let cfg = std::fs::read_to_string(dir.join("cfg.json")).with_context(|| format!("reading {}", dir.join("cfg.json").display()))?;
-    let weights = std::fs::read(dir.join("sae_weights.safetensors"))
-        .with_context(|| format!("reading {}", dir.join("sae_weights.safetensors").display()))?;
-    let (model, tok) = load(&args)?;
+pub fn sae(a: SaeArgs) -> Result<()> {
+    let read = |f: &str| std::fs::read(a.sae.join(f)).with_context(|| format!("reading {}", a.sae.join(f).display()));
+    let cfg = String::from_utf8(read("cfg.json")?).context("cfg.json is not UTF-8")?;
+    let weights = read("sae_weights.safetensors")?;
+    let (model, tok) = a.common.model.load()?;
     let sae = Sae::load(&cfg, &weights, &model.cfg)?;
-    let req = FeaturesRequest {
-        prompt: args.required("prompt")?.into(),
-        top_k: Some(args.get("top-k", 8)?),
-        prepend_bos: args.flag("prepend-bos"),
-    };
+    let bos = a.common.bos.prepend_bos;
+    let req = FeaturesRequest { prompt: a.prompt.clone(), top_k: Some(a.top_k), prepend_bos: bos };
     let (features, _) = sae_features(&model, &tok, &sae, &req, model.cfg.context_length)?;
-    let steering = match args.optional("clamp") {
-        Some(spec) => {
-            let (f, v) = spec.split_once('=').context("--clamp takes FEATURE=VALUE, e.g. 123=5")?;
-            let clamp =
-                sae.clamp_intervention(f.trim().parse().context("--clamp feature")?, v.trim().parse().context("--clamp value")?, None)?;
-            Some(side_by_side(&model, &tok, &args, vec![clamp])?)
+    let generation = match a.clamp {
+        Some((feature, value)) => {
+            let clamp = sae.clamp_intervention(feature, value, None)?;
+            Some(side_by_side(&model, &tok, &a.sampling, &a.prompt, bos, vec![clamp])?)
         }
         None => None,
     };
-    let feature = match args.optional("feature") {
-        Some(f) => Some(loupe_interp::sae::feature_info(&model, &tok, &sae, f.parse().context("--feature")?, args.get("top-k", 8)?)?),
+    let feature = match a.feature {
+        Some(f) => Some(loupe_interp::sae::feature_info(&model, &tok, &sae, f, a.top_k)?),
         None => None,
     };
-    write_json(&args, &serde_json::json!({ "features": features, "feature": feature, "generation": steering }))
+    a.common.out.write_json(&serde_json::json!({ "features": features, "feature": feature, "generation": generation }))
 }
 
-pub fn probe(raw: &[String]) -> Result<()> {
-    use loupe_interp::probe::{train_probes, ProbeRequest};
-    let args = Args::parse(raw, &["model", "weights", "out", "positive", "negative", "layers", "reduce", "seed"], &["prepend-bos"])?;
-    let d = direction_request(&args, 0)?;
-    let layers = match args.optional("layers") {
-        Some(l) => l.split(',').map(|s| s.trim().parse().with_context(|| format!("--layers '{s}'"))).collect::<Result<_>>()?,
-        None => Vec::new(),
-    };
+#[derive(Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    contrast: Contrast,
+    /// The layers probed, comma-separated [default: all]
+    #[arg(long, value_name = "L[,L2…]", value_delimiter = ',', value_parser = values::trimmed::<usize>)]
+    layers: Vec<usize>,
+    /// Seed of the held-out split and the training
+    #[arg(long, value_name = "S", default_value_t = ProbeRequest::default().seed)]
+    seed: u64,
+}
+
+pub fn probe(a: ProbeArgs) -> Result<()> {
+    let Contrast { positive, negative, reduce } = a.contrast;
     let req = ProbeRequest {
-        positive: d.positive,
-        negative: d.negative,
-        layers,
-        reduce: d.reduce,
-        seed: args.get("seed", 0)?,
-        prepend_bos: d.prepend_bos,
+        positive,
+        negative,
+        layers: a.layers,
+        reduce: reduce.unwrap_or_default(),
+        seed: a.seed,
+        prepend_bos: a.common.bos.prepend_bos,
         ..Default::default()
     };
-    let (model, tok) = load(&args)?;
-    write_json(&args, &train_probes(&model, &tok, &req, model.cfg.context_length)?)
+    let (model, tok) = a.common.model.load()?;
+    a.common.out.write_json(&train_probes(&model, &tok, &req, model.cfg.context_length)?)
 }

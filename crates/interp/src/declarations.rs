@@ -88,6 +88,9 @@ impl Visitor for Collect {
         let request = self.declare::<A::Request>();
         let partial = self.declare::<A::Partial>();
         let result = self.declare::<A::Output>();
-        self.jobs.push_str(&format!("  {}: {{ request: {request}, partial: {partial}, result: {result} & {{ stopped: boolean }} }};\n", A::NAME));
+        self.jobs.push_str(&format!(
+            "  {}: {{ request: {request}, partial: {partial}, result: {result} & {{ stopped: boolean }} }};\n",
+            A::NAME
+        ));
     }
 }

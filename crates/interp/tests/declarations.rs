@@ -30,5 +30,8 @@ fn every_analysis_is_declared_with_its_request_and_result() {
         assert_eq!(line.contains("partial: "), entry.kind == "job", "{line}");
     }
     // Defaults on the Rust side are optional fields on the JS side; required ones are not.
-    assert!(ts.contains("export type NeuronRequest = { prompt: string, layer: number, neuron: number, topK?: number, prependBos?: boolean, }"), "{ts}");
+    assert!(
+        ts.contains("export type NeuronRequest = { prompt: string, layer: number, neuron: number, topK?: number, prependBos?: boolean, }"),
+        "{ts}"
+    );
 }
