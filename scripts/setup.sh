@@ -79,8 +79,8 @@ browser() {
     sudo_if env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
   local bin="$ROOT/tests/e2e/node_modules/.bin"
-  if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$bin/eslint" ] || [ ! -x "$bin/tsc" ]; then
-    log "installing playwright-core (no browser download), eslint and typescript"
+  if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$bin/eslint" ] || [ ! -x "$bin/tsc" ] || [ ! -x "$bin/playwright" ]; then
+    log "installing Playwright (no browser download: Debian's chromium), eslint and typescript"
     (cd "$ROOT/tests/e2e" && npm ci --silent --no-audit --no-fund)
   fi
 }

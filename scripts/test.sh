@@ -2,7 +2,7 @@
 # Runs every test on a fresh machine of this kind: sets everything up first (idempotent),
 # then native tests (parity with the HF fixtures, hooks, interventions, CLI), wasm-bindgen
 # tests in headless Chromium, the Trunk build of the static site, and the end-to-end test
-# of that site in headless Chromium (screenshot in tests/artifacts/).
+# of that site in headless Chromium (Playwright specs; screenshots in tests/artifacts/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==== %s (%s)\n' "$*" "$(date +%T)"; }
@@ -14,7 +14,7 @@ source scripts/env.sh
 step "formatting, lints and the page's type check"
 cargo fmt --all -- --check
 E2E_BIN=tests/e2e/node_modules/.bin
-"$E2E_BIN/eslint" -c tests/e2e/eslint.config.mjs www bench tests/e2e/*.mjs
+"$E2E_BIN/eslint" -c tests/e2e/eslint.config.mjs www bench tests/e2e/*.mjs tests/e2e/specs/*.mjs
 "$E2E_BIN/tsc" -p www
 
 step "native tests"
@@ -48,7 +48,7 @@ step "wasm tests of the relaxed-SIMD build's kernels in headless Chromium (dist/
 ( loupe_wasm_env && LOUPE_EXPECT_SIMD=relaxed cargo test --release --target wasm32-unknown-unknown -p loupe-web "${LOUPE_RELAXED_ARGS[@]}" \
     --test gemm --test kernels --test browser )
 
-step "end-to-end test of dist/ in headless Chromium"
-node tests/e2e/e2e.mjs dist
+step "end-to-end tests of dist/ in headless Chromium (Playwright specs, one per view)"
+LOUPE_DIST=dist "$E2E_BIN/playwright" test -c tests/e2e/playwright.config.mjs
 
 step "all tests passed"

@@ -5,6 +5,7 @@
 // the causal mask makes every cell right of the diagonal 0 (drawn grey, not white).
 
 import { el, visible } from './format.js';
+import { themeColour } from './colours.js';
 
 // Sequential "Blues" colour ramp (ColorBrewer): 0 → near white, 1 → dark blue.
 const RAMP = [
@@ -14,7 +15,7 @@ const RAMP = [
   [33, 113, 181],
   [8, 48, 107],
 ];
-const MASKED = 'rgb(236, 236, 236)';
+const MASKED = themeColour('pending');
 const LABEL_FONT = '11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
 const MAX_LABEL_PX = 110;
 const GRID_PX = 560;
@@ -178,7 +179,7 @@ function paint(canvas, tokens, data, head, n) {
   }
 
   ctx.font = LABEL_FONT;
-  ctx.fillStyle = '#333';
+  ctx.fillStyle = themeColour('ink');
   ctx.textBaseline = 'middle';
   if (withLabels) {
     for (let i = 0; i < n; i += labelEvery) {

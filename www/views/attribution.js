@@ -8,7 +8,7 @@
 // them all on the same target, one row each. Runs stream progress and can be stopped.
 
 import { el, visible } from './format.js';
-import { createLegend, css, diverging, sequential, textOn } from './colours.js';
+import { createLegend, css, diverging, sequential, textOn, themeColour } from './colours.js';
 import { createTokenInput, createSelect, field } from './inputs.js';
 import { pathPlot } from './pathplot.js';
 
@@ -323,12 +323,12 @@ export function createAttributionView(container, { onRun, onCompare, onStop }) {
         panels: [
           {
             title: `f(α): ${targetName(result)} at x′ + α(x − x′)`,
-            colour: '#2563c9',
+            colour: themeColour('series-1'),
             points: [...ends.filter((p) => !haveEnds.has(p.x)), ...points],
           },
           {
             title: 'integrand ∂f/∂x · (x − x′) at each evaluated α: its area is Σ attributions',
-            colour: '#e76f51',
+            colour: themeColour('series-2'),
             zero: true,
             points: ig.alphas.map((a, i) => ({ x: a, y: ig.integrand[i], tip: points[i].tip })),
           },

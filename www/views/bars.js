@@ -3,6 +3,7 @@
 // (same left edge, same column width), so a layer's bars sit above the layer's column.
 
 import { el } from './format.js';
+import { themeColour } from './colours.js';
 
 const FONT = '11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
 const PLOT_HEIGHT = 150;
@@ -64,9 +65,9 @@ function paint(canvas, { categories, series, x0, columnWidth, width }) {
   ctx.textBaseline = 'middle';
   const right = x0 + categories.length * columnWidth;
   for (const v of new Set([hi, 0, lo])) {
-    ctx.fillStyle = v === 0 ? '#888' : '#e6e8ec';
+    ctx.fillStyle = v === 0 ? themeColour('axis') : themeColour('grid');
     ctx.fillRect(x0, Math.round(y(v)), right - x0, 1);
-    ctx.fillStyle = '#555';
+    ctx.fillStyle = themeColour('axis-label');
     ctx.fillText(axisLabel(v), x0 - 6, y(v));
   }
 
@@ -82,7 +83,7 @@ function paint(canvas, { categories, series, x0, columnWidth, width }) {
       ctx.fillRect(x, Math.min(y(v), y(0)), Math.max(1, w - 1), Math.max(1, Math.abs(y(v) - y(0))));
     });
     if (categories[i]) {
-      ctx.fillStyle = '#333';
+      ctx.fillStyle = themeColour('ink');
       ctx.fillText(categories[i], x0 + (i + 0.5) * columnWidth, top + PLOT_HEIGHT + 10);
     }
   }

@@ -21,6 +21,13 @@ const RED_BLUE = [
   [178, 24, 43],
 ];
 
+/** A named colour of the page's theme (style.css's `--name` custom properties, the one place
+ *  colours are defined), as canvas and SVG need it: resolved, e.g. 'rgb(…)' or '#…'.
+ *  @param {'series-1' | 'series-2' | 'series-3' | 'series-4' | 'series-muted' | 'up' | 'down' | 'mark' | 'ink' | 'axis' | 'axis-label' | 'grid' | 'pending' | 'panel'} name */
+export function themeColour(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
+}
+
 /** [r, g, b] for v in [0, 1] (clamped; NaN counts as 0). */
 export function sequential(v) {
   return ramp(BLUES, clamp(v, 0, 1));

@@ -6,13 +6,13 @@
 import { el, visible } from './format.js';
 import { createHeatmap } from './heatmap.js';
 import { createBarChart } from './bars.js';
-import { createLegend, diverging } from './colours.js';
+import { createLegend, diverging, themeColour } from './colours.js';
 import { createTokenInput } from './inputs.js';
 
 const SERIES = [
-  { key: 'attention', name: 'attention (Σ heads)', colour: '#7b5ea7' },
-  { key: 'mlp', name: 'MLP', colour: '#2a9d8f' },
-  { key: 'embed', name: 'embedding', colour: '#8a8f98' },
+  { key: 'attention', name: 'attention (Σ heads)', colour: themeColour('series-4') },
+  { key: 'mlp', name: 'MLP', colour: themeColour('series-3') },
+  { key: 'embed', name: 'embedding', colour: themeColour('series-muted') },
 ];
 const AXIS_PX = 48; // room for the bar chart's value labels left of the embedding column
 

@@ -7,7 +7,7 @@
 // value, beside the unsteered text. Token text is set with textContent only.
 
 import { el, visible } from './format.js';
-import { css, sequential, textOn, createLegend } from './colours.js';
+import { css, sequential, textOn, createLegend, themeColour } from './colours.js';
 import { renderTokenValues, signed } from './tokenvalues.js';
 import { createDualGeneration } from './dualgen.js';
 
@@ -132,8 +132,8 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop, o
       histogram.replaceChildren(entry?.hc?.length ? histogramSvg(entry) : el('p', { className: 'placeholder' }, entry ? 'no non-zero activations' : 'no dashboard.json'));
 
       const logit = (v) => signed(v);
-      renderTokenValues(promoted, info.promoted, { heading: 'token · logit effect', format: logit, colour: '#b2182b' });
-      renderTokenValues(suppressed, info.suppressed, { heading: 'token · logit effect', format: logit, colour: '#2166ac' });
+      renderTokenValues(promoted, info.promoted, { heading: 'token · logit effect', format: logit, colour: themeColour('up') });
+      renderTokenValues(suppressed, info.suppressed, { heading: 'token · logit effect', format: logit, colour: themeColour('down') });
 
       // The clamp slider spans 0 … 2 × the feature's max activation.
       if (changed) {
@@ -199,7 +199,7 @@ function contextChips({ tokens, activations, imax }, mx) {
       className: i === imax ? 'chip ctx-token max-token' : 'chip ctx-token',
       textContent: visible(text),
       title: `activation ${activations[i].toFixed(2)}`,
-      style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: ${i === imax ? '#e4572e' : 'transparent'}`,
+      style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: ${i === imax ? 'var(--mark)' : 'transparent'}`,
     });
   }));
 }

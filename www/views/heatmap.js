@@ -4,15 +4,15 @@
 // Labels are drawn on the canvas, so token text never becomes HTML.
 
 import { el } from './format.js';
-import { css, textOn } from './colours.js';
+import { css, textOn, themeColour } from './colours.js';
 
 const FONT = '11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
 const MARKED_FONT = `bold ${FONT}`;
 const MAX_LABEL_PX = 120;
 /** A cell with no value yet (a patching sweep fills its grid one layer at a time). */
-const PENDING = 'rgb(236, 236, 236)';
-const MARK = '#e4572e';
-const LABEL = '#333';
+const PENDING = themeColour('pending');
+const MARK = themeColour('mark');
+const LABEL = themeColour('ink');
 
 /**
  * @param {{label: string, onHover?(cell: {row, col} | null): void, onClick?(cell: {row, col}): void}} data

@@ -2,6 +2,8 @@
 // a dashed chance line, a highlighted selected layer, and hover / click by column. Text is
 // set with textContent only.
 
+import { themeColour } from './colours.js';
+
 const NS = 'http://www.w3.org/2000/svg';
 const HEIGHT = 160;
 const TOP = 10;
@@ -55,7 +57,7 @@ export function layerPlot({ label, layers, series, chance, selected = null, onHo
         cx: x(l),
         cy: y(v),
         r: s.hollow ? 4.5 : 3,
-        fill: s.hollow ? '#fff' : s.colour,
+        fill: s.hollow ? themeColour('panel') : s.colour,
         stroke: s.colour,
         'stroke-width': 1.5,
         class: 'plot-point',

@@ -4,7 +4,7 @@
 
 import { el, visible } from './format.js';
 import { createNumberInput, integerOf, field } from './inputs.js';
-import { createLegend, css, diverging, textOn } from './colours.js';
+import { createLegend, css, diverging, textOn, themeColour } from './colours.js';
 import { renderTokenValues, signed } from './tokenvalues.js';
 
 /**
@@ -71,8 +71,8 @@ export function createNeuronView(container, { onRun }) {
         title: 'activation: blue negative, white 0, red positive',
       }));
       const logit = (v) => signed(v);
-      renderTokenValues(promoted, view.promoted, { heading: 'token · logit effect', format: logit, colour: '#b2182b' });
-      renderTokenValues(suppressed, view.suppressed, { heading: 'token · logit effect', format: logit, colour: '#2166ac' });
+      renderTokenValues(promoted, view.promoted, { heading: 'token · logit effect', format: logit, colour: themeColour('up') });
+      renderTokenValues(suppressed, view.suppressed, { heading: 'token · logit effect', format: logit, colour: themeColour('down') });
       results.hidden = false;
       let peak = 0;
       view.activations.forEach((a, i) => {

@@ -7,10 +7,11 @@ import { el, formatPercent } from './format.js';
 import { renderTopK } from './topk.js';
 import { renderTokenValues } from './tokenvalues.js';
 import { createBarChart } from './bars.js';
+import { themeColour } from './colours.js';
 
 const SERIES = [
-  { key: 'relDiff', name: '‖B − A‖ / ‖A‖', colour: '#e76f51' },
-  { key: 'cosine', name: 'cosine(A, B)', colour: '#2a9d8f' },
+  { key: 'relDiff', name: '‖B − A‖ / ‖A‖', colour: themeColour('series-2') },
+  { key: 'cosine', name: 'cosine(A, B)', colour: themeColour('series-3') },
 ];
 const AXIS_PX = 48;
 const COLUMN_PX = 22;
@@ -84,8 +85,8 @@ export function createPairView(container, { onRun }) {
       renderTopK(topA, pair.topA);
       renderTopK(topB, pair.topB);
       const points = (v) => `${v >= 0 ? '+' : '−'}${formatPercent(Math.abs(v))}`;
-      renderTokenValues(rose, pair.rose, { heading: 'token · change in probability', format: points, colour: '#b2182b' });
-      renderTokenValues(fell, pair.fell, { heading: 'token · change in probability', format: points, colour: '#2166ac' });
+      renderTokenValues(rose, pair.rose, { heading: 'token · change in probability', format: points, colour: themeColour('up') });
+      renderTokenValues(fell, pair.fell, { heading: 'token · change in probability', format: points, colour: themeColour('down') });
       results.hidden = false;
       const n = pair.relDiff.length;
       bars.draw({

@@ -2,6 +2,8 @@
 // target f(α) along the path and its integrand, each evaluated α marked with a point whose
 // tooltip gives the exact numbers. Text is set with textContent only.
 
+import { themeColour } from './colours.js';
+
 const NS = 'http://www.w3.org/2000/svg';
 const PANEL_HEIGHT = 96;
 const TITLE = 18; // room for a panel's title above it
@@ -59,7 +61,7 @@ export function pathPlot({ label, width, panels }) {
         cx: x(p.x),
         cy: y(p.y),
         r: 3.5,
-        fill: p.hollow ? '#fff' : panel.colour,
+        fill: p.hollow ? themeColour('panel') : panel.colour,
         stroke: panel.colour,
         'stroke-width': 1.5,
         class: 'plot-point',

@@ -8,6 +8,7 @@
 import { el } from './format.js';
 import { createSelect, createNumberInput, integerOf, field } from './inputs.js';
 import { layerPlot } from './layerplot.js';
+import { themeColour } from './colours.js';
 
 /** Animals against vehicles, each named early in its sentence. */
 export const PROBE_EXAMPLE = Object.freeze({
@@ -40,8 +41,8 @@ const REDUCE = [
   ['last', 'last token'],
 ];
 const SERIES = [
-  { key: 'trainAccuracy', name: 'train', colour: '#2563c9', hollow: true },
-  { key: 'testAccuracy', name: 'held-out', colour: '#e76f51' },
+  { key: 'trainAccuracy', name: 'train', colour: themeColour('series-1'), hollow: true },
+  { key: 'testAccuracy', name: 'held-out', colour: themeColour('series-2') },
 ];
 const CHANCE = 0.5;
 const HINT = 'Hover a layer for its accuracies; click one to pick its probe.';
@@ -62,7 +63,7 @@ export function createProbesView(container, { onRun, onUse }) {
   const summary = el('div', { className: 'summary', id: 'probe-summary', 'aria-live': 'polite' }, 'Not run yet: “Train probes on every layer” fits one probe per layer.');
   const key = el('div', { className: 'series-key' },
     ...SERIES.map((s) => el('span', {},
-      el('span', { className: 'swatch', style: s.hollow ? `border: 2px solid ${s.colour}; background: #fff` : `background: ${s.colour}` }),
+      el('span', { className: 'swatch', style: s.hollow ? `border: 2px solid ${s.colour}; background: var(--panel)` : `background: ${s.colour}` }),
       `${s.name} accuracy`)),
     el('span', {}, el('span', { className: 'swatch chance-swatch' }), 'chance (50%)'));
   const plot = el('figure', { className: 'layer-figure', id: 'probe-plot' });

@@ -6,6 +6,7 @@
 
 import { el, formatPercent } from './format.js';
 import { createNumberInput, integerOf, field } from './inputs.js';
+import { themeColour } from './colours.js';
 
 /** Varied text, so the features have something to find: facts, dialogue, code, numbers, names. */
 export const TRAINING_PROMPTS = Object.freeze([
@@ -39,8 +40,8 @@ const CONTEXT = 12;
 const CONTEXTS_PER_FEATURE = 5;
 const BINS = 16;
 const SERIES = Object.freeze({
-  ev: { colour: '#2563c9', name: 'explained variance (left axis)' },
-  l0: { colour: '#e76f51', name: 'L0, active features per token (right axis)' },
+  ev: { colour: themeColour('series-1'), name: 'explained variance (left axis)' },
+  l0: { colour: themeColour('series-2'), name: 'L0, active features per token (right axis)' },
 });
 const NS = 'http://www.w3.org/2000/svg';
 const PLOT = { width: 560, height: 150, top: 10, bottom: 34, left: 48, right: 44 };

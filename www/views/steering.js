@@ -11,6 +11,7 @@ import { renderTopK } from './topk.js';
 import { renderTokenValues, signed } from './tokenvalues.js';
 import { createSelect, createNumberInput, integerOf, field } from './inputs.js';
 import { createDualGeneration } from './dualgen.js';
+import { themeColour } from './colours.js';
 
 const SOURCES = [
   ['contrastive', 'contrastive prompts (mean difference)'],
@@ -198,8 +199,8 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
       renderTopK(topBase, result.topBase.slice(0, 5));
       renderTopK(topSteered, result.topSteered.slice(0, 5));
       const points = (v) => `${v >= 0 ? '+' : '−'}${formatPercent(Math.abs(v))}`;
-      renderTokenValues(rose, result.rose.slice(0, 5), { heading: 'token · change in probability', format: points, colour: '#b2182b' });
-      renderTokenValues(fell, result.fell.slice(0, 5), { heading: 'token · change in probability', format: points, colour: '#2166ac' });
+      renderTokenValues(rose, result.rose.slice(0, 5), { heading: 'token · change in probability', format: points, colour: themeColour('up') });
+      renderTokenValues(fell, result.fell.slice(0, 5), { heading: 'token · change in probability', format: points, colour: themeColour('down') });
       shift.hidden = false;
       json.textContent = JSON.stringify(result.interventions);
       details.hidden = false;

@@ -1,6 +1,6 @@
 //! The binding in a real browser (headless Chromium via wasm-bindgen-test-runner): typed
 //! arrays out, `Error(message)` for bad input, streamed tokens. (A panic traps the
-//! instance, so panic reporting is checked page-level, in tests/e2e/e2e.mjs.)
+//! instance, so panic reporting is checked page-level, in tests/e2e/specs/15-panic-recovery.spec.mjs.)
 //! Uses the in-memory tiny model, so it needs no download.
 #![cfg(target_arch = "wasm32")]
 
