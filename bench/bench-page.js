@@ -16,7 +16,14 @@ async function start(threads, simd = 'auto') {
   const wasm = await mod.default();
   const n = threads ? navigator.hardwareConcurrency : 1;
   if (threads) await mod.initThreadPool(n);
-  return { wasm, Loupe: mod.Loupe, threads: n, simd: relaxed ? 'relaxed' : 'simd128', setMaxThreads: mod.setMaxThreads, decodeStepsTaken: mod.decodeStepsTaken };
+  return {
+    wasm,
+    Loupe: mod.Loupe,
+    threads: n,
+    simd: relaxed ? 'relaxed' : 'simd128',
+    setMaxThreads: mod.setMaxThreads,
+    decodeStepsTaken: mod.decodeStepsTaken,
+  };
 }
 
 // The middle element of `xs` by `key` (the upper of the two middles for an even count);
@@ -195,7 +202,10 @@ self.runSteeringBench = async ({ modelUrl, gen, saeUrl, simd = 'auto' }) => {
     negative: ['I hate this movie, it is terrible', 'What an awful and sad day'],
     layer: 12,
   });
-  const { interventions } = m.steer({ prompt, steering: { direction: direction.vector, layers: [12], mode: { type: 'add', strength: -0.2 } } });
+  const { interventions } = m.steer({
+    prompt,
+    steering: { direction: direction.vector, layers: [12], mode: { type: 'add', strength: -0.2 } },
+  });
   const tokensPerS = (ivs) => {
     const g = m.startGeneration({ prompt, maxTokens: gen, stopAtEos: false, interventions: ivs });
     let made = 0;
@@ -222,12 +232,27 @@ self.runSteeringBench = async ({ modelUrl, gen, saeUrl, simd = 'auto' }) => {
     // The median of 5 runs after a warm-up one, per token of the 64-token prompt.
     const msPerToken = (fn) => {
       fn();
-      return median([0, 1, 2, 3, 4].map(() => { const t0 = performance.now(); fn(); return performance.now() - t0; })) / 64;
+      return (
+        median(
+          [0, 1, 2, 3, 4].map(() => {
+            const t0 = performance.now();
+            fn();
+            return performance.now() - t0;
+          }),
+        ) / 64
+      );
     };
     forwardMsPerToken = msPerToken(() => m.run({ prompt: long, capture: [], topK: 1 }));
     saeFeaturesMsPerToken = msPerToken(() => m.saeFeatures({ prompt: long }));
   }
-  return { decode_tok_per_s_unsteered: unsteered, decode_tok_per_s_steered: steered, sae_features_ms_per_token: saeFeaturesMsPerToken, forward_ms_per_token: forwardMsPerToken, simd: build, simd128: simd128() };
+  return {
+    decode_tok_per_s_unsteered: unsteered,
+    decode_tok_per_s_steered: steered,
+    sae_features_ms_per_token: saeFeaturesMsPerToken,
+    forward_ms_per_token: forwardMsPerToken,
+    simd: build,
+    simd128: simd128(),
+  };
 };
 
 // The machine's own ceiling for threaded decoding (`--ceiling`): two single-thread decoders
@@ -263,7 +288,11 @@ if (typeof window === 'undefined') {
       let pending = null;
       worker.onmessage = ({ data }) => (data.error ? pending.reject(new Error(data.error)) : pending.resolve(data.result));
       worker.onerror = (e) => pending?.reject(new Error(`pair worker: ${e.message}`));
-      const call = (args) => new Promise((resolve, reject) => { pending = { resolve, reject }; worker.postMessage(args); });
+      const call = (args) =>
+        new Promise((resolve, reject) => {
+          pending = { resolve, reject };
+          worker.postMessage(args);
+        });
       return { call, worker };
     };
     const pair = [spawn(), spawn()];
@@ -278,7 +307,13 @@ if (typeof window === 'undefined') {
         together.push(await both());
       }
       const sums = together.map(([a, b]) => a + b);
-      return { simd: build, alone_tok_per_s: median(alone), together_sum_tok_per_s: median(sums), alone_all: alone, together_all: together };
+      return {
+        simd: build,
+        alone_tok_per_s: median(alone),
+        together_sum_tok_per_s: median(sums),
+        alone_all: alone,
+        together_all: together,
+      };
     } finally {
       pair.forEach((p) => p.worker.terminate());
     }

@@ -65,11 +65,19 @@ const DIST = path.resolve(ROOT, arg('dist', 'dist'));
 // other core is busy). --native-threads 0 leaves candle's default.
 const nativeThreads = Number(arg('native-threads', 1));
 const nativeEnv = nativeThreads > 0 ? { ...process.env, RAYON_NUM_THREADS: String(nativeThreads) } : process.env;
-const loupe = (args) => JSON.parse(execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), ...args, '--json'], { encoding: 'utf8', env: nativeEnv }));
+const loupe = (args) =>
+  JSON.parse(
+    execFileSync(path.join(ROOT, 'target/release/loupe'), ['bench', '--model', path.join(ROOT, MODEL), ...args, '--json'], {
+      encoding: 'utf8',
+      env: nativeEnv,
+    }),
+  );
 const native = modes.length ? loupe(['--reps', String(reps), '--gen', String(gen)]) : { results: [] };
 const nativeAttribution = attribution ? loupe(['--attribution']) : null;
 const saeExists = fs.existsSync(path.join(ROOT, saeDir, 'cfg.json'));
-const nativeSteering = steering ? loupe(['--steering', '--gen', String(gen), ...(saeExists ? ['--sae', path.join(ROOT, saeDir)] : [])]) : null;
+const nativeSteering = steering
+  ? loupe(['--steering', '--gen', String(gen), ...(saeExists ? ['--sae', path.join(ROOT, saeDir)] : [])])
+  : null;
 // One native process per mode would give per-mode peaks; the CLI reports the process peak.
 const benchPage = {
   'bench.html': () => Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="bench-page.js"></script>'),
@@ -85,7 +93,16 @@ const server = await serveStatic(DIST, {
 });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 /** Calls window[fn](args) in a fresh browser context on `url`bench.html. */
 async function inFreshPage(url, fn, args) {
@@ -126,12 +143,25 @@ try {
     for (const simd of simds) {
       if (isolated) {
         for (const mode of modes) {
-          wasm.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runBench', mode, reps, gen, modelUrl: MODEL, threads: true, simd, genContext }));
+          wasm.push(
+            await inFreshPage(isolated.url, 'runInWorker', {
+              fn: 'runBench',
+              mode,
+              reps,
+              gen,
+              modelUrl: MODEL,
+              threads: true,
+              simd,
+              genContext,
+            }),
+          );
         }
       }
       if (attribution) wasmAttributions.push(await inFreshPage(server.url, 'runAttributionBench', { modelUrl: MODEL, simd }));
       if (attribution && isolated) {
-        wasmAttributions.push(await inFreshPage(isolated.url, 'runInWorker', { fn: 'runAttributionBench', modelUrl: MODEL, threads: true, simd }));
+        wasmAttributions.push(
+          await inFreshPage(isolated.url, 'runInWorker', { fn: 'runAttributionBench', modelUrl: MODEL, threads: true, simd }),
+        );
       }
     }
   } finally {
@@ -142,7 +172,12 @@ try {
     wasmCeiling = await inFreshPage(server.url, 'runPairBench', { modelUrl: MODEL, reps, gen, simd: simds[0] });
   }
   if (steering) {
-    wasmSteering = await inFreshPage(server.url, 'runSteeringBench', { modelUrl: MODEL, gen, saeUrl: saeExists ? 'bench-sae/' : null, simd: simds[0] });
+    wasmSteering = await inFreshPage(server.url, 'runSteeringBench', {
+      modelUrl: MODEL,
+      gen,
+      saeUrl: saeExists ? 'bench-sae/' : null,
+      simd: simds[0],
+    });
   }
   // ── References (issue 3) ──
   references = await runReferences({ options: referencesAsked, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv, DIST });
@@ -185,7 +220,9 @@ lines.push(
   '|---|---|---|---|',
   ...wasm.map((w) => {
     const one = w.threads > 1 ? oneThread(w) : undefined;
-    const scaling = one ? `${f(w.decode_tok_per_s / one.decode_tok_per_s, 2)}× / ${f(w.decode_general_tok_per_s / one.decode_general_tok_per_s, 2)}×` : '—';
+    const scaling = one
+      ? `${f(w.decode_tok_per_s / one.decode_tok_per_s, 2)}× / ${f(w.decode_general_tok_per_s / one.decode_general_tok_per_s, 2)}×`
+      : '—';
     const [poolSteps, oneSteps] = w.decode_steps_taken ?? [0, 0];
     const moved = poolSteps + oneSteps > 0 ? `; ${f((100 * oneSteps) / (poolSteps + oneSteps))}% of threaded steps on one thread` : '';
     const samePage = w.decode_one_thread_same_page_tok_per_s
@@ -235,7 +272,10 @@ if (steering) {
     `| 64-token run, per token: plain forward / saeFeatures (forward + encode) | ${w.forward_ms_per_token == null ? '—' : `${f(w.forward_ms_per_token, 2)} / ${f(w.sae_features_ms_per_token, 2)} ms`} | |`,
   );
 }
-lines.push('', `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`);
+lines.push(
+  '',
+  `native peak RSS over all modes: ${f(native.peak_rss_mb)} MB; model file ${f(fs.statSync(path.join(ROOT, MODEL)).size / 2 ** 20, 1)} MB`,
+);
 console.log(lines.join('\n'));
 console.log('\nraw:', JSON.stringify({ native, wasm, nativeAttribution, wasmAttributions, nativeSteering, wasmSteering, wasmCeiling }));
 // ── References (issue 3) ──

@@ -12,7 +12,11 @@ window.runOrtBench = async ({ modelUrl, ids, reps, threads }) => {
   const t = performance.now();
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const sessionMs = performance.now() - t;
-  const input = new ort.Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length]);
+  const input = new ort.Tensor(
+    'int64',
+    BigInt64Array.from(ids, (i) => BigInt(i)),
+    [1, ids.length],
+  );
   let positions = null;
   const forward = async () => {
     const { logits } = await session.run({ input_ids: input });

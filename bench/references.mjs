@@ -35,7 +35,7 @@ export function referenceOptions(argv) {
   const i = argv.indexOf('--onnx');
   const given = i >= 0 && argv[i + 1] && !argv[i + 1].startsWith('--') ? argv[i + 1].split(',').filter(Boolean) : null;
   return {
-    onnx: i < 0 ? null : given ?? DEFAULT_ONNX,
+    onnx: i < 0 ? null : (given ?? DEFAULT_ONNX),
     onnxDefault: i >= 0 && !given,
     stock: argv.includes('--stock'),
     torch: argv.includes('--torch'),
@@ -85,7 +85,9 @@ export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps,
       const files = options.onnx.filter((file) => {
         if (fs.existsSync(path.resolve(ROOT, file))) return true;
         const how = file.endsWith('-last.onnx') ? ' --last-only' : '';
-        out.skipped.push(`--onnx: ${file} not found; export it with /tmp/ref/bin/python scripts/export_onnx.py${how} (needs onnx, onnxruntime, onnxscript)`);
+        out.skipped.push(
+          `--onnx: ${file} not found; export it with /tmp/ref/bin/python scripts/export_onnx.py${how} (needs onnx, onnxruntime, onnxscript)`,
+        );
         return false;
       });
       if (files.length && !fs.existsSync(ortDist)) {
@@ -105,7 +107,12 @@ export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps,
           try {
             out.onnx_files.push({ file, mb: fs.statSync(onnxPath).size / 2 ** 20 });
             for (const threads of [1, 2]) {
-              const r = await inFreshPage(browser, `${ort.url}ort.html`, 'runOrtBench', { modelUrl: 'model.onnx', ids: out.ids, reps, threads });
+              const r = await inFreshPage(browser, `${ort.url}ort.html`, 'runOrtBench', {
+                modelUrl: 'model.onnx',
+                ids: out.ids,
+                reps,
+                threads,
+              });
               out.ort.push({ ...r, onnx_file: file, load_after: load() });
             }
           } finally {
@@ -118,17 +125,40 @@ export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps,
     if (options.stock) {
       const bin = path.join(ROOT, 'target/release/stock-bench');
       if (!fs.existsSync(bin)) {
-        out.skipped.push('--stock: target/release/stock-bench not built (cargo build --release -p stock-bench, or scripts/bench.sh --stock)');
+        out.skipped.push(
+          '--stock: target/release/stock-bench not built (cargo build --release -p stock-bench, or scripts/bench.sh --stock)',
+        );
       } else {
         out.stockNative = JSON.parse(
-          execFileSync(bin, ['--model', path.join(ROOT, MODEL), '--ids', out.ids.join(','), '--gen-ids', out.genIds.join(','), '--reps', String(reps), '--gen', String(gen)], { encoding: 'utf8', env: nativeEnv }),
+          execFileSync(
+            bin,
+            [
+              '--model',
+              path.join(ROOT, MODEL),
+              '--ids',
+              out.ids.join(','),
+              '--gen-ids',
+              out.genIds.join(','),
+              '--reps',
+              String(reps),
+              '--gen',
+              String(gen),
+            ],
+            { encoding: 'utf8', env: nativeEnv },
+          ),
         );
         out.stockNative.load_after = load();
       }
       if (!fs.existsSync(path.join(stockWeb, 'stock_bench_bg.wasm'))) {
         out.skipped.push('--stock: target/stock-bench-web/ not built (scripts/bench.sh --stock builds it)');
       } else {
-        out.stockWasm = await inFreshPage(browser, `${dist.url}ref.html`, 'runStockBench', { modelUrl: MODEL, ids: out.ids, genIds: out.genIds, reps, gen });
+        out.stockWasm = await inFreshPage(browser, `${dist.url}ref.html`, 'runStockBench', {
+          modelUrl: MODEL,
+          ids: out.ids,
+          genIds: out.genIds,
+          reps,
+          gen,
+        });
         out.stockWasm.load_after = load();
       }
     }
@@ -139,20 +169,40 @@ export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps,
   if (options.torch) {
     const python = process.env.LOUPE_REF_PYTHON ?? DEFAULT_PYTHON;
     if (!fs.existsSync(python)) {
-      out.skipped.push(`--torch: no Python reference environment at ${python} (set LOUPE_REF_PYTHON, or create it as ../shared/TOOLCHAIN.md §5 says); PyTorch not measured`);
+      out.skipped.push(
+        `--torch: no Python reference environment at ${python} (set LOUPE_REF_PYTHON, or create it as ../shared/TOOLCHAIN.md §5 says); PyTorch not measured`,
+      );
     } else {
       try {
         out.torch = JSON.parse(
           execFileSync(
             python,
-            [path.join(ROOT, 'scripts/bench_torch.py'), '--model', path.join(ROOT, MODEL), '--ids', out.ids.join(','), '--gen-ids', out.genIds.join(','), '--reps', String(reps), '--gen', String(gen), '--threads', '1,2'],
+            [
+              path.join(ROOT, 'scripts/bench_torch.py'),
+              '--model',
+              path.join(ROOT, MODEL),
+              '--ids',
+              out.ids.join(','),
+              '--gen-ids',
+              out.genIds.join(','),
+              '--reps',
+              String(reps),
+              '--gen',
+              String(gen),
+              '--threads',
+              '1,2',
+            ],
             { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 },
           ),
         );
         out.torch.python = python;
         out.torch.load_after = load();
       } catch (e) {
-        const why = String(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' / ');
+        const why = String(e.stderr ?? e.message)
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .join(' / ');
         out.skipped.push(`--torch: ${python} scripts/bench_torch.py failed (needs torch, transformers, gguf): ${why}`);
       }
     }
@@ -179,7 +229,14 @@ export function referenceTable(ref, { wasm, native, nativeThreads }) {
     return b ? `${ratio(x, b[key])} (${b.weights})` : '—';
   };
   const faster = (a, b) => a < b;
-  const top = (id, mode) => (id === undefined || id === null ? '—' : ref.top1?.[mode] === undefined ? String(id) : id === ref.top1[mode] ? `${id} (= ours ${mode})` : `**${id} ≠ ours ${mode} ${ref.top1[mode]}**`);
+  const top = (id, mode) =>
+    id === undefined || id === null
+      ? '—'
+      : ref.top1?.[mode] === undefined
+        ? String(id)
+        : id === ref.top1[mode]
+          ? `${id} (= ours ${mode})`
+          : `**${id} ≠ ours ${mode} ${ref.top1[mode]}**`;
   const lines = [
     '',
     `References (issue 3), same 64-token ids as ours (${ref.ids?.slice(0, 4).join(',')},… from loupe-web's tokenizer). ` +
@@ -192,7 +249,9 @@ export function referenceTable(ref, { wasm, native, nativeThreads }) {
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const w of wasm) {
-    lines.push(`| ours, wasm (${plural(threadsOf(w))}) | ${w.weights} | ${f(w.forward64_ms)} ms | | | ${f(w.decode_tok_per_s, 1)} | ${f(w.load_ms)} ms | ${ref.top1?.[w.weights] ?? '—'} |`);
+    lines.push(
+      `| ours, wasm (${plural(threadsOf(w))}) | ${w.weights} | ${f(w.forward64_ms)} ms | | | ${f(w.decode_tok_per_s, 1)} | ${f(w.load_ms)} ms | ${ref.top1?.[w.weights] ?? '—'} |`,
+    );
   }
   for (const o of ref.ort) {
     const logits = o.logits_positions === 1 ? "last position's logits" : `all ${o.logits_positions ?? ''} positions' logits`;
@@ -214,7 +273,9 @@ export function referenceTable(ref, { wasm, native, nativeThreads }) {
   const nThreads = nativeThreads > 0 ? nativeThreads : null; // null: candle's default pool
   if (n || t) {
     for (const r of nativeRows) {
-      lines.push(`| ours, native (${nThreads ? plural(nThreads) : 'default threads'}) | ${r.weights} | ${f(r.forward64_ms)} ms | | | ${f(r.decode_tok_per_s, 1)} | ${f(r.load_ms)} ms | |`);
+      lines.push(
+        `| ours, native (${nThreads ? plural(nThreads) : 'default threads'}) | ${r.weights} | ${f(r.forward64_ms)} ms | | | ${f(r.decode_tok_per_s, 1)} | ${f(r.load_ms)} ms | |`,
+      );
     }
   }
   if (n) {
@@ -239,7 +300,7 @@ export function referenceTable(ref, { wasm, native, nativeThreads }) {
     // Ours in the browser against PyTorch natively, thread count for thread count.
     lines.push(
       '',
-      'Ours in wasm / PyTorch native (time ratios: above 1, ours is slower; decode: speed ratios, below 1, ours is slower); PyTorch forward with the last position\'s logits (logits_to_keep=1), as ours',
+      "Ours in wasm / PyTorch native (time ratios: above 1, ours is slower; decode: speed ratios, below 1, ours is slower); PyTorch forward with the last position's logits (logits_to_keep=1), as ours",
       '',
       '| threads | 64-token forward: ours f32 / PyTorch | ours quantized / PyTorch | decode: ours f32 / PyTorch | ours quantized / PyTorch |',
       '|---|---|---|---|---|',
@@ -253,11 +314,19 @@ export function referenceTable(ref, { wasm, native, nativeThreads }) {
     }
     const g = t.results.map((r) => r.generated.join());
     if (new Set(g).size > 1) lines.push('', '**PyTorch: greedy continuations differ between thread counts**');
-    if (t.results.some((r) => r.generate_matches_loop === false)) lines.push('', '**PyTorch: generate() and the hand-written decode loop continue differently**');
-    if (s && g[0] !== s.generated.join()) lines.push('', `PyTorch's greedy continuation (f32) differs from stock candle's (Q4_1): ${t.results[0].generated.join(',')} vs ${s.generated.join(',')}`);
+    if (t.results.some((r) => r.generate_matches_loop === false))
+      lines.push('', '**PyTorch: generate() and the hand-written decode loop continue differently**');
+    if (s && g[0] !== s.generated.join())
+      lines.push(
+        '',
+        `PyTorch's greedy continuation (f32) differs from stock candle's (Q4_1): ${t.results[0].generated.join(',')} vs ${s.generated.join(',')}`,
+      );
   }
   const after = [...ref.ort, ref.stockWasm, ref.stockNative, ref.torch].filter(Boolean).map((r) => r.load_after);
-  lines.push('', `1-minute load average (${os.cpus().length} cores): ${ref.load?.start} before the references; after each: ${after.join(', ')}`);
+  lines.push(
+    '',
+    `1-minute load average (${os.cpus().length} cores): ${ref.load?.start} before the references; after each: ${after.join(', ')}`,
+  );
   for (const o of ref.onnx_files ?? []) lines.push('', `ONNX file: ${o.file} (${f(o.mb, 1)} MiB)`);
   for (const m of ref.skipped) lines.push('', `skipped ${m}`);
   return lines;

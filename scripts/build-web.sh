@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LOUPE_ROOT"
+scripts/setup.sh js   # esbuild and the d3 modules the chart bundle is built from
 loupe_wasm_env
 trunk build --release "$@"
 ls -la dist >&2

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh toolchain
 scripts/setup.sh model
+scripts/setup.sh js   # the page's chart library is bundled at build time
 source scripts/env.sh
 loupe_wasm_env
 exec trunk serve --release "$@"

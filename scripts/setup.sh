@@ -4,10 +4,12 @@
 #   - a wasm32 Rust toolchain: rustup's target when it can be had, else Debian's rustc-web
 #     with its std source (built with -Z build-std);
 #   - wasm-bindgen-cli at exactly the crate's version, and Trunk;
-#   - Chromium + ChromeDriver (system packages) and playwright-core (npm) for browser tests,
-#     ESLint and TypeScript (npm) for the page's lint and type check; rustfmt and clippy;
+#   - Chromium + ChromeDriver (system packages) for browser tests;
+#   - the JS tools and libraries (npm ci in tests/e2e, pinned by its package-lock.json):
+#     Playwright, ESLint, Prettier, TypeScript, esbuild, and the d3 modules the page's charts
+#     are bundled from at build time; rustfmt and clippy;
 #   - the default model (SmolLM2-135M-Instruct Q4_1 GGUF), checksum-verified, under models/.
-# Usage: scripts/setup.sh [toolchain|browser|model|all]   (default: all)
+# Usage: scripts/setup.sh [toolchain|browser|js|model|all]   (default: all)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TC="$ROOT/.toolchain"
@@ -78,9 +80,15 @@ browser() {
     apt_update
     sudo_if env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
+}
+
+js() {
   local bin="$ROOT/tests/e2e/node_modules/.bin"
-  if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$bin/eslint" ] || [ ! -x "$bin/tsc" ] || [ ! -x "$bin/playwright" ]; then
-    log "installing Playwright (no browser download: Debian's chromium), eslint and typescript"
+  local tool missing=""
+  for tool in playwright eslint prettier tsc esbuild; do [ -x "$bin/$tool" ] || missing=1; done
+  # Again whenever the lock file changed since the last install.
+  if [ -n "$missing" ] || [ "$ROOT/tests/e2e/package-lock.json" -nt "$ROOT/tests/e2e/node_modules/.package-lock.json" ]; then
+    log "installing the JS tools (Playwright without a browser download: Debian's chromium; eslint, prettier, typescript, esbuild) and the page's chart modules (d3)"
     (cd "$ROOT/tests/e2e" && npm ci --silent --no-audit --no-fund)
   fi
 }
@@ -102,13 +110,14 @@ model() {
 case "${1:-all}" in
   toolchain) wasm_toolchain; cargo_tools ;;
   browser) browser ;;
+  js) js ;;
   model) model ;;
   all)
     # The two `cargo install`s are most of set-up's time and all CPU; the rest is downloads:
     # run them side by side.
     cargo_tools &
     tools=$!
-    wasm_toolchain; model; browser; lint_tools
+    wasm_toolchain; model; browser; js; lint_tools
     wait "$tools" ;;
-  *) echo "usage: $0 [toolchain|browser|model|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [toolchain|browser|js|model|all]" >&2; exit 2 ;;
 esac

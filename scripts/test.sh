@@ -15,6 +15,7 @@ step "formatting, lints and the page's type check"
 cargo fmt --all -- --check
 E2E_BIN=tests/e2e/node_modules/.bin
 "$E2E_BIN/eslint" -c tests/e2e/eslint.config.mjs www bench tests/e2e/*.mjs tests/e2e/specs/*.mjs
+"$E2E_BIN/prettier" --check --log-level warn www bench tests/e2e
 "$E2E_BIN/tsc" -p www
 
 step "native tests"

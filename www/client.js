@@ -65,12 +65,16 @@ export class ModelClient {
     this.lastLoad = { url, weights };
     const started = performance.now();
     const phases = [];
-    return this.call(Command.Load, { url, weights }, {
-      onProgress: (p) => {
-        if (phases.at(-1) !== p.phase) phases.push(p.phase);
-        this.hooks.onProgress?.(p);
+    return this.call(
+      Command.Load,
+      { url, weights },
+      {
+        onProgress: (p) => {
+          if (phases.at(-1) !== p.phase) phases.push(p.phase);
+          this.hooks.onProgress?.(p);
+        },
       },
-    }).then(
+    ).then(
       (result) => {
         const loaded = { ...result, phases, ms: Math.round(performance.now() - started), url, weights };
         this.hooks.onLoaded?.(loaded);
@@ -236,9 +240,10 @@ export class ModelClient {
    *  @param {{onProgress?: Function}} [callbacks] */
   loadSae(options, { onProgress } = {}) {
     // A relative folder resolves against the page (the worker's own URL is www/worker.js).
-    const source = options.url !== undefined
-      ? { url: new URL(String(options.url), document.baseURI).href }
-      : { cfgText: options.cfgText, weights: options.weights };
+    const source =
+      options.url !== undefined
+        ? { url: new URL(String(options.url), document.baseURI).href }
+        : { cfgText: options.cfgText, weights: options.weights };
     const started = performance.now();
     return this.call(Command.LoadSae, source, {
       onProgress: (message) => void onProgress?.({ file: message.file, loaded: message.loaded, total: message.total }),
@@ -368,7 +373,10 @@ export class ModelClient {
       this.replaceWorker();
     } else {
       // Keep answering calls, with the reason, instead of leaving them hanging forever.
-      this.worker = /** @type {Worker} */ ({ postMessage: ({ id }) => queueMicrotask(() => this.receive({ id, status: Status.Error, message })), terminate() {} });
+      this.worker = /** @type {Worker} */ ({
+        postMessage: ({ id }) => queueMicrotask(() => this.receive({ id, status: Status.Error, message })),
+        terminate() {},
+      });
     }
   }
 
@@ -382,14 +390,27 @@ export class ModelClient {
     if (this.lastSae) this.loadSae(this.lastSae).catch(() => {});
     if (this.trainedSae) {
       this.trainedSae = false;
-      this.hooks.onSaeLost?.('The SAE trained in the page was lost when the model restarted (it lived only in the crashed worker’s memory).');
+      this.hooks.onSaeLost?.(
+        'The SAE trained in the page was lost when the model restarted (it lived only in the crashed worker’s memory).',
+      );
     }
   }
 }
 
 /** The commands the worker serves itself; every other command is an analysis of the registry.
  *  @type {Set<string>} */
-const WORKER_COMMANDS = new Set([Command.Load, Command.Analyses, Command.Info, Command.Tokenize, Command.Generate, Command.SteerGenerate, Command.LoadSae, Command.TokenTexts, Command.Stop, Command.DebugPanic]);
+const WORKER_COMMANDS = new Set([
+  Command.Load,
+  Command.Analyses,
+  Command.Info,
+  Command.Tokenize,
+  Command.Generate,
+  Command.SteerGenerate,
+  Command.LoadSae,
+  Command.TokenTexts,
+  Command.Stop,
+  Command.DebugPanic,
+]);
 
 /** A progress hook for a job: {phase, done, total, partial} after each step, whose `false`
  *  stops it; the `prepare` notice before the gradient model is built cannot stop anything. */

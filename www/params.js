@@ -56,7 +56,9 @@ export function saeFromParams(search, base) {
   if (sae !== null) {
     const parsed = parseUrl(sae.trim(), base);
     if (!sae.trim() || !parsed || !['http:', 'https:'].includes(parsed.protocol)) {
-      warnings.push(`Ignoring ?sae=${sae}: expected an http(s) URL or a path relative to this page (a folder with cfg.json and sae_weights.safetensors). Using the default SAE.`);
+      warnings.push(
+        `Ignoring ?sae=${sae}: expected an http(s) URL or a path relative to this page (a folder with cfg.json and sae_weights.safetensors). Using the default SAE.`,
+      );
     } else {
       if (!parsed.pathname.endsWith('/')) parsed.pathname += '/';
       url = parsed.href;

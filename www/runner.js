@@ -88,7 +88,11 @@ export function createRunner({ status, prompt, root }) {
       const request = prompt();
       view.running();
       const started = performance.now();
-      await attempt(title, async () => view.show(await task(request), performance.now() - started), (message) => view.fail(message));
+      await attempt(
+        title,
+        async () => view.show(await task(request), performance.now() - started),
+        (message) => view.fail(message),
+      );
     },
     /** @param {string} title @param {(message: string) => void} fail @returns {Job} */
     job(title, fail) {

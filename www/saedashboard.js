@@ -65,8 +65,13 @@ export async function trainedDashboard(loupe, { prompts, prependBos, cfg, signal
     }
     if (!results.length) return { dashboard: null, note: 'top contexts skipped' };
     const dashboard = promptDashboard(results, cfg.d_sae);
-    const which = results.length < prompts.length ? `the first ${results.length} of your ${prompts.length} prompts (stopped)` : `your ${prompts.length} prompts`;
-    const partial = dashboard.partial ? ` (${dashboard.partial} tokens have over ${FEATURES_PER_TOKEN} active features: their weakest are left out)` : '';
+    const which =
+      results.length < prompts.length
+        ? `the first ${results.length} of your ${prompts.length} prompts (stopped)`
+        : `your ${prompts.length} prompts`;
+    const partial = dashboard.partial
+      ? ` (${dashboard.partial} tokens have over ${FEATURES_PER_TOKEN} active features: their weakest are left out)`
+      : '';
     return { dashboard, note: `top contexts from ${which} in ${((performance.now() - started) / 1000).toFixed(1)} s${partial}` };
   } catch (error) {
     return { dashboard: null, note: `no top contexts: ${error.message}` };

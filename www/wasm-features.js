@@ -17,7 +17,10 @@ export function simd128() {
  *  relaxed-SIMD instruction the relaxed builds use (scripts/build-variants.sh). */
 export function relaxedSimd() {
   // (func (result v128) (f32x4.relaxed_madd (i8x16.splat 0) (i8x16.splat 0) (i8x16.splat 0)))
-  const bytes = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11];
+  const bytes = [
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253,
+    133, 2, 11,
+  ];
   try {
     return WebAssembly.validate(new Uint8Array(bytes));
   } catch {

@@ -228,13 +228,18 @@ async function loadSae(id, { url, cfgText, weights }) {
     const folder = url.endsWith('/') ? url : `${url}/`;
     source = folder;
     const fetchFile = (file) =>
-      download(`${folder}${file}`, (phase, loaded, total) => self.postMessage({ id, status: Status.Progress, phase: Phase.Sae, file, loaded, total }), `the SAE's ${file}`);
+      download(
+        `${folder}${file}`,
+        (phase, loaded, total) => self.postMessage({ id, status: Status.Progress, phase: Phase.Sae, file, loaded, total }),
+        `the SAE's ${file}`,
+      );
     cfgText = new TextDecoder().decode(await fetchFile(SAE_FILES.cfg));
     weights = await fetchFile(SAE_FILES.weights);
   } else if (typeof cfgText !== 'string' || !(weights instanceof ArrayBuffer || ArrayBuffer.isView(weights))) {
     throw new Error(`loadSae: give {url} (a folder with ${SAE_FILES.cfg} and ${SAE_FILES.weights}) or {cfgText, weights: ArrayBuffer}`);
   }
-  const bytes = weights instanceof ArrayBuffer ? new Uint8Array(weights) : new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
+  const bytes =
+    weights instanceof ArrayBuffer ? new Uint8Array(weights) : new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
   try {
     return { ...m.loadSae(cfgText, bytes), bytes: bytes.length, source };
   } catch (error) {
@@ -249,8 +254,7 @@ async function loadSae(id, { url, cfgText, weights }) {
 // load: compile wasm → model bytes (cache or network) → Loupe.load
 
 async function load(id, { url, weights }) {
-  const progress = (phase, loaded = 0, total = 0) =>
-    self.postMessage({ id, status: Status.Progress, phase, loaded, total });
+  const progress = (phase, loaded = 0, total = 0) => self.postMessage({ id, status: Status.Progress, phase, loaded, total });
   if (typeof url !== 'string' || url === '') throw new Error('load: no model URL given');
   if (!WEIGHTS.includes(weights)) throw new Error(`load: weights must be one of ${WEIGHTS.join(', ')}`);
 
@@ -327,7 +331,10 @@ async function download(url, progress, what = 'the model') {
     response = await fetch(url);
   } catch (error) {
     // fetch rejects without detail on network errors, including a cross-origin URL without CORS.
-    throw new Error(`Could not download ${what} from ${url}: ${messageOf(error)} (network error, or the server does not allow cross-origin requests)`, { cause: error });
+    throw new Error(
+      `Could not download ${what} from ${url}: ${messageOf(error)} (network error, or the server does not allow cross-origin requests)`,
+      { cause: error },
+    );
   }
   if (!response.ok) {
     throw new Error(`Could not download ${what} from ${url}: HTTP ${response.status} ${response.statusText}`.trim());

@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import globals from 'globals';
 
 export default [
-  { ignores: ['**/node_modules/**', 'dist/**', 'target/**', '**/loupe-web*.js'] },
+  { ignores: ['**/node_modules/**', 'dist/**', 'target/**', '**/loupe-web*.js', 'www/vendor/d3.js'] },
   js.configs.recommended,
   {
     files: ['www/**/*.js', 'bench/**/*.js'],

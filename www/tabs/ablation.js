@@ -17,11 +17,12 @@ export default {
     return {
       setEnabled: (enabled) => ablation.setEnabled(enabled),
       onPrediction: ({ top }) => ablation.suggest(top[0]?.token ?? '', top[1]?.token ?? ''),
-      onIoiExample: (ioi) => ablation.setExample({
-        ...IOI_ABLATION,
-        reference: ioi.corrupted,
-        metric: { type: 'logit_diff', token: ioi.token, minus: ioi.minus },
-      }),
+      onIoiExample: (ioi) =>
+        ablation.setExample({
+          ...IOI_ABLATION,
+          reference: ioi.corrupted,
+          metric: { type: 'logit_diff', token: ioi.token, minus: ioi.minus },
+        }),
     };
   },
 };

@@ -45,7 +45,10 @@ export default {
         for (const [i, request] of requests.entries()) {
           if (signal.aborted) break;
           const onProgress = (p) => attribution.compareProgress(i, p);
-          const result = await loupe.attribute({ prompt, prependBos, ...request, params: { ...request.params, batch } }, { signal, onProgress });
+          const result = await loupe.attribute(
+            { prompt, prependBos, ...request, params: { ...request.params, batch } },
+            { signal, onProgress },
+          );
           attribution.compareRow(i, result);
         }
         attribution.finishCompare(performance.now() - started, signal.aborted);

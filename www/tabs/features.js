@@ -52,7 +52,8 @@ export default {
           const request = source.url !== undefined ? { url: source.url } : { cfgText: source.cfgText, weights: source.weights };
           const loaded = await loupe.loadSae(request, { onProgress: (p) => features.saeProgress(p) });
           if (source.url !== undefined) features.saeProgress({ file: 'dashboard.json', loaded: 0, total: 0 });
-          const dash = source.url !== undefined ? await fetchDashboard(source.url) : parseDashboard(source.dashboardText, 'the chosen files');
+          const dash =
+            source.url !== undefined ? await fetchDashboard(source.url) : parseDashboard(source.dashboardText, 'the chosen files');
           sae = { cfg: loaded.cfg, dashboard: checkDashboard(dash, loaded.cfg) };
           features.saeLoaded(loaded, { dashboard: sae.dashboard, note: dash.note });
           if (!quiet) status.clear();
@@ -115,11 +116,13 @@ export default {
         const top = entry?.top ?? [];
         const texts = top.length && !sae?.trained ? await loupe.tokenTexts(top.flatMap(([ids]) => ids)) : [];
         let at = 0;
-        const contexts = sae?.trained ? top : top.map(([ids, activations, imax]) => {
-          const tokens = texts.slice(at, at + ids.length);
-          at += ids.length;
-          return { tokens, activations, imax };
-        });
+        const contexts = sae?.trained
+          ? top
+          : top.map(([ids, activations, imax]) => {
+              const tokens = texts.slice(at, at + ids.length);
+              at += ids.length;
+              return { tokens, activations, imax };
+            });
         shown = { feature, info };
         features.showFeature({ feature, info, entry, contexts });
       });
@@ -151,7 +154,8 @@ export default {
       tabs.steering().setVector({
         vector: shown.info.decoder,
         layer,
-        note: `SAE feature ${shown.feature}'s decoder row (W_dec[${shown.feature}], norm ` +
+        note:
+          `SAE feature ${shown.feature}'s decoder row (W_dec[${shown.feature}], norm ` +
           `${shown.info.decoderNorm.toFixed(2)}) from the Features tab: adding it pushes the residual stream at ` +
           `${sae?.cfg?.hook_name ?? 'its hook'} the way the feature firing would.`,
       });

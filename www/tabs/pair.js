@@ -9,7 +9,8 @@ export default {
   title: 'Minimal pair',
   create(panel, { loupe, runner }) {
     const pair = createPairView(panel, {
-      onRun: () => runner.run(pair, 'Minimal pair', ({ prompt, prependBos }) => loupe.minimalPair({ a: prompt, b: pair.value().b, prependBos })),
+      onRun: () =>
+        runner.run(pair, 'Minimal pair', ({ prompt, prependBos }) => loupe.minimalPair({ a: prompt, b: pair.value().b, prependBos })),
     });
     pair.suggest(DEFAULT_PAIR); // the page starts on the default prompt
     return {

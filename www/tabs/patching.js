@@ -31,21 +31,26 @@ export default {
       patching.estimateStart();
       const started = performance.now();
       const fail = (message) => patching.estimateFail(message);
-      return runner.attempt('Attribution patching', async () => {
-        const request = { clean: prompt, corrupted, metric, prependBos };
-        const result = await loupe.attributionPatching(request, { onProgress: () => patching.estimatePreparing() });
-        patching.estimateFinish(result, performance.now() - started);
-      }, fail);
+      return runner.attempt(
+        'Attribution patching',
+        async () => {
+          const request = { clean: prompt, corrupted, metric, prependBos };
+          const result = await loupe.attributionPatching(request, { onProgress: () => patching.estimatePreparing() });
+          patching.estimateFinish(result, performance.now() - started);
+        },
+        fail,
+      );
     }
 
     return {
       setEnabled: (enabled) => patching.setEnabled(enabled),
       onPrediction: ({ top }) => patching.suggest(top[0]?.token ?? '', top[1]?.token ?? ''),
-      onIoiExample: (ioi) => patching.setExample({
-        corrupted: ioi.corrupted,
-        metric: { type: 'logit_diff', token: ioi.token, minus: ioi.minus },
-        site: 'head_z',
-      }),
+      onIoiExample: (ioi) =>
+        patching.setExample({
+          corrupted: ioi.corrupted,
+          metric: { type: 'logit_diff', token: ioi.token, minus: ioi.minus },
+          site: 'head_z',
+        }),
     };
   },
 };

@@ -14,7 +14,8 @@ export default {
         tabs.steering().setVector({
           vector: probe.massMeanDirection,
           layer: probe.layer,
-          note: `The layer-${probe.layer} probe from the Probes tab (held-out accuracy ${Math.round(probe.testAccuracy * 100)}%), ` +
+          note:
+            `The layer-${probe.layer} probe from the Probes tab (held-out accuracy ${Math.round(probe.testAccuracy * 100)}%), ` +
             `as its mass-mean direction (the training sets’ mean difference; Marks & Tegmark 2023): + pushes towards ` +
             `${labels.positive}, − towards ${labels.negative}. The logistic regression’s own weights separate the sets but lean ` +
             'on dimensions that barely vary, and steer poorly (they are in the probe result as `direction`).',

@@ -32,7 +32,12 @@ export default {
           steering.direction(found);
           vector = found.vector;
         }
-        const shift = await loupe.steer({ prompt, prependBos, topK: 10, steering: { direction: vector, layers: request.layers, mode: request.mode } });
+        const shift = await loupe.steer({
+          prompt,
+          prependBos,
+          topK: 10,
+          steering: { direction: vector, layers: request.layers, mode: request.mode },
+        });
         steering.shift(shift);
         let result = null;
         let generating = 0;

@@ -44,7 +44,12 @@ export function createAblationView(container, { onRun }) {
     className: 'wide-input',
     placeholder: 'a prompt with the same number of tokens, e.g. one name for another',
   });
-  const referenceField = el('label', { className: 'field grow' }, el('span', {}, 'Reference prompt (resample: same number of tokens)'), reference);
+  const referenceField = el(
+    'label',
+    { className: 'field grow' },
+    el('span', {}, 'Reference prompt (resample: same number of tokens)'),
+    reference,
+  );
   const references = el('textarea', {
     id: 'ablate-references',
     name: 'ablate-references',
@@ -53,24 +58,43 @@ export function createAblationView(container, { onRun }) {
     className: 'wide-input',
     placeholder: 'one prompt per line, any length, e.g.\nThe cat sat on the mat.\nYesterday I went to the market and bought apples.',
   });
-  const referencesField = el('label', { className: 'field grow' },
-    el('span', {}, 'Reference prompts (one per line: the component is set to its mean over all their positions)'), references);
+  const referencesField = el(
+    'label',
+    { className: 'field grow' },
+    el('span', {}, 'Reference prompts (one per line: the component is set to its mean over all their positions)'),
+    references,
+  );
   const metric = createSelect('ablate-metric', METRICS, 'logit_diff');
   const token = createTokenInput({ id: 'ablate-token', label: 'Token', title: 'exact token text, leading space included (" Mary")' });
   const minus = createTokenInput({ id: 'ablate-minus', label: 'minus token', title: 'exact token text, leading space included (" John")' });
   const run = el('button', { type: 'button', id: 'ablate-run', className: 'primary', disabled: true }, 'Ablate');
-  const summary = el('div', { className: 'summary', id: 'ablate-summary', 'aria-live': 'polite' }, 'Not run yet: pick a component, then “Ablate”.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'ablate-summary', 'aria-live': 'polite' },
+    'Not run yet: pick a component, then “Ablate”.',
+  );
   const clean = el('div', { className: 'side', id: 'ablate-top-clean' });
   const ablated = el('div', { className: 'side', id: 'ablate-top-ablated' });
-  const sides = el('div', { className: 'side-by-side', hidden: true },
+  const sides = el(
+    'div',
+    { className: 'side-by-side', hidden: true },
     el('figure', {}, el('figcaption', {}, 'clean: next tokens'), clean),
-    el('figure', {}, el('figcaption', {}, 'ablated: next tokens'), ablated));
-  const json = el('pre', { className: 'json', id: 'ablate-intervention', hidden: true, title: 'the intervention used: pass it to loupe.run or loupe.generate as interventions: [it]' });
+    el('figure', {}, el('figcaption', {}, 'ablated: next tokens'), ablated),
+  );
+  const json = el('pre', {
+    className: 'json',
+    id: 'ablate-intervention',
+    hidden: true,
+    title: 'the intervention used: pass it to loupe.run or loupe.generate as interventions: [it]',
+  });
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'Runs the page prompt with one component knocked out and compares the metric and the next-token ' +
-        'distribution at the last position with the clean run. KL(clean ‖ ablated) is in nats.'),
+        'distribution at the last position with the clean run. KL(clean ‖ ablated) is in nats.',
+    ),
     el('div', { className: 'controls' }, field('Component', kind), field('Layer', layer), headField, indexField, field('Method', method)),
     el('div', { className: 'controls' }, referenceField),
     el('div', { className: 'controls' }, referencesField),
@@ -99,20 +123,28 @@ export function createAblationView(container, { onRun }) {
     value() {
       const l = integer(layer, 'layer');
       /** @type {import('../types/analyses').Component} */
-      const component = kind.value === 'head'
-        ? { kind: 'head', layer: l, head: integer(head, 'head') }
-        : kind.value === 'mlp'
-          ? { kind: 'mlp', layer: l }
-          : { kind: 'neuron', layer: l, index: integer(index, 'neuron') };
+      const component =
+        kind.value === 'head'
+          ? { kind: 'head', layer: l, head: integer(head, 'head') }
+          : kind.value === 'mlp'
+            ? { kind: 'mlp', layer: l }
+            : { kind: 'neuron', layer: l, index: integer(index, 'neuron') };
       /** @type {import('../types/analyses').Metric} */
-      const m = metric.value === 'logit_diff'
-        ? { type: 'logit_diff', token: token.value(), minus: minus.value() }
-        : { type: 'logprob', token: token.value() };
-      const extra = method.value === 'resample'
-        ? { reference: reference.value }
-        : method.value === 'mean_reference'
-          ? { references: references.value.split(/\r?\n/).map((line) => line.trim()).filter(Boolean) }
-          : {};
+      const m =
+        metric.value === 'logit_diff'
+          ? { type: 'logit_diff', token: token.value(), minus: minus.value() }
+          : { type: 'logprob', token: token.value() };
+      const extra =
+        method.value === 'resample'
+          ? { reference: reference.value }
+          : method.value === 'mean_reference'
+            ? {
+                references: references.value
+                  .split(/\r?\n/)
+                  .map((line) => line.trim())
+                  .filter(Boolean),
+              }
+            : {};
       return { component, method: /** @type {import('../types/analyses').AblationMethod} */ (method.value), metric: m, ...extra };
     },
     suggest(t, m) {

@@ -154,9 +154,7 @@ function paint(canvas, tokens, data, head, n) {
   const ctx = canvas.getContext('2d');
   ctx.font = LABEL_FONT;
   const labels = tokens.map((t, i) => fit(ctx, `${visible(t.text)} ${i}`, MAX_LABEL_PX));
-  const labelWidth = withLabels
-    ? Math.min(MAX_LABEL_PX, Math.max(...labels.map((l) => ctx.measureText(l).width))) + 8
-    : 4;
+  const labelWidth = withLabels ? Math.min(MAX_LABEL_PX, Math.max(...labels.map((l) => ctx.measureText(l).width))) + 8 : 4;
   const left = labelWidth;
   const top = labelWidth;
   const width = left + n * cell + 4;

@@ -27,7 +27,8 @@ const METHOD_NOTE = {
     'The gradient averaged along the straight path from a baseline x′ to x, times (x − x′): the attributions ' +
     'should add up to f(x) − f(x′) (completeness), which the quadrature only approximates.',
   smoothgrad: 'The gradient averaged over noisy copies of x; the noise’s σ is the noise level × the range of the embedding values.',
-  occlusion: 'Forward passes only: f(x) − f(x with a window of tokens replaced by the baseline or removed), averaged over the windows covering each token.',
+  occlusion:
+    'Forward passes only: f(x) − f(x with a window of tokens replaced by the baseline or removed), averaged over the windows covering each token.',
 };
 const TARGETS = [
   ['logprob', 'log-probability'],
@@ -56,19 +57,42 @@ export function createAttributionView(container, { onRun, onCompare, onStop }) {
   const kind = createSelect('attr-target', TARGETS, 'logprob');
   const token = createTokenInput({ id: 'attr-token', label: 'Token', title: 'exact token text, leading space included (" Paris")' });
   const minus = createTokenInput({ id: 'attr-minus', label: 'minus token', title: 'exact token text, leading space included (" London")' });
-  const position = numberInput('attr-position', -1, { step: 1, title: 'where the target is read: −1 = the last position (the next-token prediction); negative counts from the end' });
+  const position = numberInput('attr-position', -1, {
+    step: 1,
+    title: 'where the target is read: −1 = the last position (the next-token prediction); negative counts from the end',
+  });
 
   const steps = numberInput('attr-steps', 32, { min: 1, step: 1 });
   // The API's default baseline: the zero embedding is degenerate under RMSNorm.
   const baseline = createSelect('attr-baseline', BASELINES, 'token');
-  const baselineToken = createTokenInput({ id: 'attr-baseline-token', label: 'Baseline token', title: 'the token whose embedding fills every position of the baseline' });
+  const baselineToken = createTokenInput({
+    id: 'attr-baseline-token',
+    label: 'Baseline token',
+    title: 'the token whose embedding fills every position of the baseline',
+  });
   baselineToken.set(DEFAULT_BASELINE_TOKEN);
-  const keepFirst = checkbox('attr-keep-first', 'keep first token', 'the baseline keeps the first token as it is (e.g. a BOS token), so it gets no attribution');
-  const adaptive = checkbox('attr-adaptive', 'adaptive', 'refine the path where the integrand changes fastest, until the completeness error is within the tolerance or the budget is spent');
-  const tolerance = numberInput('attr-tolerance', 1, { min: 0, step: 'any', title: 'adaptive: the completeness error to reach, in percent' });
+  const keepFirst = checkbox(
+    'attr-keep-first',
+    'keep first token',
+    'the baseline keeps the first token as it is (e.g. a BOS token), so it gets no attribution',
+  );
+  const adaptive = checkbox(
+    'attr-adaptive',
+    'adaptive',
+    'refine the path where the integrand changes fastest, until the completeness error is within the tolerance or the budget is spent',
+  );
+  const tolerance = numberInput('attr-tolerance', 1, {
+    min: 0,
+    step: 'any',
+    title: 'adaptive: the completeness error to reach, in percent',
+  });
   const budget = numberInput('attr-budget', 256, { min: 1, step: 1, title: 'adaptive: the most forward + backward passes to spend' });
   const samples = numberInput('attr-samples', 16, { min: 1, step: 1 });
-  const noise = numberInput('attr-noise', 0.02, { min: 0, step: 'any', title: 'σ of the noise as a share of the range of the embedding values' });
+  const noise = numberInput('attr-noise', 0.02, {
+    min: 0,
+    step: 'any',
+    title: 'σ of the noise as a share of the range of the embedding values',
+  });
   const seed = numberInput('attr-seed', 0, { min: 0, step: 1 });
   const windowSize = numberInput('attr-window', 1, { min: 1, step: 1, title: 'tokens occluded at once' });
   const occlusion = createSelect('attr-occlusion', OCCLUSION, 'replace');
@@ -89,40 +113,75 @@ export function createAttributionView(container, { onRun, onCompare, onStop }) {
   };
   const signedRadio = el('input', { type: 'radio', name: 'attr-show', id: 'attr-show-signed', value: 'signed', checked: true });
   const l2Radio = el('input', { type: 'radio', name: 'attr-show', id: 'attr-show-l2', value: 'l2' });
-  const show = el('div', { className: 'field' }, el('span', {}, 'Show'),
-    el('span', { className: 'toggle', role: 'radiogroup', 'aria-label': 'attribution shown' },
+  const show = el(
+    'div',
+    { className: 'field' },
+    el('span', {}, 'Show'),
+    el(
+      'span',
+      { className: 'toggle', role: 'radiogroup', 'aria-label': 'attribution shown' },
       el('label', { title: 'the sum over the embedding dimensions: signed, what adds up to f(x) − f(x′) for IG' }, signedRadio, 'signed'),
-      el('label', { title: 'the L2 norm over the embedding dimensions: size only' }, l2Radio, 'L2 norm')));
+      el('label', { title: 'the L2 norm over the embedding dimensions: size only' }, l2Radio, 'L2 norm'),
+    ),
+  );
 
   const run = el('button', { type: 'button', id: 'attr-run', className: 'primary', disabled: true }, 'Attribute');
-  const compare = el('button', { type: 'button', id: 'attr-compare', disabled: true, title: 'run every method on the same prompt and target, one row each' }, 'Compare methods');
+  const compare = el(
+    'button',
+    { type: 'button', id: 'attr-compare', disabled: true, title: 'run every method on the same prompt and target, one row each' },
+    'Compare methods',
+  );
   const stop = el('button', { type: 'button', id: 'attr-stop', disabled: true }, 'Stop');
   const bar = el('progress', { id: 'attr-progress', max: 1, value: 0, 'aria-label': 'passes done' });
   const count = el('span', { className: 'timing', id: 'attr-count' });
   const paramsRow = el('div', { className: 'controls attr-params' }, ...Object.values(fields));
   const note = el('p', { className: 'method-note', id: 'attr-note' });
-  const summary = el('div', { className: 'summary', id: 'attr-summary', 'aria-live': 'polite' }, 'Not run yet: “Attribute” explains the page prompt’s prediction token by token.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'attr-summary', 'aria-live': 'polite' },
+    'Not run yet: “Attribute” explains the page prompt’s prediction token by token.',
+  );
 
   const legend = el('div', { className: 'legend-slot' });
   const caption = el('span', {});
   const chips = el('div', { className: 'chips attr-tokens', id: 'attr-tokens' });
   const completeness = el('p', { className: 'completeness', id: 'attr-completeness', hidden: true });
   const plot = el('figure', { className: 'path-figure', id: 'attr-plot', hidden: true });
-  const single = el('div', { hidden: true, id: 'attr-result' },
-    el('div', { className: 'chart-caption' }, caption, legend), chips, completeness, plot);
+  const single = el(
+    'div',
+    { hidden: true, id: 'attr-result' },
+    el('div', { className: 'chart-caption' }, caption, legend),
+    chips,
+    completeness,
+    plot,
+  );
   const rows = el('tbody', {});
   const compareCaption = el('div', { className: 'chart-caption' });
-  const comparison = el('div', { hidden: true, id: 'attr-comparison' },
+  const comparison = el(
+    'div',
+    { hidden: true, id: 'attr-comparison' },
     compareCaption,
-    el('table', { className: 'attr-compare', id: 'attr-compare-table' }, rows));
+    el('table', { className: 'attr-compare', id: 'attr-compare-table' }, rows),
+  );
 
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'How much each token of the page prompt matters to the target f at one position: red tokens push f up, ' +
         'blue ones down. Gradient methods differentiate an f32 copy of the model, built on the first run; ' +
-        'occlusion only reruns it. Hover a token for its exact value.'),
-    el('div', { className: 'controls' }, field('Method', method), field('Target f', kind), token.element, minus.element, field('Position', position)),
+        'occlusion only reruns it. Hover a token for its exact value.',
+    ),
+    el(
+      'div',
+      { className: 'controls' },
+      field('Method', method),
+      field('Target f', kind),
+      token.element,
+      minus.element,
+      field('Position', position),
+    ),
     paramsRow,
     note,
     el('div', { className: 'controls' }, show, run, compare, stop),
@@ -334,9 +393,12 @@ export function createAttributionView(container, { onRun, onCompare, onStop }) {
           },
         ],
       }),
-      el('figcaption', {},
+      el(
+        'figcaption',
+        {},
         `${ig.alphas.length} points (${ig.rule === 'midpoint' ? 'midpoint rule' : 'adaptive trapezoid rule'}); ` +
-          'hollow points are the ends, f(x′) and f(x). Hover a point for its numbers.'),
+          'hollow points are the ends, f(x′) and f(x). Hover a point for its numbers.',
+      ),
     );
   }
 
@@ -346,29 +408,48 @@ export function createAttributionView(container, { onRun, onCompare, onStop }) {
     comparison.hidden = false;
     const m = mode();
     compareCaption.replaceChildren(
-      el('span', {}, `${m === 'signed' ? 'Signed' : 'L2 norm'}: each row is shaded by its own largest value, its scale on the right; hover a token for its value.`),
+      el(
+        'span',
+        {},
+        `${m === 'signed' ? 'Signed' : 'L2 norm'}: each row is shaded by its own largest value, its scale on the right; hover a token for its value.`,
+      ),
       m === 'signed'
-        ? createLegend({ colour: (x) => diverging(2 * x - 1), low: '−max', high: '+max', title: 'each row: blue lowers the target, white 0, red raises it, relative to the row’s largest |value|' })
+        ? createLegend({
+            colour: (x) => diverging(2 * x - 1),
+            low: '−max',
+            high: '+max',
+            title: 'each row: blue lowers the target, white 0, red raises it, relative to the row’s largest |value|',
+          })
         : createLegend({ colour: sequential, low: '0', high: 'max', title: 'each row: the L2 norm relative to the row’s largest value' }),
     );
-    rows.replaceChildren(...shown.requests.map((request, i) => {
-      const result = shown.results[i];
-      const name = METHOD_NAME[request.method];
-      if (!result) {
-        const waiting = container.dataset.state === 'running';
-        return el('tr', { dataset: { method: request.method, state: waiting ? 'waiting' : 'not-run' } },
-          el('th', {}, name), el('td', { className: 'waiting' }, waiting ? 'waiting…' : 'not run'), el('td', {}));
-      }
-      const { chips: shaded, scale } = shade(result, m);
-      const ig = result.integratedGradients;
-      const error = ig && result.finished ? ` · completeness error ${percent(ig.completenessError)}` : '';
-      const state = result.finished ? 'done' : result.stopped ? 'stopped' : 'running';
-      const scaleText = `${m === 'signed' ? 'max |a|' : 'max'} ${num(scale)}${error}${state === 'done' ? '' : ` · ${result.done} / ${result.total} passes`}`;
-      return el('tr', { dataset: { method: request.method, state } },
-        el('th', {}, name),
-        el('td', {}, el('div', { className: 'chips attr-tokens' }, ...shaded)),
-        el('td', { className: 'attr-scale' }, scaleText));
-    }));
+    rows.replaceChildren(
+      ...shown.requests.map((request, i) => {
+        const result = shown.results[i];
+        const name = METHOD_NAME[request.method];
+        if (!result) {
+          const waiting = container.dataset.state === 'running';
+          return el(
+            'tr',
+            { dataset: { method: request.method, state: waiting ? 'waiting' : 'not-run' } },
+            el('th', {}, name),
+            el('td', { className: 'waiting' }, waiting ? 'waiting…' : 'not run'),
+            el('td', {}),
+          );
+        }
+        const { chips: shaded, scale } = shade(result, m);
+        const ig = result.integratedGradients;
+        const error = ig && result.finished ? ` · completeness error ${percent(ig.completenessError)}` : '';
+        const state = result.finished ? 'done' : result.stopped ? 'stopped' : 'running';
+        const scaleText = `${m === 'signed' ? 'max |a|' : 'max'} ${num(scale)}${error}${state === 'done' ? '' : ` · ${result.done} / ${result.total} passes`}`;
+        return el(
+          'tr',
+          { dataset: { method: request.method, state } },
+          el('th', {}, name),
+          el('td', {}, el('div', { className: 'chips attr-tokens' }, ...shaded)),
+          el('td', { className: 'attr-scale' }, scaleText),
+        );
+      }),
+    );
   }
 
   /** A request from the form, for method `m`; throws on a malformed number. */
@@ -379,18 +460,25 @@ export function createAttributionView(container, { onRun, onCompare, onStop }) {
     const params = {
       saliency: () => ({}),
       grad_x_input: () => ({}),
-      integrated_gradients: () => (adaptive.input.checked
-        ? { baseline: base, keepFirst: keepFirst.input.checked, adaptive: true,
-          tolerance: numberOf(tolerance, 'tolerance', { min: 0 }) / 100, maxPasses: numberOf(budget, 'budget', { integer: true, min: 1 }) }
-        : { baseline: base, keepFirst: keepFirst.input.checked, steps: numberOf(steps, 'steps', { integer: true, min: 1 }) }),
+      integrated_gradients: () =>
+        adaptive.input.checked
+          ? {
+              baseline: base,
+              keepFirst: keepFirst.input.checked,
+              adaptive: true,
+              tolerance: numberOf(tolerance, 'tolerance', { min: 0 }) / 100,
+              maxPasses: numberOf(budget, 'budget', { integer: true, min: 1 }),
+            }
+          : { baseline: base, keepFirst: keepFirst.input.checked, steps: numberOf(steps, 'steps', { integer: true, min: 1 }) },
       smoothgrad: () => ({
         samples: numberOf(samples, 'samples', { integer: true, min: 1 }),
         noise: numberOf(noise, 'noise level', { min: 0 }),
         seed: numberOf(seed, 'seed', { integer: true, min: 0 }),
       }),
-      occlusion: () => (occlusion.value === 'remove'
-        ? { window: numberOf(windowSize, 'window', { integer: true, min: 1 }), remove: true }
-        : { window: numberOf(windowSize, 'window', { integer: true, min: 1 }), remove: false, baseline: base }),
+      occlusion: () =>
+        occlusion.value === 'remove'
+          ? { window: numberOf(windowSize, 'window', { integer: true, min: 1 }), remove: true }
+          : { window: numberOf(windowSize, 'window', { integer: true, min: 1 }), remove: false, baseline: base },
     }[m]();
     return { method: m, target, params };
   }
@@ -408,7 +496,8 @@ function shade(result, mode) {
     return el('span', {
       className: marked ? 'chip target-position' : 'chip',
       textContent: visible(text),
-      title: `position ${position} · id ${id}${marked ? ' · the target is read here' : ''}\n` +
+      title:
+        `position ${position} · id ${id}${marked ? ' · the target is read here' : ''}\n` +
         `signed ${num(result.signed[position], true)} · L2 ${num(result.l2[position])}`,
       style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: transparent`,
       dataset: { position: String(position), value: String(v) },
@@ -432,11 +521,11 @@ function captionFor(method, mode) {
 function legendFor(mode, scale) {
   return mode === 'signed'
     ? createLegend({
-      colour: (x) => diverging(2 * x - 1),
-      low: num(-scale),
-      high: num(scale, true),
-      title: 'signed attribution: blue lowers the target, white 0, red raises it',
-    })
+        colour: (x) => diverging(2 * x - 1),
+        low: num(-scale),
+        high: num(scale, true),
+        title: 'signed attribution: blue lowers the target, white 0, red raises it',
+      })
     : createLegend({ colour: sequential, low: '0', high: num(scale), title: 'L2 norm of the attribution: size only' });
 }
 
@@ -445,16 +534,19 @@ function completenessText(result) {
   const ig = result.integratedGradients;
   const change = `the target changed by ${num(ig.delta, true)} from the baseline (f(x′) = ${num(ig.baselineValue)} → f(x) = ${num(result.value)})`;
   if (!result.finished) {
-    return `Stopped after ${result.done} of ${result.total} passes: the path integral is unfinished, so completeness is not ` +
-      `checked (the partial attributions add up to ${num(ig.sum, true)}; ${change}).`;
+    return (
+      `Stopped after ${result.done} of ${result.total} passes: the path integral is unfinished, so completeness is not ` +
+      `checked (the partial attributions add up to ${num(ig.sum, true)}; ${change}).`
+    );
   }
   const error = ig.completenessError;
   const limit = ig.adaptive ? ig.adaptive.tolerance : COMPLETE;
-  let text = error <= limit
-    ? `Attributions add up to ${num(ig.sum, true)} and ${change}: within ${percent(limit)} ` +
-      `(error ${percent(error)}), so the attributions account for the whole change.`
-    : `Attributions add up to ${num(ig.sum, true)} but ${change}: ${percent(error)} completeness error. ` +
-      `The straight-line path is not smooth here — see the plot; ${ig.adaptive ? 'try a larger budget' : 'try adaptive mode or more steps'}.`;
+  let text =
+    error <= limit
+      ? `Attributions add up to ${num(ig.sum, true)} and ${change}: within ${percent(limit)} ` +
+        `(error ${percent(error)}), so the attributions account for the whole change.`
+      : `Attributions add up to ${num(ig.sum, true)} but ${change}: ${percent(error)} completeness error. ` +
+        `The straight-line path is not smooth here — see the plot; ${ig.adaptive ? 'try a larger budget' : 'try adaptive mode or more steps'}.`;
   if (ig.adaptive) {
     text += ig.adaptive.converged
       ? ` Adaptive: converged to ≤ ${percent(ig.adaptive.tolerance)} after ${result.done} passes.`
@@ -515,7 +607,16 @@ function percent(x) {
  * @param {{min?: number, step: number | 'any', title?: string}} attributes
  */
 function numberInput(id, value, { min, step, title }) {
-  return el('input', { type: 'number', id, name: id, value: String(value), step, className: 'number-input', ...(min !== undefined ? { min } : {}), ...(title ? { title } : {}) });
+  return el('input', {
+    type: 'number',
+    id,
+    name: id,
+    value: String(value),
+    step,
+    className: 'number-input',
+    ...(min !== undefined ? { min } : {}),
+    ...(title ? { title } : {}),
+  });
 }
 
 /** A checkbox with its label, in the style of the generate panel's. */

@@ -1,25 +1,16 @@
 // Colour scales shared by the analysis heatmaps, and the legends that explain them.
-// Ramps from ColorBrewer: "Blues" for values in [0, 1] (as in the attention view), and "RdBu"
-// turned round for signed values (blue negative, white 0, red positive).
+// ColorBrewer's ramps as d3-scale-chromatic interpolates them: "Blues" for values in [0, 1]
+// (as in the attention view), and "RdBu" turned round for signed values (blue negative, white
+// 0, red positive).
 
+import { interpolateBlues, interpolateRdBu, rgb } from '../vendor/d3.js';
 import { el } from './format.js';
 
-const BLUES = [
-  [247, 251, 255],
-  [198, 219, 239],
-  [107, 174, 214],
-  [33, 113, 181],
-  [8, 48, 107],
-];
-const RED_BLUE = [
-  [33, 102, 172],
-  [103, 169, 207],
-  [209, 229, 240],
-  [247, 247, 247],
-  [253, 219, 199],
-  [239, 138, 98],
-  [178, 24, 43],
-];
+// The ramps sampled once at 256 levels (below what a screen's 8-bit channels show): heatmaps
+// colour up to hundreds of thousands of cells per draw.
+const LEVELS = 255;
+const BLUES = table(interpolateBlues);
+const RED_BLUE = table((t) => interpolateRdBu(1 - t));
 
 /** A named colour of the page's theme (style.css's `--name` custom properties, the one place
  *  colours are defined), as canvas and SVG need it: resolved, e.g. 'rgb(…)' or '#…'.
@@ -30,12 +21,12 @@ export function themeColour(name) {
 
 /** [r, g, b] for v in [0, 1] (clamped; NaN counts as 0). */
 export function sequential(v) {
-  return ramp(BLUES, clamp(v, 0, 1));
+  return BLUES[Math.round(clamp(v, 0, 1) * LEVELS)];
 }
 
 /** [r, g, b] for v in [−1, 1] (clamped): blue below 0, white at 0, red above. */
 export function diverging(v) {
-  return ramp(RED_BLUE, (clamp(v, -1, 1) + 1) / 2);
+  return RED_BLUE[Math.round(((clamp(v, -1, 1) + 1) / 2) * LEVELS)];
 }
 
 /** @param {number[]} rgb  [r, g, b] */
@@ -43,7 +34,8 @@ export function css([r, g, b]) {
   return `rgb(${r}, ${g}, ${b})`;
 }
 
-/** Dark text on light cells, white on dark ones (relative luminance, sRGB approximated). */
+/** Dark text on light cells, white on dark ones (relative luminance, sRGB approximated).
+ *  @param {number[]} rgb  [r, g, b] */
 export function textOn([r, g, b]) {
   return 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? '#1d232b' : '#ffffff';
 }
@@ -64,11 +56,12 @@ export function createLegend({ colour, low, high, title }) {
   return el('div', { className: 'legend', title }, el('span', {}, low), bar, el('span', {}, high));
 }
 
-function ramp(stops, x) {
-  const t = x * (stops.length - 1);
-  const i = Math.min(stops.length - 2, Math.floor(t));
-  const f = t - i;
-  return stops[i].map((c, j) => Math.round(c + (stops[i + 1][j] - c) * f));
+/** [r, g, b] of ramp(t) at LEVELS + 1 evenly spaced t in [0, 1]. */
+function table(ramp) {
+  return Array.from({ length: LEVELS + 1 }, (_, k) => {
+    const { r, g, b } = rgb(ramp(k / LEVELS));
+    return [Math.round(r), Math.round(g), Math.round(b)];
+  });
 }
 
 function clamp(v, lo, hi) {

@@ -24,20 +24,35 @@ const AXIS_PX = 48; // room for the bar chart's value labels left of the embeddi
  */
 export function createDlaView(container, { onRun }) {
   const token = createTokenInput({ id: 'dla-token', label: 'Token', title: 'exact token text, leading space included (" Mary")' });
-  const minus = createTokenInput({ id: 'dla-minus', label: 'minus token (optional)', title: 'exact token text; empty: explain the logit of the token alone' });
+  const minus = createTokenInput({
+    id: 'dla-minus',
+    label: 'minus token (optional)',
+    title: 'exact token text; empty: explain the logit of the token alone',
+  });
   const run = el('button', { type: 'button', id: 'dla-run', className: 'primary', disabled: true }, 'Attribute');
   const legend = el('div', { className: 'legend-slot' });
-  const summary = el('div', { className: 'summary', id: 'dla-summary', 'aria-live': 'polite' }, 'Not run yet: “Attribute” explains the page prompt’s last prediction.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'dla-summary', 'aria-live': 'polite' },
+    'Not run yet: “Attribute” explains the page prompt’s last prediction.',
+  );
   const readout = el('div', { className: 'readout', id: 'dla-readout' });
-  const key = el('div', { className: 'series-key' }, ...SERIES.map((s) => el('span', {}, el('span', { className: 'swatch', style: `background: ${s.colour}` }), s.name)));
+  const key = el(
+    'div',
+    { className: 'series-key' },
+    ...SERIES.map((s) => el('span', {}, el('span', { className: 'swatch', style: `background: ${s.colour}` }), s.name)),
+  );
   let result = null;
   const bars = createBarChart({ label: 'direct logit attribution per layer', onHover: hoverBar });
   const heatmap = createHeatmap({ label: 'direct logit attribution per head', onHover: hoverHead });
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'What each part writes straight into the logit (difference) at the last position, read through the final ' +
-        'norm with its scale frozen: the parts add up to the model’s own value. Red pushes towards the token, blue away.'),
+        'norm with its scale frozen: the parts add up to the model’s own value. Red pushes towards the token, blue away.',
+    ),
     el('div', { className: 'controls' }, token.element, minus.element, run),
     summary,
     el('div', { className: 'chart-caption' }, key),
@@ -94,12 +109,14 @@ export function createDlaView(container, { onRun }) {
         columnWidth: cellWidth,
         width: grid.width,
       });
-      legend.replaceChildren(createLegend({
-        colour: (x) => diverging(2 * x - 1),
-        low: signed(-scale),
-        high: signed(scale),
-        title: 'direct logit attribution of one head: blue against the token, white 0, red for it',
-      }));
+      legend.replaceChildren(
+        createLegend({
+          colour: (x) => diverging(2 * x - 1),
+          low: signed(-scale),
+          high: signed(scale),
+          title: 'direct logit attribution of one head: blue against the token, white 0, red for it',
+        }),
+      );
       const what = dla.minus
         ? `logit('${visible(dla.token.text)}') − logit('${visible(dla.minus.text)}')`
         : `logit('${visible(dla.token.text)}')`;

@@ -22,17 +22,16 @@ export function createDualGeneration({ id }) {
     steered: side(`${id}-steered`, 'steered'),
   };
   const stats = el('div', { className: 'gen-stats', id: `${id}-gen-stats`, 'aria-live': 'polite' });
-  const element = el('div', { className: 'dual-gen', hidden: true },
+  const element = el(
+    'div',
+    { className: 'dual-gen', hidden: true },
     el('div', { className: 'side-by-side dual-outputs' }, sides.base.figure, sides.steered.figure),
-    stats);
+    stats,
+  );
   let counts = { base: 0, steered: 0 };
 
   return {
-    fields: [
-      field('Max tokens', maxTokens),
-      field('Temperature (0 = greedy)', temperature),
-      field('Seed (both sides)', seed),
-    ],
+    fields: [field('Max tokens', maxTokens), field('Temperature (0 = greedy)', temperature), field('Seed (both sides)', seed)],
     element,
     /** The generation settings, the same for both sides. */
     settings() {

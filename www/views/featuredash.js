@@ -6,12 +6,13 @@
 // suppresses, and feature steering: the page prompt continued with the feature clamped to a
 // value, beside the unsteered text. Token text is set with textContent only.
 
+import { scaleLinear } from '../vendor/d3.js';
+import { axis, chartRoot } from './chart.js';
 import { el, visible } from './format.js';
 import { css, sequential, textOn, createLegend, themeColour } from './colours.js';
 import { renderTokenValues, signed } from './tokenvalues.js';
 import { createDualGeneration } from './dualgen.js';
 
-const NS = 'http://www.w3.org/2000/svg';
 const HIST = { width: 300, height: 110, left: 46, bottom: 34, top: 8, right: 8 };
 
 /**
@@ -30,35 +31,87 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop, o
   const promoted = el('div', { className: 'side', id: 'feature-promoted' });
   const suppressed = el('div', { className: 'side', id: 'feature-suppressed' });
   // The top contexts and the histogram: hidden without a dashboard.
-  const corpus = el('div', { className: 'side-by-side feature-corpus' },
+  const corpus = el(
+    'div',
+    { className: 'side-by-side feature-corpus' },
     el('figure', { className: 'contexts-figure' }, contextsCaption, contexts),
-    el('figure', { className: 'histogram-figure' }, histogramCaption, histogram));
+    el('figure', { className: 'histogram-figure' }, histogramCaption, histogram),
+  );
 
-  const value = el('input', { type: 'range', id: 'feature-clamp', name: 'feature-clamp', min: 0, max: 10, step: 0.01, value: '5', className: 'slider' });
+  const value = el('input', {
+    type: 'range',
+    id: 'feature-clamp',
+    name: 'feature-clamp',
+    min: 0,
+    max: 10,
+    step: 0.01,
+    value: '5',
+    className: 'slider',
+  });
   const valueText = el('span', { className: 'slider-value', id: 'feature-clamp-value' });
   const generation = createDualGeneration({ id: 'feature' });
-  const clamp = el('button', { type: 'button', id: 'feature-clamp-run', className: 'primary', disabled: true }, 'Generate with the feature clamped');
-  const ablate = el('button', { type: 'button', id: 'feature-ablate', disabled: true, title: 'clamp the feature to 0 wherever it fires: what the text is without it' }, 'Clamp to 0 (ablate)');
+  const clamp = el(
+    'button',
+    { type: 'button', id: 'feature-clamp-run', className: 'primary', disabled: true },
+    'Generate with the feature clamped',
+  );
+  const ablate = el(
+    'button',
+    {
+      type: 'button',
+      id: 'feature-ablate',
+      disabled: true,
+      title: 'clamp the feature to 0 wherever it fires: what the text is without it',
+    },
+    'Clamp to 0 (ablate)',
+  );
   const stop = el('button', { type: 'button', id: 'feature-stop', disabled: true }, 'Stop');
-  const toSteer = el('button', { type: 'button', id: 'feature-to-steer', disabled: true, title: 'W_dec[f] in the Steering tab: add, clamp or ablate it like any direction' }, 'Use its decoder row as a steering direction');
+  const toSteer = el(
+    'button',
+    {
+      type: 'button',
+      id: 'feature-to-steer',
+      disabled: true,
+      title: 'W_dec[f] in the Steering tab: add, clamp or ablate it like any direction',
+    },
+    'Use its decoder row as a steering direction',
+  );
   const clampSummary = el('div', { className: 'summary', id: 'feature-clamp-summary', 'aria-live': 'polite' });
 
   container.hidden = true;
   container.replaceChildren(
     el('div', { className: 'feature-head' }, title, stats),
-    el('div', { className: 'chart-caption' }, el('span', {}, 'its activation on each token of the page prompt (hover for the value)'), legend),
+    el(
+      'div',
+      { className: 'chart-caption' },
+      el('span', {}, 'its activation on each token of the page prompt (hover for the value)'),
+      legend,
+    ),
     promptChips,
     corpus,
-    el('div', { className: 'side-by-side' },
+    el(
+      'div',
+      { className: 'side-by-side' },
       el('figure', {}, el('figcaption', {}, 'its decoder row promotes (logit change per unit of activation)'), promoted),
-      el('figure', {}, el('figcaption', {}, 'and suppresses'), suppressed)),
+      el('figure', {}, el('figcaption', {}, 'and suppresses'), suppressed),
+    ),
     el('h4', { className: 'feature-steer-title' }, 'Feature steering'),
-    el('p', { className: 'method-note' },
+    el(
+      'p',
+      { className: 'method-note' },
       'Clamps the feature to a value at every position, generated tokens included: x ← x + (value − f(x)) · W_dec[f], ' +
-        'so the rest of the SAE’s reconstruction error stays as it was. Both sides use the same seed and settings.'),
-    el('div', { className: 'controls' },
+        'so the rest of the SAE’s reconstruction error stays as it was. Both sides use the same seed and settings.',
+    ),
+    el(
+      'div',
+      { className: 'controls' },
       el('label', { className: 'field' }, el('span', {}, 'Clamp to'), el('span', { className: 'slider-field' }, value, valueText)),
-      ...generation.fields, clamp, ablate, stop, toSteer),
+      ...generation.fields,
+      clamp,
+      ablate,
+      stop,
+      toSteer,
+    ),
     clampSummary,
     generation.element,
   );
@@ -110,26 +163,49 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop, o
 
       // The page prompt, shaded on the corpus's scale when there is one.
       const scale = Math.max(1e-6, mx, promptMax);
-      promptChips.replaceChildren(...prompt.tokens.map(({ id, text }, p) => {
-        const a = prompt.activations[p];
-        const colour = sequential((a ?? 0) / scale);
-        const reading = a === null ? `below ${prompt.floor[p].toFixed(2)} (not among this token’s strongest features)` : a.toFixed(3);
-        return el('span', {
-          className: p === 0 ? 'chip sink' : 'chip',
-          textContent: visible(text),
-          title: `position ${p} · id ${id} · activation ${reading}${p === 0 ? '\nposition 0: the attention sink, usually outside what SAEs are trained on' : ''}`,
-          style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: transparent`,
-          dataset: { position: String(p), activation: String(a ?? 0) },
-        });
-      }));
-      legend.replaceChildren(createLegend({ colour: sequential, low: '0', high: scale.toFixed(2), title: `activation of feature ${f}: white 0, dark blue ${scale.toFixed(2)}${entry ? ` (its max over ${where})` : ''}` }));
+      promptChips.replaceChildren(
+        ...prompt.tokens.map(({ id, text }, p) => {
+          const a = prompt.activations[p];
+          const colour = sequential((a ?? 0) / scale);
+          const reading = a === null ? `below ${prompt.floor[p].toFixed(2)} (not among this token’s strongest features)` : a.toFixed(3);
+          return el('span', {
+            className: p === 0 ? 'chip sink' : 'chip',
+            textContent: visible(text),
+            title: `position ${p} · id ${id} · activation ${reading}${p === 0 ? '\nposition 0: the attention sink, usually outside what SAEs are trained on' : ''}`,
+            style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: transparent`,
+            dataset: { position: String(p), activation: String(a ?? 0) },
+          });
+        }),
+      );
+      legend.replaceChildren(
+        createLegend({
+          colour: sequential,
+          low: '0',
+          high: scale.toFixed(2),
+          title: `activation of feature ${f}: white 0, dark blue ${scale.toFixed(2)}${entry ? ` (its max over ${where})` : ''}`,
+        }),
+      );
 
       // The corpus: top contexts and the histogram (the stats line says why when there is none).
       corpus.hidden = !entry;
-      contexts.replaceChildren(...(ctx.length
-        ? ctx.map((c) => el('li', {}, contextChips(c, mx), el('span', { className: 'context-max' }, c.activations[c.imax].toFixed(2))))
-        : [el('li', { className: 'placeholder' }, entry ? `never fires ${trained ? 'on your prompts' : 'in the corpus'} (a dead feature)` : 'no dashboard.json next to this SAE')]));
-      histogram.replaceChildren(entry?.hc?.length ? histogramSvg(entry) : el('p', { className: 'placeholder' }, entry ? 'no non-zero activations' : 'no dashboard.json'));
+      contexts.replaceChildren(
+        ...(ctx.length
+          ? ctx.map((c) => el('li', {}, contextChips(c, mx), el('span', { className: 'context-max' }, c.activations[c.imax].toFixed(2))))
+          : [
+              el(
+                'li',
+                { className: 'placeholder' },
+                entry
+                  ? `never fires ${trained ? 'on your prompts' : 'in the corpus'} (a dead feature)`
+                  : 'no dashboard.json next to this SAE',
+              ),
+            ]),
+      );
+      histogram.replaceChildren(
+        entry?.hc?.length
+          ? histogramSvg(entry)
+          : el('p', { className: 'placeholder' }, entry ? 'no non-zero activations' : 'no dashboard.json'),
+      );
 
       const logit = (v) => signed(v);
       renderTokenValues(promoted, info.promoted, { heading: 'token · logit effect', format: logit, colour: themeColour('up') });
@@ -193,38 +269,43 @@ export function createFeatureDashboard(container, { onClamp, onAblate, onStop, o
 /** One top-activating context: token chips shaded by the activation, the strongest outlined. */
 function contextChips({ tokens, activations, imax }, mx) {
   const scale = Math.max(1e-6, mx);
-  return el('span', { className: 'context' }, ...tokens.map((text, i) => {
-    const colour = sequential(activations[i] / scale);
-    return el('span', {
-      className: i === imax ? 'chip ctx-token max-token' : 'chip ctx-token',
-      textContent: visible(text),
-      title: `activation ${activations[i].toFixed(2)}`,
-      style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: ${i === imax ? 'var(--mark)' : 'transparent'}`,
-    });
-  }));
+  return el(
+    'span',
+    { className: 'context' },
+    ...tokens.map((text, i) => {
+      const colour = sequential(activations[i] / scale);
+      return el('span', {
+        className: i === imax ? 'chip ctx-token max-token' : 'chip ctx-token',
+        textContent: visible(text),
+        title: `activation ${activations[i].toFixed(2)}`,
+        style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: ${i === imax ? 'var(--mark)' : 'transparent'}`,
+      });
+    }),
+  );
 }
 
 /** The histogram of a feature's non-zero activations: bins he[k]…he[k+1], counts hc[k]. */
 function histogramSvg({ he, hc }) {
   const { width, height, left, bottom, top, right } = HIST;
-  const plotW = width - left - right;
   const plotH = height - top - bottom;
-  const max = Math.max(1, ...hc);
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'histogram of the feature’s non-zero activations', class: 'hist-plot' });
-  const w = plotW / hc.length;
-  hc.forEach((count, k) => {
-    const h = (count / max) * plotH;
-    const bar = svg('rect', { x: left + k * w + 0.5, y: top + plotH - h, width: Math.max(1, w - 1), height: Math.max(count > 0 ? 1 : 0, h), class: 'hist-bar' });
-    bar.append(text(`${he[k].toFixed(2)} – ${he[k + 1].toFixed(2)}: ${count.toLocaleString('en')}`, {}, 'title'));
-    root.append(bar);
-  });
-  root.append(svg('line', { x1: left, x2: left + plotW, y1: top + plotH, y2: top + plotH, class: 'plot-zero' }));
-  root.append(text(count(max), { x: left - 6, y: top + 8, class: 'plot-tick', 'text-anchor': 'end' }));
-  root.append(text('0', { x: left - 6, y: top + plotH + 4, class: 'plot-tick', 'text-anchor': 'end' }));
-  root.append(text('0', { x: left, y: top + plotH + 14, class: 'plot-tick', 'text-anchor': 'middle' }));
-  root.append(text(he.at(-1).toFixed(2), { x: left + plotW, y: top + plotH + 14, class: 'plot-tick', 'text-anchor': 'end' }));
-  root.append(text('activation', { x: left + plotW / 2, y: top + plotH + 28, class: 'plot-tick', 'text-anchor': 'middle' }));
-  return root;
+  const root = chartRoot({ width, height, label: 'histogram of the feature’s non-zero activations', className: 'hist-plot' });
+  const x = scaleLinear([0, he.at(-1)], [left, width - right]);
+  const y = scaleLinear([0, Math.max(1, ...hc)], [top + plotH, top]);
+  root
+    .append('g')
+    .selectAll('rect')
+    .data(hc)
+    .join('rect')
+    .attr('class', 'hist-bar')
+    .attr('x', (_, k) => x(he[k]) + 0.5)
+    .attr('y', (n) => Math.min(y(n), top + plotH - (n > 0 ? 1 : 0)))
+    .attr('width', (_, k) => Math.max(1, x(he[k + 1]) - x(he[k]) - 1))
+    .attr('height', (n) => Math.max(n > 0 ? 1 : 0, top + plotH - y(n)))
+    .append('title')
+    .text((n, k) => `${he[k].toFixed(2)} – ${he[k + 1].toFixed(2)}: ${n.toLocaleString('en')}`);
+  axis(root, 'left', y, { at: left, values: y.domain(), format: count });
+  axis(root, 'bottom', x, { at: top + plotH, ticks: 4, title: 'activation' });
+  return root.node();
 }
 
 /** A firing fraction as a percentage with sensible digits. */
@@ -236,16 +317,4 @@ function firing(fr) {
 
 function count(n) {
   return n >= 10_000 ? `${(n / 1000).toFixed(0)}k` : String(n);
-}
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
-
-function text(content, attrs, tag = 'text') {
-  const node = svg(tag, attrs);
-  node.textContent = content;
-  return node;
 }

@@ -22,7 +22,10 @@ const SHOWN_PER_TOKEN = 8;
  *          onRun(): void, onSelect(feature: number): void, onClamp(): void, onAblate(): void, onToSteer(): void,
  *          onStop(): void, onTrain(): void, onTrainStop(): void}} data
  */
-export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, onRun, onSelect, onClamp, onAblate, onStop, onToSteer, onTrain, onTrainStop }) {
+export function createFeaturesView(
+  container,
+  { saeUrl, onLoadUrl, onLoadFiles, onRun, onSelect, onClamp, onAblate, onStop, onToSteer, onTrain, onTrainStop },
+) {
   const url = el('input', {
     type: 'text',
     id: 'sae-url',
@@ -33,37 +36,64 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
     title: 'a folder holding cfg.json and sae_weights.safetensors (SAELens format), and optionally dashboard.json',
   });
   const load = el('button', { type: 'button', id: 'sae-load', disabled: true }, 'Load SAE');
-  const files = el('input', { type: 'file', id: 'sae-files', name: 'sae-files', multiple: true, accept: '.json,.safetensors', disabled: true });
+  const files = el('input', {
+    type: 'file',
+    id: 'sae-files',
+    name: 'sae-files',
+    multiple: true,
+    accept: '.json,.safetensors',
+    disabled: true,
+  });
   const bar = el('progress', { id: 'sae-progress', max: 1, value: 0, hidden: true, 'aria-label': 'SAE download' });
   const saeStatus = el('span', { className: 'timing', id: 'sae-status' }, 'No SAE loaded yet: it loads when this tab is first used.');
   const topK = createNumberInput('feat-topk', SHOWN_PER_TOKEN);
   const run = el('button', { type: 'button', id: 'feat-run', className: 'primary', disabled: true }, 'Show features');
-  const summary = el('div', { className: 'summary', id: 'feat-summary', 'aria-live': 'polite' }, 'Not run yet: once the SAE is loaded, its features on the page prompt appear here.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'feat-summary', 'aria-live': 'polite' },
+    'Not run yet: once the SAE is loaded, its features on the page prompt appear here.',
+  );
   const rows = el('tbody', {});
-  const table = el('table', { className: 'feature-table', id: 'feat-table', hidden: true },
-    el('thead', {}, el('tr', {},
-      el('th', { title: 'position' }, '#'),
-      el('th', {}, 'token'),
-      el('th', { title: 'how many features are active on this token' }, 'L0'),
-      el('th', { title: 'reconstruction error ‖x − x̂‖² / ‖x‖²: the share of the residual stream the SAE misses' }, 'error'),
-      el('th', {}, 'strongest features (activation) — click one for its dashboard'))),
-    rows);
+  const table = el(
+    'table',
+    { className: 'feature-table', id: 'feat-table', hidden: true },
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        el('th', { title: 'position' }, '#'),
+        el('th', {}, 'token'),
+        el('th', { title: 'how many features are active on this token' }, 'L0'),
+        el('th', { title: 'reconstruction error ‖x − x̂‖² / ‖x‖²: the share of the residual stream the SAE misses' }, 'error'),
+        el('th', {}, 'strongest features (activation) — click one for its dashboard'),
+      ),
+    ),
+    rows,
+  );
   const dashElement = el('div', { className: 'feature-dash', id: 'feature-dash' });
   const dashboard = createFeatureDashboard(dashElement, { onClamp, onAblate, onStop, onToSteer });
   const training = createSaeTraining({ onTrain, onStop: onTrainStop });
   container.dataset.state = 'idle';
   container.dataset.sae = 'none';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'A sparse autoencoder rewrites the residual stream at one hook as a sparse sum of learned features. For each ' +
         'token of the page prompt: its strongest features, how many fire (L0) and how much the SAE fails to ' +
         'reconstruct. Click a feature for its dashboard: where it fires in the SAE’s corpus, what it writes, and ' +
         'what the text becomes with the feature clamped. No SAE for the layer you care about? Train a small one on ' +
-        'your own prompts, below.'),
-    el('div', { className: 'controls' },
+        'your own prompts, below.',
+    ),
+    el(
+      'div',
+      { className: 'controls' },
       el('label', { className: 'field grow' }, el('span', {}, 'SAE folder (cfg.json, sae_weights.safetensors, dashboard.json)'), url),
       load,
-      el('label', { className: 'field' }, el('span', {}, 'or local files'), files)),
+      el('label', { className: 'field' }, el('span', {}, 'or local files'), files),
+    ),
     el('div', { className: 'run-status' }, bar, saeStatus),
     training.element,
     el('div', { className: 'controls' }, field('Features per token', topK), run),
@@ -254,35 +284,55 @@ export function createFeaturesView(container, { saeUrl, onLoadUrl, onLoadFiles, 
 
   function drawTable(k) {
     const scaleOf = (feature) => sae.dashboard?.features?.[feature]?.mx || fallbackScale();
-    rows.replaceChildren(...shown.tokens.map(({ id, text }, p) => {
-      const sink = p === 0 && shown.tokens.length > 1;
-      const chips = shown.top[p].slice(0, k).map(({ feature, activation }) => {
-        const colour = sequential(activation / scaleOf(feature));
-        const chip = el('button', {
-          type: 'button',
-          className: 'feature-chip',
-          title: `feature ${feature} · activation ${activation.toFixed(3)}` +
-            `${sae.dashboard ? ` (its max over ${sae.trained ? 'your prompts' : 'the corpus'}: ${scaleOf(feature).toFixed(2)})` : ''} · click for its dashboard`,
-          style: `background: ${css(colour)}; color: ${textOn(colour)}`,
-          dataset: { feature: String(feature), activation: String(activation) },
-        }, el('span', { className: 'feature-id' }, `#${feature}`), ` ${activation.toFixed(2)}`);
-        chip.onclick = () => onSelect(feature);
-        return chip;
-      });
-      const more = shown.l0[p] > k ? el('span', { className: 'more' }, `+${shown.l0[p] - Math.min(k, shown.top[p].length)} more`) : null;
-      return el('tr', { className: sink ? 'sink' : '', dataset: { position: String(p) }, title: sink ? 'position 0: the attention sink — its residual norm dwarfs the others and SAEs are usually trained without it, so its features mean little' : '' },
-        el('td', { className: 'pos' }, String(p)),
-        el('td', {}, el('span', { className: 'chip', textContent: visible(text), title: `position ${p} · id ${id}` })),
-        el('td', { className: 'num' }, String(shown.l0[p])),
-        el('td', { className: 'num' }, percent(shown.relativeError[p])),
-        el('td', { className: 'feats' }, ...(chips.length ? chips : [el('span', { className: 'more' }, 'no active feature')]), more));
-    }));
+    rows.replaceChildren(
+      ...shown.tokens.map(({ id, text }, p) => {
+        const sink = p === 0 && shown.tokens.length > 1;
+        const chips = shown.top[p].slice(0, k).map(({ feature, activation }) => {
+          const colour = sequential(activation / scaleOf(feature));
+          const chip = el(
+            'button',
+            {
+              type: 'button',
+              className: 'feature-chip',
+              title:
+                `feature ${feature} · activation ${activation.toFixed(3)}` +
+                `${sae.dashboard ? ` (its max over ${sae.trained ? 'your prompts' : 'the corpus'}: ${scaleOf(feature).toFixed(2)})` : ''} · click for its dashboard`,
+              style: `background: ${css(colour)}; color: ${textOn(colour)}`,
+              dataset: { feature: String(feature), activation: String(activation) },
+            },
+            el('span', { className: 'feature-id' }, `#${feature}`),
+            ` ${activation.toFixed(2)}`,
+          );
+          chip.onclick = () => onSelect(feature);
+          return chip;
+        });
+        const more = shown.l0[p] > k ? el('span', { className: 'more' }, `+${shown.l0[p] - Math.min(k, shown.top[p].length)} more`) : null;
+        return el(
+          'tr',
+          {
+            className: sink ? 'sink' : '',
+            dataset: { position: String(p) },
+            title: sink
+              ? 'position 0: the attention sink — its residual norm dwarfs the others and SAEs are usually trained without it, so its features mean little'
+              : '',
+          },
+          el('td', { className: 'pos' }, String(p)),
+          el('td', {}, el('span', { className: 'chip', textContent: visible(text), title: `position ${p} · id ${id}` })),
+          el('td', { className: 'num' }, String(shown.l0[p])),
+          el('td', { className: 'num' }, percent(shown.relativeError[p])),
+          el('td', { className: 'feats' }, ...(chips.length ? chips : [el('span', { className: 'more' }, 'no active feature')]), more),
+        );
+      }),
+    );
     markSelected();
   }
 
   /** Without a dashboard: the largest activation in the table, position 0 left out. */
   function fallbackScale() {
-    const all = shown.top.slice(1).flat().map((a) => a.activation);
+    const all = shown.top
+      .slice(1)
+      .flat()
+      .map((a) => a.activation);
     return Math.max(1e-6, ...all);
   }
 
@@ -299,7 +349,9 @@ export async function readSaeFiles(files) {
   const dashboard = jsons.find((f) => /dashboard/i.test(f.name));
   const cfg = jsons.find((f) => f.name === 'cfg.json') ?? jsons.find((f) => f !== dashboard);
   if (!cfg || !weights) {
-    throw new Error(`choose the SAE’s cfg.json and its .safetensors weights together (and dashboard.json if it has one); got ${files.map((f) => f.name).join(', ')}`);
+    throw new Error(
+      `choose the SAE’s cfg.json and its .safetensors weights together (and dashboard.json if it has one); got ${files.map((f) => f.name).join(', ')}`,
+    );
   }
   return {
     cfgText: await cfg.text(),

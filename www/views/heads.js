@@ -10,7 +10,12 @@ import { createLegend, sequential } from './colours.js';
 const DETECTORS = [
   { key: 'previousToken', id: 'heads-previous', title: 'Previous token', note: 'query → the token before it, on the page prompt' },
   { key: 'duplicateToken', id: 'heads-duplicate', title: 'Duplicate token', note: 'query → its earlier copy, on random tokens repeated' },
-  { key: 'induction', id: 'heads-induction', title: 'Induction', note: 'query → the token after its earlier copy, on random tokens repeated' },
+  {
+    key: 'induction',
+    id: 'heads-induction',
+    title: 'Induction',
+    note: 'query → the token after its earlier copy, on random tokens repeated',
+  },
 ];
 const TOP = 3;
 
@@ -20,7 +25,11 @@ const TOP = 3;
  */
 export function createHeadsView(container, { onRun, onSelect }) {
   const run = el('button', { type: 'button', id: 'heads-run', className: 'primary', disabled: true }, 'Detect heads');
-  const summary = el('div', { className: 'summary', id: 'heads-summary', 'aria-live': 'polite' }, 'Not run yet: “Detect heads” scores every head.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'heads-summary', 'aria-live': 'polite' },
+    'Not run yet: “Detect heads” scores every head.',
+  );
   const readout = el('div', { className: 'readout', id: 'heads-readout' });
   let result = null;
   const maps = DETECTORS.map((d) => {
@@ -30,17 +39,29 @@ export function createHeadsView(container, { onRun, onSelect }) {
       onClick: ({ row, col }) => onSelect(col, row),
     });
     const best = el('div', { className: 'best' });
-    const box = el('figure', { className: 'detector', id: d.id },
-      el('figcaption', {}, el('strong', {}, d.title), el('small', {}, ` ${d.note}`)), heatmap.element, best);
+    const box = el(
+      'figure',
+      { className: 'detector', id: d.id },
+      el('figcaption', {}, el('strong', {}, d.title), el('small', {}, ` ${d.note}`)),
+      heatmap.element,
+      best,
+    );
     return { ...d, heatmap, best, box };
   });
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'Each cell is one head’s mean attention on the key its mechanism predicts (0 to 1). Click a head to see its ' +
-        'pattern on the page prompt in the attention view; put a repeated phrase in the prompt to watch induction heads work.'),
-    el('div', { className: 'controls' }, run,
-      createLegend({ colour: sequential, low: '0', high: '1', title: 'mean attention on the predicted key' })),
+        'pattern on the page prompt in the attention view; put a repeated phrase in the prompt to watch induction heads work.',
+    ),
+    el(
+      'div',
+      { className: 'controls' },
+      run,
+      createLegend({ colour: sequential, low: '0', high: '1', title: 'mean attention on the predicted key' }),
+    ),
     summary,
     el('div', { className: 'detectors' }, ...maps.map((m) => m.box)),
     readout,
@@ -68,7 +89,10 @@ export function createHeadsView(container, { onRun, onSelect }) {
           colour: (h, l) => sequential(scores[l][h]),
         });
         const ranked = scores.flatMap((row, l) => row.map((v, h) => ({ l, h, v }))).sort((a, b) => b.v - a.v);
-        m.best.textContent = `strongest: ${ranked.slice(0, TOP).map(({ l, h, v }) => `L${l} H${h} ${v.toFixed(2)}`).join(', ')}`;
+        m.best.textContent = `strongest: ${ranked
+          .slice(0, TOP)
+          .map(({ l, h, v }) => `L${l} H${h} ${v.toFixed(2)}`)
+          .join(', ')}`;
       }
       summary.textContent = `Random sequence: ${detected.randomIds.length} tokens, repeated once · ${(ms / 1000).toFixed(1)} s`;
       readout.textContent = 'Hover a head for its score; click to show its pattern.';

@@ -1,10 +1,11 @@
-// A per-layer line plot of shares in [0, 1] (probe accuracies) as SVG: one column per layer,
-// a dashed chance line, a highlighted selected layer, and hover / click by column. Text is
-// set with textContent only.
+// A per-layer line plot of shares in [0, 1] (probe accuracies) as SVG on d3's scales and
+// axes: one column per layer, a dashed chance line, a highlighted selected layer, and hover /
+// click by column.
 
+import { scaleLinear } from '../vendor/d3.js';
+import { axis, chartRoot, frame, gridLines, linePath } from './chart.js';
 import { themeColour } from './colours.js';
 
-const NS = 'http://www.w3.org/2000/svg';
 const HEIGHT = 160;
 const TOP = 10;
 const AXIS = 34; // room for the layer numbers and the axis title under the plot
@@ -20,72 +21,83 @@ const COLUMN = 22;
  */
 export function layerPlot({ label, layers, series, chance, selected = null, onHover, onClick }) {
   const width = LEFT + layers * COLUMN + RIGHT;
-  const height = TOP + HEIGHT + AXIS;
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, class: 'layer-plot' });
-  const x = (l) => LEFT + (l + 0.5) * COLUMN;
-  const y = (v) => TOP + (1 - v) * HEIGHT;
+  const root = chartRoot({ width, height: TOP + HEIGHT + AXIS, label, className: 'layer-plot' });
+  // Layer l's column spans [l − ½, l + ½] on the x scale.
+  const x = scaleLinear([-0.5, layers - 0.5], [LEFT, LEFT + layers * COLUMN]);
+  const y = scaleLinear([0, 1], [TOP + HEIGHT, TOP]);
 
   if (selected !== null) {
-    root.append(svg('rect', { x: LEFT + selected * COLUMN, y: TOP, width: COLUMN, height: HEIGHT, class: 'plot-selected' }));
+    root
+      .append('rect')
+      .attr('class', 'plot-selected')
+      .attr('x', x(selected - 0.5))
+      .attr('y', TOP)
+      .attr('width', COLUMN)
+      .attr('height', HEIGHT);
   }
-  root.append(svg('rect', { x: LEFT, y: TOP, width: layers * COLUMN, height: HEIGHT, class: 'plot-frame' }));
-  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-    root.append(svg('line', { x1: LEFT, x2: LEFT + layers * COLUMN, y1: y(v), y2: y(v), class: 'plot-grid' }));
-    root.append(text(`${Math.round(v * 100)}%`, { x: LEFT - 6, y: y(v) + 4, class: 'plot-tick', 'text-anchor': 'end' }));
-  }
+  frame(root, { x: LEFT, y: TOP, width: layers * COLUMN, height: HEIGHT });
+  gridLines(root, y, [0.25, 0.5, 0.75], { x0: LEFT, x1: LEFT + layers * COLUMN });
+  axis(root, 'left', y, { at: LEFT, values: [0, 0.25, 0.5, 0.75, 1], format: (v) => `${Math.round(v * 100)}%` });
   if (chance !== undefined) {
-    root.append(svg('line', { x1: LEFT, x2: LEFT + layers * COLUMN, y1: y(chance), y2: y(chance), class: 'plot-chance' }));
+    root
+      .append('line')
+      .attr('class', 'plot-chance')
+      .attr('x1', LEFT)
+      .attr('x2', LEFT + layers * COLUMN)
+      .attr('y1', y(chance))
+      .attr('y2', y(chance));
   }
-  for (let l = 0; l < layers; l++) {
-    if (l % 5 === 0 || l === layers - 1 || l === selected) {
-      root.append(text(String(l), { x: x(l), y: TOP + HEIGHT + 14, class: l === selected ? 'plot-tick plot-tick-selected' : 'plot-tick', 'text-anchor': 'middle' }));
-    }
-  }
-  root.append(text('layer', { x: LEFT + (layers * COLUMN) / 2, y: TOP + HEIGHT + 29, class: 'plot-tick', 'text-anchor': 'middle' }));
+  const ticks = [...new Set([...Array.from({ length: layers }, (_, l) => l).filter((l) => l % 5 === 0), layers - 1])];
+  if (selected !== null && !ticks.includes(selected)) ticks.push(selected);
+  const layerAxis = axis(root, 'bottom', x, { at: TOP + HEIGHT, values: ticks, format: String, title: 'layer' });
+  layerAxis.selectAll('.tick').classed('plot-tick-selected', (l) => l === selected);
 
   for (const s of series) {
     const points = s.values.map((v, l) => [l, v]).filter(([, v]) => Number.isFinite(v));
-    root.append(svg('polyline', {
-      points: points.map(([l, v]) => `${x(l)},${y(v)}`).join(' '),
-      fill: 'none',
-      stroke: s.colour,
-      'stroke-width': 1.5,
-      'stroke-opacity': 0.8,
-    }));
-    for (const [l, v] of points) {
-      root.append(svg('circle', {
-        cx: x(l),
-        cy: y(v),
-        r: s.hollow ? 4.5 : 3,
-        fill: s.hollow ? themeColour('panel') : s.colour,
-        stroke: s.colour,
-        'stroke-width': 1.5,
-        class: 'plot-point',
-        'data-series': s.name,
-        'data-layer': l,
-        'data-value': v,
-      }));
-    }
+    root
+      .append('path')
+      .attr(
+        'd',
+        linePath(
+          points,
+          (p) => x(p[0]),
+          (p) => y(p[1]),
+        ),
+      )
+      .attr('fill', 'none')
+      .attr('stroke', s.colour)
+      .attr('stroke-width', 1.5)
+      .attr('stroke-opacity', 0.8);
+    root
+      .append('g')
+      .selectAll('circle')
+      .data(points)
+      .join('circle')
+      .attr('cx', (p) => x(p[0]))
+      .attr('cy', (p) => y(p[1]))
+      .attr('r', s.hollow ? 4.5 : 3)
+      .attr('fill', s.hollow ? themeColour('panel') : s.colour)
+      .attr('stroke', s.colour)
+      .attr('stroke-width', 1.5)
+      .attr('class', 'plot-point')
+      .attr('data-series', s.name)
+      .attr('data-layer', (p) => p[0])
+      .attr('data-value', (p) => p[1]);
   }
   // One transparent column per layer on top, for hover and click.
-  for (let l = 0; l < layers; l++) {
-    const hit = svg('rect', { x: LEFT + l * COLUMN, y: TOP, width: COLUMN, height: HEIGHT + 20, class: onClick ? 'plot-hit clickable' : 'plot-hit', 'data-layer': l });
-    hit.addEventListener('mouseenter', () => onHover?.(l));
-    hit.addEventListener('mouseleave', () => onHover?.(null));
-    if (onClick) hit.addEventListener('click', () => onClick(l));
-    root.append(hit);
-  }
-  return root;
-}
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
-
-function text(content, attrs) {
-  const node = svg('text', attrs);
-  node.textContent = content;
-  return node;
+  root
+    .append('g')
+    .selectAll('rect')
+    .data(Array.from({ length: layers }, (_, l) => l))
+    .join('rect')
+    .attr('class', onClick ? 'plot-hit clickable' : 'plot-hit')
+    .attr('x', (l) => x(l - 0.5))
+    .attr('y', TOP)
+    .attr('width', COLUMN)
+    .attr('height', HEIGHT + 20)
+    .attr('data-layer', (l) => l)
+    .on('mouseenter', (_, l) => onHover?.(l))
+    .on('mouseleave', () => onHover?.(null))
+    .on('click', (_, l) => onClick?.(l));
+  return root.node();
 }

@@ -26,16 +26,23 @@ export function createLensView(container, { onRun }) {
   });
   const run = el('button', { type: 'button', id: 'lens-run', className: 'primary', disabled: true }, 'Show logit lens');
   const legend = el('div', { className: 'legend-slot' });
-  const summary = el('div', { className: 'summary', id: 'lens-summary', 'aria-live': 'polite' }, 'Not run yet: “Show logit lens” reads the page prompt at every layer.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'lens-summary', 'aria-live': 'polite' },
+    'Not run yet: “Show logit lens” reads the page prompt at every layer.',
+  );
   const readout = el('div', { className: 'readout', id: 'lens-readout' });
   let result = null;
   const heatmap = createHeatmap({ label: 'logit lens: top-1 token per layer and position', onHover: hover });
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'Each row reads the residual stream at one depth through the final norm and the unembedding, as if the ' +
         'model ended there. A cell shows the top-1 prediction at that position, coloured by the target’s probability ' +
-        '(the top-1’s when no target is given).'),
+        '(the top-1’s when no target is given).',
+    ),
     el('div', { className: 'controls' }, target.element, run, legend),
     summary,
     heatmap.element,
@@ -57,7 +64,7 @@ export function createLensView(container, { onRun }) {
     show(lens, ms) {
       result = lens;
       const hasTarget = Boolean(lens.target);
-      const probability = (cell) => (hasTarget ? Math.exp(cell.targetLogprob) : cell.top[0]?.prob ?? 0);
+      const probability = (cell) => (hasTarget ? Math.exp(cell.targetLogprob) : (cell.top[0]?.prob ?? 0));
       const n = lens.tokens.length;
       const available = Math.max(320, container.clientWidth - 120);
       const cellWidth = Math.max(MIN_CELL_WIDTH, Math.min(MAX_CELL_WIDTH, Math.floor(available / Math.max(1, n))));
@@ -73,9 +80,10 @@ export function createLensView(container, { onRun }) {
       const what = hasTarget ? `p('${visible(lens.target.text)}')` : 'top-1 probability';
       legend.replaceChildren(createLegend({ colour: sequential, low: '0', high: '1', title: `cell colour: ${what}` }));
       const last = lens.cells.at(-1)?.at(-1);
-      const final = hasTarget && last
-        ? `Final layer, last position: '${visible(lens.target.text)}' ${formatPercent(Math.exp(last.targetLogprob))}, rank ${last.targetRank + 1}. `
-        : '';
+      const final =
+        hasTarget && last
+          ? `Final layer, last position: '${visible(lens.target.text)}' ${formatPercent(Math.exp(last.targetLogprob))}, rank ${last.targetRank + 1}. `
+          : '';
       summary.textContent = `${final}Colour: ${what}. ${lens.rows.length} rows × ${n} positions · ${(ms / 1000).toFixed(1)} s`;
       readout.textContent = 'Hover a cell for its top-5.';
       container.dataset.state = 'ready';

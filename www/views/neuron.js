@@ -15,23 +15,36 @@ export function createNeuronView(container, { onRun }) {
   const layer = createNumberInput('neuron-layer', 20);
   const neuron = createNumberInput('neuron-index', 100);
   const run = el('button', { type: 'button', id: 'neuron-run', className: 'primary', disabled: true }, 'Show neuron');
-  const summary = el('div', { className: 'summary', id: 'neuron-summary', 'aria-live': 'polite' }, 'Not run yet: “Show neuron” reads one neuron on the page prompt.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'neuron-summary', 'aria-live': 'polite' },
+    'Not run yet: “Show neuron” reads one neuron on the page prompt.',
+  );
   const legend = el('div', { className: 'legend-slot' });
   const chips = el('div', { className: 'chips neuron-tokens', id: 'neuron-tokens' });
   const promoted = el('div', { className: 'side', id: 'neuron-promoted' });
   const suppressed = el('div', { className: 'side', id: 'neuron-suppressed' });
-  const results = el('div', { hidden: true },
+  const results = el(
+    'div',
+    { hidden: true },
     el('div', { className: 'chart-caption' }, el('span', {}, 'activation per token (hover for the value)'), legend),
     chips,
-    el('div', { className: 'side-by-side' },
+    el(
+      'div',
+      { className: 'side-by-side' },
       el('figure', {}, el('figcaption', {}, 'promoted: logit effect per unit of activation'), promoted),
-      el('figure', {}, el('figcaption', {}, 'suppressed: logit effect per unit of activation'), suppressed)));
+      el('figure', {}, el('figcaption', {}, 'suppressed: logit effect per unit of activation'), suppressed),
+    ),
+  );
   let asked = null; // the neuron of the request in flight
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'One MLP neuron: how strongly it fires on each token of the page prompt, and which next tokens its output ' +
-        'pushes up or down when it fires positively (its output weights read through the final norm and the unembedding).'),
+        'pushes up or down when it fires positively (its output weights read through the final norm and the unembedding).',
+    ),
     el('div', { className: 'controls' }, field('Layer', layer), field('Neuron', neuron), run),
     summary,
     results,
@@ -53,23 +66,27 @@ export function createNeuronView(container, { onRun }) {
     },
     show(view, ms) {
       const scale = Math.max(1e-6, ...view.activations.map(Math.abs));
-      chips.replaceChildren(...view.tokens.map(({ id, text }, position) => {
-        const a = view.activations[position];
-        const colour = diverging(a / scale);
-        return el('span', {
-          className: 'chip',
-          textContent: visible(text),
-          title: `position ${position} · id ${id} · activation ${signed(a)}`,
-          style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: transparent`,
-          dataset: { position: String(position), activation: String(a) },
-        });
-      }));
-      legend.replaceChildren(createLegend({
-        colour: (x) => diverging(2 * x - 1),
-        low: signed(-scale, 2),
-        high: signed(scale, 2),
-        title: 'activation: blue negative, white 0, red positive',
-      }));
+      chips.replaceChildren(
+        ...view.tokens.map(({ id, text }, position) => {
+          const a = view.activations[position];
+          const colour = diverging(a / scale);
+          return el('span', {
+            className: 'chip',
+            textContent: visible(text),
+            title: `position ${position} · id ${id} · activation ${signed(a)}`,
+            style: `background: ${css(colour)}; color: ${textOn(colour)}; border-color: transparent`,
+            dataset: { position: String(position), activation: String(a) },
+          });
+        }),
+      );
+      legend.replaceChildren(
+        createLegend({
+          colour: (x) => diverging(2 * x - 1),
+          low: signed(-scale, 2),
+          high: signed(scale, 2),
+          title: 'activation: blue negative, white 0, red positive',
+        }),
+      );
       const logit = (v) => signed(v);
       renderTokenValues(promoted, view.promoted, { heading: 'token · logit effect', format: logit, colour: themeColour('up') });
       renderTokenValues(suppressed, view.suppressed, { heading: 'token · logit effect', format: logit, colour: themeColour('down') });

@@ -35,29 +35,52 @@ export function createPairView(container, { onRun }) {
     typed = b.value !== '';
   };
   const run = el('button', { type: 'button', id: 'pair-run', className: 'primary', disabled: true }, 'Compare');
-  const summary = el('div', { className: 'summary', id: 'pair-summary', 'aria-live': 'polite' }, 'Not run yet: “Compare” sets the page prompt (A) against prompt B.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'pair-summary', 'aria-live': 'polite' },
+    'Not run yet: “Compare” sets the page prompt (A) against prompt B.',
+  );
   const topA = el('div', { className: 'side', id: 'pair-top-a' });
   const topB = el('div', { className: 'side', id: 'pair-top-b' });
   const rose = el('div', { className: 'side', id: 'pair-rose' });
   const fell = el('div', { className: 'side', id: 'pair-fell' });
-  const results = el('div', { hidden: true },
-    el('div', { className: 'side-by-side' },
+  const results = el(
+    'div',
+    { hidden: true },
+    el(
+      'div',
+      { className: 'side-by-side' },
       el('figure', {}, el('figcaption', {}, 'A (the page prompt): next tokens'), topA),
-      el('figure', {}, el('figcaption', {}, 'B: next tokens'), topB)),
-    el('div', { className: 'side-by-side' },
+      el('figure', {}, el('figcaption', {}, 'B: next tokens'), topB),
+    ),
+    el(
+      'div',
+      { className: 'side-by-side' },
       el('figure', {}, el('figcaption', {}, 'rose most from A to B (p_B − p_A)'), rose),
-      el('figure', {}, el('figcaption', {}, 'fell most from A to B (p_B − p_A)'), fell)),
-    el('div', { className: 'chart-caption' },
+      el('figure', {}, el('figcaption', {}, 'fell most from A to B (p_B − p_A)'), fell),
+    ),
+    el(
+      'div',
+      { className: 'chart-caption' },
       el('span', {}, 'per layer, the residual stream at the last position:'),
-      el('div', { className: 'series-key' }, ...SERIES.map((s) => el('span', {}, el('span', { className: 'swatch', style: `background: ${s.colour}` }), s.name)))));
+      el(
+        'div',
+        { className: 'series-key' },
+        ...SERIES.map((s) => el('span', {}, el('span', { className: 'swatch', style: `background: ${s.colour}` }), s.name)),
+      ),
+    ),
+  );
   const readout = el('div', { className: 'readout', id: 'pair-readout' });
   let result = null;
   const bars = createBarChart({ label: 'per layer: relative distance and cosine similarity of the two residual streams', onHover: hover });
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'Two prompts that differ in a word or two: how the prediction moves from A to B, and from which layer on ' +
-        'the residual streams at the last position part ways.'),
+        'the residual streams at the last position part ways.',
+    ),
     el('div', { className: 'controls' }, el('label', { className: 'field grow' }, el('span', {}, 'Prompt B'), b), run),
     summary,
     results,
@@ -110,8 +133,9 @@ export function createPairView(container, { onRun }) {
 
   function hover(layer) {
     if (!result) return;
-    readout.textContent = layer === null
-      ? HINT
-      : `layer ${layer}: ‖B − A‖ / ‖A‖ = ${result.relDiff[layer].toFixed(3)}, cosine = ${result.cosine[layer].toFixed(3)}`;
+    readout.textContent =
+      layer === null
+        ? HINT
+        : `layer ${layer}: ‖B − A‖ / ‖A‖ = ${result.relDiff[layer].toFixed(3)}, cosine = ${result.cosine[layer].toFixed(3)}`;
   }
 }

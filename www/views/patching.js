@@ -50,25 +50,36 @@ export function createPatchingView(container, { onRun, onEstimate, onStop }) {
   const site = createSelect('patch-site', SITES, 'resid_pre');
   const run = el('button', { type: 'button', id: 'patch-run', className: 'primary', disabled: true }, 'Patch');
   const stop = el('button', { type: 'button', id: 'patch-stop', disabled: true }, 'Stop');
-  const estimateRun = el('button', {
-    type: 'button',
-    id: 'patch-estimate',
-    disabled: true,
-    title: 'the first-order estimate of every cell at once: (clean − corrupted) · gradient, from one backward pass on the corrupted run',
-  }, 'Attribution patching (gradient estimate)');
+  const estimateRun = el(
+    'button',
+    {
+      type: 'button',
+      id: 'patch-estimate',
+      disabled: true,
+      title: 'the first-order estimate of every cell at once: (clean − corrupted) · gradient, from one backward pass on the corrupted run',
+    },
+    'Attribution patching (gradient estimate)',
+  );
   const bar = el('progress', { id: 'patch-progress', max: 1, value: 0, 'aria-label': 'layers patched' });
   const count = el('span', { className: 'timing', id: 'patch-count' });
   const legend = el('div', { className: 'legend-slot' });
-  const summary = el('div', { className: 'summary', id: 'patch-summary', 'aria-live': 'polite' }, 'Not run yet: try the IOI example, then “Patch”.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'patch-summary', 'aria-live': 'polite' },
+    'Not run yet: try the IOI example, then “Patch”.',
+  );
   const readout = el('div', { className: 'readout', id: 'patch-readout' });
   const heatmap = createHeatmap({ label: 'activation patching: share of the clean behaviour restored', onHover: hover });
   const realCaption = el('figcaption', { hidden: true }, 'activation patching: one corrupted run per cell');
   const estimateMap = createHeatmap({ label: 'attribution patching: gradient estimate of the share restored', onHover: hoverEstimate });
   const estimateNote = el('div', { className: 'estimate-note', id: 'patch-estimate-note' });
-  const estimateFigure = el('figure', { className: 'patch-map', id: 'patch-estimate-map', hidden: true },
+  const estimateFigure = el(
+    'figure',
+    { className: 'patch-map', id: 'patch-estimate-map', hidden: true },
     el('figcaption', {}, 'attribution patching: (clean − corrupted) · ∂metric/∂a, one backward pass'),
     estimateMap.element,
-    estimateNote);
+    estimateNote,
+  );
   const agreement = el('div', { className: 'summary', id: 'patch-agreement', hidden: true });
   let shown = null; // the (partial) result on the grid
   let shownMetric = null; // the metric of the sweep on the grid, as JSON
@@ -76,23 +87,42 @@ export function createPatchingView(container, { onRun, onEstimate, onStop }) {
   let estimateMetric = null; // its metric, as JSON
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'The page prompt is the clean run. Patching copies one clean activation into the corrupted run and measures ' +
-        'the metric at the last position: 1 (red) restores the clean value, 0 (white) changes nothing.'),
-    el('div', { className: 'controls' }, el('label', { className: 'field grow' }, el('span', {}, 'Corrupted prompt (same number of tokens)'), corrupted)),
-    el('div', { className: 'controls' }, field('Metric', metric), token.element, minus.element, field('Patch', site), run, stop, estimateRun),
+        'the metric at the last position: 1 (red) restores the clean value, 0 (white) changes nothing.',
+    ),
+    el(
+      'div',
+      { className: 'controls' },
+      el('label', { className: 'field grow' }, el('span', {}, 'Corrupted prompt (same number of tokens)'), corrupted),
+    ),
+    el(
+      'div',
+      { className: 'controls' },
+      field('Metric', metric),
+      token.element,
+      minus.element,
+      field('Patch', site),
+      run,
+      stop,
+      estimateRun,
+    ),
     el('div', { className: 'run-status' }, bar, count, summary),
     el('div', { className: 'chart-caption' }, el('span', { id: 'patch-axes' }), legend),
     el('div', { className: 'patch-maps' }, el('figure', { className: 'patch-map' }, realCaption, heatmap.element), estimateFigure),
     agreement,
     readout,
   );
-  legend.replaceChildren(createLegend({
-    colour: (x) => diverging(2 * x - 1),
-    low: '−1',
-    high: '+1',
-    title: 'share of the clean − corrupted metric difference restored: 1 = clean, 0 = corrupted, below 0 = further from clean',
-  }));
+  legend.replaceChildren(
+    createLegend({
+      colour: (x) => diverging(2 * x - 1),
+      low: '−1',
+      high: '+1',
+      title: 'share of the clean − corrupted metric difference restored: 1 = clean, 0 = corrupted, below 0 = further from clean',
+    }),
+  );
   run.onclick = () => onRun();
   estimateRun.onclick = () => onEstimate();
   site.onchange = () => drawEstimate();
@@ -109,9 +139,10 @@ export function createPatchingView(container, { onRun, onEstimate, onStop }) {
    *  @returns {{corrupted: string, metric: import('../types/analyses').Metric, site: import('../types/analyses').PatchSite}} */
   const value = () => {
     /** @type {import('../types/analyses').Metric} */
-    const m = metric.value === 'logit_diff'
-      ? { type: 'logit_diff', token: token.value(), minus: minus.value() }
-      : { type: 'logprob', token: token.value() };
+    const m =
+      metric.value === 'logit_diff'
+        ? { type: 'logit_diff', token: token.value(), minus: minus.value() }
+        : { type: 'logprob', token: token.value() };
     return { corrupted: corrupted.value, metric: m, site: /** @type {import('../types/analyses').PatchSite} */ (site.value) };
   };
 
@@ -215,7 +246,9 @@ export function createPatchingView(container, { onRun, onEstimate, onStop }) {
     const heads = s === 'head_z';
     const nLayers = values.length;
     estimateMap.draw({
-      rows: heads ? Array.from({ length: values[0]?.length ?? 0 }, (_, h) => `H${h}`) : estimate.cleanTokens.map((t, i) => `${visible(t.text)} ${i}`),
+      rows: heads
+        ? Array.from({ length: values[0]?.length ?? 0 }, (_, h) => `H${h}`)
+        : estimate.cleanTokens.map((t, i) => `${visible(t.text)} ${i}`),
       cols: Array.from({ length: nLayers }, (_, l) => String(l)),
       cellWidth: cellWidthFor(nLayers),
       cellHeight: 20,
@@ -244,18 +277,24 @@ export function createPatchingView(container, { onRun, onEstimate, onStop }) {
       return;
     }
     const same = (a, b) => a.length === b.length && a.every((t, i) => t.id === b[i].id);
-    if (!same(shown.cleanTokens, estimate.cleanTokens) || !same(shown.corruptedTokens, estimate.corruptedTokens) || shownMetric !== estimateMetric) {
+    if (
+      !same(shown.cleanTokens, estimate.cleanTokens) ||
+      !same(shown.corruptedTokens, estimate.corruptedTokens) ||
+      shownMetric !== estimateMetric
+    ) {
       agreement.textContent = 'The sweep and the estimate are of different prompts or metrics: run both again to compare them.';
       return;
     }
     const real = [];
     const guess = [];
     const cells = [];
-    shown.values.forEach((row, l) => row.forEach((v, r) => {
-      real.push(v);
-      guess.push(values[l][r]);
-      cells.push([l, r]);
-    }));
+    shown.values.forEach((row, l) =>
+      row.forEach((v, r) => {
+        real.push(v);
+        guess.push(values[l][r]);
+        cells.push([l, r]);
+      }),
+    );
     let worst = 0;
     real.forEach((v, i) => {
       if (Math.abs(v - guess[i]) > Math.abs(real[worst] - guess[worst])) worst = i;

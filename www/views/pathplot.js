@@ -2,9 +2,10 @@
 // target f(α) along the path and its integrand, each evaluated α marked with a point whose
 // tooltip gives the exact numbers. Text is set with textContent only.
 
+import { scaleLinear } from '../vendor/d3.js';
+import { areaPath, axis, chartRoot, frame, linePath } from './chart.js';
 import { themeColour } from './colours.js';
 
-const NS = 'http://www.w3.org/2000/svg';
 const PANEL_HEIGHT = 96;
 const TITLE = 18; // room for a panel's title above it
 const AXIS = 22; // room for the α axis under the last panel
@@ -24,72 +25,89 @@ const GAP = 12;
  */
 export function pathPlot({ label, width, panels }) {
   const height = panels.length * (TITLE + PANEL_HEIGHT + GAP) - GAP + AXIS;
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, class: 'path-plot' });
-  const x = (a) => LEFT + a * (width - LEFT - RIGHT);
+  const root = chartRoot({ width, height, label, className: 'path-plot' });
+  const x = scaleLinear([0, 1], [LEFT, width - RIGHT]);
   panels.forEach((panel, i) => {
     const top = i * (TITLE + PANEL_HEIGHT + GAP) + TITLE;
     const ys = panel.points.map((p) => p.y).filter(Number.isFinite);
     let lo = Math.min(...ys, ...(panel.zero ? [0] : []));
     let hi = Math.max(...ys, ...(panel.zero ? [0] : []));
     if (!(hi > lo)) [lo, hi] = [lo - 1, hi + 1];
-    const y = (v) => top + ((hi - v) / (hi - lo)) * PANEL_HEIGHT;
+    const y = scaleLinear([lo, hi], [top + PANEL_HEIGHT, top]);
 
-    root.append(text(panel.title, { x: LEFT, y: top - 6, class: 'plot-title' }));
-    root.append(svg('rect', { x: LEFT, y: top, width: width - LEFT - RIGHT, height: PANEL_HEIGHT, class: 'plot-frame' }));
-    if (panel.zero) root.append(svg('line', { x1: LEFT, x2: width - RIGHT, y1: y(0), y2: y(0), class: 'plot-zero' }));
-    // The extremes and 0, each labelled unless it would overlap a label already drawn.
+    root
+      .append('text')
+      .attr('class', 'plot-title')
+      .attr('x', LEFT)
+      .attr('y', top - 6)
+      .text(panel.title);
+    frame(root, { x: LEFT, y: top, width: width - LEFT - RIGHT, height: PANEL_HEIGHT });
+    if (panel.zero) {
+      root
+        .append('line')
+        .attr('class', 'plot-zero')
+        .attr('x1', LEFT)
+        .attr('x2', width - RIGHT)
+        .attr('y1', y(0))
+        .attr('y2', y(0));
+    }
+    // The extremes and 0, each labelled unless it would overlap a label already drawn: the
+    // exact ends of f(α) matter here (f(x′) and f(x)), not round numbers.
     const labelled = [];
     for (const v of panel.zero ? [0, hi, lo] : [hi, lo]) {
-      if (labelled.some((u) => Math.abs(y(u) - y(v)) < 12)) continue;
-      labelled.push(v);
-      root.append(text(axisLabel(v), { x: LEFT - 6, y: y(v) + 4, class: 'plot-tick', 'text-anchor': 'end' }));
+      if (!labelled.some((u) => Math.abs(y(u) - y(v)) < 12)) labelled.push(v);
     }
+    axis(root, 'left', y, { at: LEFT, values: labelled, format: axisLabel });
     const sorted = panel.points.filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
     if (panel.zero && sorted.length > 1) {
       // The area to the zero line: for the integrand, that area is the integral.
-      const area = [`M ${x(sorted[0].x)} ${y(0)}`, ...sorted.map((p) => `L ${x(p.x)} ${y(p.y)}`), `L ${x(sorted.at(-1).x)} ${y(0)} Z`];
-      root.append(svg('path', { d: area.join(' '), fill: panel.colour, 'fill-opacity': 0.12, stroke: 'none' }));
+      const shade = areaPath(
+        sorted,
+        (p) => x(p.x),
+        () => y(0),
+        (p) => y(p.y),
+      );
+      root.append('path').attr('d', shade).attr('fill', panel.colour).attr('fill-opacity', 0.12).attr('stroke', 'none');
     }
-    root.append(svg('polyline', {
-      points: sorted.map((p) => `${x(p.x)},${y(p.y)}`).join(' '),
-      fill: 'none',
-      stroke: panel.colour,
-      'stroke-width': 1.5,
-    }));
-    for (const p of sorted) {
-      const dot = svg('circle', {
-        cx: x(p.x),
-        cy: y(p.y),
-        r: 3.5,
-        fill: p.hollow ? themeColour('panel') : panel.colour,
-        stroke: panel.colour,
-        'stroke-width': 1.5,
-        class: 'plot-point',
-      });
-      dot.append(text(p.tip, {}, 'title'));
-      root.append(dot);
-    }
+    root
+      .append('path')
+      .attr(
+        'd',
+        linePath(
+          sorted,
+          (p) => x(p.x),
+          (p) => y(p.y),
+        ),
+      )
+      .attr('fill', 'none')
+      .attr('stroke', panel.colour)
+      .attr('stroke-width', 1.5);
+    root
+      .append('g')
+      .selectAll('circle')
+      .data(sorted)
+      .join('circle')
+      .attr('cx', (p) => x(p.x))
+      .attr('cy', (p) => y(p.y))
+      .attr('r', 3.5)
+      .attr('fill', (p) => (p.hollow ? themeColour('panel') : panel.colour))
+      .attr('stroke', panel.colour)
+      .attr('stroke-width', 1.5)
+      .attr('class', 'plot-point')
+      .append('title')
+      .text((p) => p.tip);
   });
   // The shared α axis under the last panel.
   const bottom = height - AXIS;
-  for (const a of [0, 0.25, 0.5, 0.75, 1]) {
-    root.append(svg('line', { x1: x(a), x2: x(a), y1: bottom, y2: bottom + 4, class: 'plot-tick-mark' }));
-    root.append(text(String(a), { x: x(a), y: bottom + 15, class: 'plot-tick', 'text-anchor': 'middle' }));
-  }
-  root.append(text('α', { x: LEFT - 16, y: bottom + 15, class: 'plot-tick', 'text-anchor': 'end' }));
-  return root;
-}
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
-
-function text(content, attrs, tag = 'text') {
-  const node = svg(tag, attrs);
-  node.textContent = content;
-  return node;
+  const alpha = axis(root, 'bottom', x, { at: bottom, values: [0, 0.25, 0.5, 0.75, 1], format: String });
+  alpha
+    .append('text')
+    .attr('class', 'plot-axis-title')
+    .attr('x', LEFT - 16)
+    .attr('y', 15)
+    .attr('text-anchor', 'end')
+    .text('α');
+  return root.node();
 }
 
 function axisLabel(v) {

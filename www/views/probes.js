@@ -54,38 +54,93 @@ const HINT = 'Hover a layer for its accuracies; click one to pick its probe.';
 export function createProbesView(container, { onRun, onUse }) {
   const positive = textarea('probe-positive', PROBE_EXAMPLE.positive.join('\n'));
   const negative = textarea('probe-negative', PROBE_EXAMPLE.negative.join('\n'));
-  const positiveName = el('input', { type: 'text', id: 'probe-positive-name', value: 'animals', className: 'label-input', spellcheck: false });
-  const negativeName = el('input', { type: 'text', id: 'probe-negative-name', value: 'vehicles', className: 'label-input', spellcheck: false });
+  const positiveName = el('input', {
+    type: 'text',
+    id: 'probe-positive-name',
+    value: 'animals',
+    className: 'label-input',
+    spellcheck: false,
+  });
+  const negativeName = el('input', {
+    type: 'text',
+    id: 'probe-negative-name',
+    value: 'vehicles',
+    className: 'label-input',
+    spellcheck: false,
+  });
   const reduce = createSelect('probe-reduce', REDUCE, PROBE_EXAMPLE.reduce);
   const seed = createNumberInput('probe-seed', 0);
   seed.title = 'which prompts are held out: another seed, another split';
   const run = el('button', { type: 'button', id: 'probe-run', className: 'primary', disabled: true }, 'Train probes on every layer');
-  const summary = el('div', { className: 'summary', id: 'probe-summary', 'aria-live': 'polite' }, 'Not run yet: “Train probes on every layer” fits one probe per layer.');
-  const key = el('div', { className: 'series-key' },
-    ...SERIES.map((s) => el('span', {},
-      el('span', { className: 'swatch', style: s.hollow ? `border: 2px solid ${s.colour}; background: var(--panel)` : `background: ${s.colour}` }),
-      `${s.name} accuracy`)),
-    el('span', {}, el('span', { className: 'swatch chance-swatch' }), 'chance (50%)'));
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'probe-summary', 'aria-live': 'polite' },
+    'Not run yet: “Train probes on every layer” fits one probe per layer.',
+  );
+  const key = el(
+    'div',
+    { className: 'series-key' },
+    ...SERIES.map((s) =>
+      el(
+        'span',
+        {},
+        el('span', {
+          className: 'swatch',
+          style: s.hollow ? `border: 2px solid ${s.colour}; background: var(--panel)` : `background: ${s.colour}`,
+        }),
+        `${s.name} accuracy`,
+      ),
+    ),
+    el('span', {}, el('span', { className: 'swatch chance-swatch' }), 'chance (50%)'),
+  );
   const plot = el('figure', { className: 'layer-figure', id: 'probe-plot' });
   const readout = el('div', { className: 'readout', id: 'probe-readout' });
   const layer = createNumberInput('probe-layer', 12);
-  const use = el('button', { type: 'button', id: 'probe-use', disabled: true, title: 'the probe’s weights as a steering direction: + pushes towards the first set' }, 'Use this probe as a steering direction');
-  const results = el('div', { hidden: true },
+  const use = el(
+    'button',
+    {
+      type: 'button',
+      id: 'probe-use',
+      disabled: true,
+      title: 'the probe’s weights as a steering direction: + pushes towards the first set',
+    },
+    'Use this probe as a steering direction',
+  );
+  const results = el(
+    'div',
+    { hidden: true },
     el('div', { className: 'chart-caption' }, el('span', {}, 'accuracy per layer:'), key),
     plot,
     readout,
-    el('div', { className: 'controls' }, field('Probe of layer', layer), use));
+    el('div', { className: 'controls' }, field('Probe of layer', layer), use),
+  );
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'Is a concept linearly readable from the residual stream, and from which layer on? A logistic regression per ' +
         'layer on blocks.L.hook_resid_pre (at the last token, or averaged over the prompt) learns to tell the two ' +
         'sets apart; a quarter of each set is held out to test it. With a handful of prompts a held-out accuracy moves ' +
         'in big steps and a lucky split looks perfect: compare layers, try another seed. At layer 0 the stream is ' +
-        'only the token embeddings, so a probe there reads words, not concepts.'),
-    el('div', { className: 'side-by-side steer-sets' },
-      el('div', { className: 'field' }, el('span', { className: 'set-name' }, 'First set (label 1), one prompt per line: ', positiveName), positive),
-      el('div', { className: 'field' }, el('span', { className: 'set-name' }, 'Second set (label 0), one prompt per line: ', negativeName), negative)),
+        'only the token embeddings, so a probe there reads words, not concepts.',
+    ),
+    el(
+      'div',
+      { className: 'side-by-side steer-sets' },
+      el(
+        'div',
+        { className: 'field' },
+        el('span', { className: 'set-name' }, 'First set (label 1), one prompt per line: ', positiveName),
+        positive,
+      ),
+      el(
+        'div',
+        { className: 'field' },
+        el('span', { className: 'set-name' }, 'Second set (label 0), one prompt per line: ', negativeName),
+        negative,
+      ),
+    ),
     el('div', { className: 'controls' }, field('Read at', reduce), field('Split seed', seed), run),
     summary,
     results,
@@ -157,23 +212,24 @@ export function createProbesView(container, { onRun, onUse }) {
   }
 
   function draw() {
-    plot.replaceChildren(layerPlot({
-      label: 'probe accuracy per layer, on the training prompts and the held-out ones',
-      layers: shown.layers.length,
-      series: SERIES.map((s) => ({ ...s, values: shown.layers.map((p) => p[s.key]) })),
-      chance: CHANCE,
-      selected,
-      onHover: (l) => {
-        readout.textContent = l === null ? (selected === null ? HINT : describeLayer(selected)) : describeLayer(l);
-      },
-      onClick: (l) => select(l),
-    }));
+    plot.replaceChildren(
+      layerPlot({
+        label: 'probe accuracy per layer, on the training prompts and the held-out ones',
+        layers: shown.layers.length,
+        series: SERIES.map((s) => ({ ...s, values: shown.layers.map((p) => p[s.key]) })),
+        chance: CHANCE,
+        selected,
+        onHover: (l) => {
+          readout.textContent = l === null ? (selected === null ? HINT : describeLayer(selected)) : describeLayer(l);
+        },
+        onClick: (l) => select(l),
+      }),
+    );
   }
 
   function describeLayer(l) {
     const p = shown.layers[l];
-    return `layer ${p.layer}: train ${pct(p.trainAccuracy)}, held-out ${pct(p.testAccuracy)}` +
-      `${l === selected ? ' · selected' : ''}`;
+    return `layer ${p.layer}: train ${pct(p.trainAccuracy)}, held-out ${pct(p.testAccuracy)}` + `${l === selected ? ' · selected' : ''}`;
   }
 }
 
@@ -188,7 +244,10 @@ function pct(v) {
 }
 
 function lines(text, which) {
-  const out = text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const out = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
   if (out.length < 2) throw new Error(`the ${which} set needs at least two prompts (one to train on, one to hold out)`);
   return out;
 }

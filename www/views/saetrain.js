@@ -6,6 +6,8 @@
 
 import { el, formatPercent } from './format.js';
 import { createNumberInput, integerOf, field } from './inputs.js';
+import { scaleLinear } from '../vendor/d3.js';
+import { axis, chartRoot, frame, gridLines, linePath, minus } from './chart.js';
 import { themeColour } from './colours.js';
 
 /** Varied text, so the features have something to find: facts, dialogue, code, numbers, names. */
@@ -43,7 +45,6 @@ const SERIES = Object.freeze({
   ev: { colour: themeColour('series-1'), name: 'explained variance (left axis)' },
   l0: { colour: themeColour('series-2'), name: 'L0, active features per token (right axis)' },
 });
-const NS = 'http://www.w3.org/2000/svg';
 const PLOT = { width: 560, height: 150, top: 10, bottom: 34, left: 48, right: 44 };
 
 /**
@@ -80,28 +81,53 @@ export function createSaeTraining({ onTrain, onStop }) {
   const stop = el('button', { type: 'button', id: 'sae-train-stop', disabled: true }, 'Stop');
   const bar = el('progress', { id: 'sae-train-progress', max: 1, value: 0, 'aria-label': 'training steps done' });
   const count = el('span', { className: 'timing', id: 'sae-train-count' });
-  const summary = el('div', { className: 'summary', id: 'sae-train-summary', 'aria-live': 'polite' },
-    'Not trained yet: “Train SAE” fits one on the prompts above; it then becomes the loaded SAE.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'sae-train-summary', 'aria-live': 'polite' },
+    'Not trained yet: “Train SAE” fits one on the prompts above; it then becomes the loaded SAE.',
+  );
   const plot = el('div', { className: 'train-plot-frame', id: 'sae-train-plot' });
-  const key = el('div', { className: 'series-key' },
-    ...Object.values(SERIES).map((s) => el('span', {}, el('span', { className: 'swatch', style: `background: ${s.colour}` }), s.name)));
+  const key = el(
+    'div',
+    { className: 'series-key' },
+    ...Object.values(SERIES).map((s) => el('span', {}, el('span', { className: 'swatch', style: `background: ${s.colour}` }), s.name)),
+  );
 
-  const element = el('details', { className: 'sae-train', id: 'sae-train' },
+  const element = el(
+    'details',
+    { className: 'sae-train', id: 'sae-train' },
     el('summary', {}, 'Train an SAE on your own prompts'),
-    el('p', { className: 'method-note' },
+    el(
+      'p',
+      { className: 'method-note' },
       'A small ReLU SAE trained here, in the page, on the residual stream of these prompts at every token but each ' +
         'one’s first (the attention sink): loss ‖x − x̂‖² + λ Σ f_i ‖W_dec[i]‖, AdamW, 128 tokens a step. ' +
         'Explained variance is the share of the activations’ variance the SAE reconstructs, on these same tokens; L0 is ' +
         'how many features fire per token. A few hundred tokens make a toy, not a research SAE: its features describe ' +
         'these prompts. Once trained, each feature’s top contexts are found by reading every prompt again. ' +
-        'It lives in this page only (a reload or a crash loses it).'),
-    el('div', { className: 'side-by-side sae-train-body' },
+        'It lives in this page only (a reload or a crash loses it).',
+    ),
+    el(
+      'div',
+      { className: 'side-by-side sae-train-body' },
       el('label', { className: 'field sae-train-prompts' }, el('span', {}, 'Training prompts, one per line'), prompts),
-      el('figure', { className: 'train-figure' },
+      el(
+        'figure',
+        { className: 'train-figure' },
         el('figcaption', {}, el('div', { className: 'chart-caption' }, el('span', {}, 'as it trains:'), key)),
-        plot)),
-    el('div', { className: 'controls' },
-      field('Layer', layer), field('Features (d_sae)', dSae), field('Steps', steps), field('Sparsity λ', l1), train, stop),
+        plot,
+      ),
+    ),
+    el(
+      'div',
+      { className: 'controls' },
+      field('Layer', layer),
+      field('Features (d_sae)', dSae),
+      field('Steps', steps),
+      field('Sparsity λ', l1),
+      train,
+      stop,
+    ),
     el('div', { className: 'run-status' }, bar, count, summary),
   );
   element.dataset.state = 'idle';
@@ -111,7 +137,8 @@ export function createSaeTraining({ onTrain, onStop }) {
   train.onclick = () => onTrain();
   stop.onclick = () => {
     stop.disabled = true;
-    summary.textContent = phase === 'train' ? 'Stopping after the steps in progress…' : `${trained} · skipping the other prompts’ top contexts…`;
+    summary.textContent =
+      phase === 'train' ? 'Stopping after the steps in progress…' : `${trained} · skipping the other prompts’ top contexts…`;
     onStop();
   };
   drawPlot(null);
@@ -121,13 +148,23 @@ export function createSaeTraining({ onTrain, onStop }) {
     /** The request from the form, without prependBos (the page's); throws on a malformed
      *  number or no prompts. */
     value() {
-      const list = prompts.value.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+      const list = prompts.value
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter(Boolean);
       if (!list.length) throw new Error('give the training prompts, one per line');
       const n = integerOf(steps, 'steps');
       if (n < 1) throw new Error('steps must be at least 1');
       const lambda = Number(l1.value);
-      if (l1.value.trim() === '' || !Number.isFinite(lambda) || lambda < 0) throw new Error(`sparsity λ must be a number ≥ 0, not ${JSON.stringify(l1.value)}`);
-      return { prompts: list, hook: `blocks.${integerOf(layer, 'layer')}.hook_resid_pre`, dSae: integerOf(dSae, 'd_sae'), l1: lambda, steps: n };
+      if (l1.value.trim() === '' || !Number.isFinite(lambda) || lambda < 0)
+        throw new Error(`sparsity λ must be a number ≥ 0, not ${JSON.stringify(l1.value)}`);
+      return {
+        prompts: list,
+        hook: `blocks.${integerOf(layer, 'layer')}.hook_resid_pre`,
+        dSae: integerOf(dSae, 'd_sae'),
+        l1: lambda,
+        steps: n,
+      };
     },
     setEnabled(on) {
       train.disabled = !on;
@@ -207,11 +244,13 @@ export function createSaeTraining({ onTrain, onStop }) {
   }
 
   function drawPlot(p, total = DEFAULTS.steps) {
-    plot.replaceChildren(trainPlot({
-      label: 'explained variance and L0 of the SAE over the training steps',
-      steps: p?.steps ?? total,
-      history: p?.history ?? [],
-    }));
+    plot.replaceChildren(
+      trainPlot({
+        label: 'explained variance and L0 of the SAE over the training steps',
+        steps: p?.steps ?? total,
+        history: p?.history ?? [],
+      }),
+    );
   }
 }
 
@@ -255,7 +294,10 @@ export function promptDashboard(results, dSae) {
     const he = Array.from({ length: BINS + 1 }, (_, k) => (f.mx * k) / BINS);
     const hc = new Array(BINS).fill(0);
     for (const v of f.values) hc[Math.min(BINS, Math.max(1, Math.ceil((v / f.mx) * BINS))) - 1] += 1;
-    const top = f.best.sort((a, b) => b.a - a.a).slice(0, CONTEXTS_PER_FEATURE).map(({ s, p }) => context(results[s], j, p));
+    const top = f.best
+      .sort((a, b) => b.a - a.a)
+      .slice(0, CONTEXTS_PER_FEATURE)
+      .map(({ s, p }) => context(results[s], j, p));
     return { fr: f.count / nTokens, mx: f.mx, he, hc, top };
   });
   return { source: 'prompts', n_tokens: nTokens, prompts: results.length, partial, features };
@@ -281,75 +323,70 @@ function context(r, feature, p) {
 export function trainPlot({ label, steps, history }) {
   const { width, height, top, bottom, left, right } = PLOT;
   const plotW = width - left - right;
-  const root = svg('svg', { width, height: top + height + bottom, viewBox: `0 0 ${width} ${top + height + bottom}`, role: 'img', 'aria-label': label, class: 'train-plot' });
-  const x = (s) => left + (s / Math.max(1, steps)) * plotW;
+  const root = chartRoot({ width, height: top + height + bottom, label, className: 'train-plot' });
+  const x = scaleLinear([0, Math.max(1, steps)], [left, left + plotW]);
   // Explained variance can start below 0 (a random SAE reconstructs worse than the mean).
   const lowest = Math.min(0, ...history.map((h) => h.explainedVariance));
   const evLo = Math.max(-1, Math.floor(lowest * 4) / 4);
-  const yEv = (v) => top + ((1 - Math.max(evLo, Math.min(1, v))) / (1 - evLo)) * height;
-  const l0Max = niceCeil(Math.max(1, ...history.map((h) => h.l0)));
-  const yL0 = (v) => top + (1 - v / l0Max) * height;
+  const yEv = scaleLinear([evLo, 1], [top + height, top]).clamp(true);
+  const yL0 = scaleLinear([0, Math.max(1, ...history.map((h) => h.l0))], [top + height, top]).nice(4);
+  const quarters = Array.from({ length: Math.round((1 - evLo) * 4) + 1 }, (_, k) => evLo + k / 4);
 
-  root.append(svg('rect', { x: left, y: top, width: plotW, height, class: 'plot-frame' }));
-  for (let v = evLo; v <= 1 + 1e-9; v += 0.25) {
-    root.append(svg('line', { x1: left, x2: left + plotW, y1: yEv(v), y2: yEv(v), class: v === 0 ? 'plot-zero' : 'plot-grid' }));
-    root.append(text(`${Math.round(v * 100)}%`.replace('-', '−'), { x: left - 6, y: yEv(v) + 4, class: 'plot-tick', 'text-anchor': 'end', style: `fill: ${SERIES.ev.colour}` }));
-  }
+  frame(root, { x: left, y: top, width: plotW, height });
+  gridLines(root, yEv, quarters.slice(1, -1), { x0: left, x1: left + plotW });
+  axis(root, 'left', yEv, { at: left, values: quarters, format: (v) => minus(`${Math.round(v * 100)}%`), colour: SERIES.ev.colour });
   // The L0 scale follows the measured points: none yet, no scale.
-  for (const v of history.length ? [0, l0Max / 2, l0Max] : []) {
-    root.append(text(String(Number(v.toPrecision(3))), { x: left + plotW + 6, y: yL0(v) + 4, class: 'plot-tick', style: `fill: ${SERIES.l0.colour}` }));
-  }
-  for (const q of [0, 0.25, 0.5, 0.75, 1]) {
-    const s = Math.round(q * steps);
-    root.append(svg('line', { x1: x(s), x2: x(s), y1: top + height, y2: top + height + 4, class: 'plot-tick-mark' }));
-    root.append(text(String(s), { x: x(s), y: top + height + 15, class: 'plot-tick', 'text-anchor': 'middle' }));
-  }
-  root.append(text('step', { x: left + plotW / 2, y: top + height + 29, class: 'plot-tick', 'text-anchor': 'middle' }));
+  if (history.length) axis(root, 'right', yL0, { at: left + plotW, ticks: 3, colour: SERIES.l0.colour });
+  axis(root, 'bottom', x, {
+    at: top + height,
+    values: [0, 0.25, 0.5, 0.75, 1].map((q) => Math.round(q * steps)),
+    format: String,
+    title: 'step',
+  });
   if (!history.length) {
-    root.append(text('explained variance and L0 appear here as the SAE trains', { x: left + plotW / 2, y: top + height / 2 + 4, class: 'plot-placeholder', 'text-anchor': 'middle' }));
-    return root;
+    root
+      .append('text')
+      .attr('class', 'plot-placeholder')
+      .attr('x', left + plotW / 2)
+      .attr('y', top + height / 2 + 4)
+      .attr('text-anchor', 'middle')
+      .text('explained variance and L0 appear here as the SAE trains');
+    return root.node();
   }
-  for (const [series, y, value] of /** @type {[string, (v: number) => number, (h) => number][]} */ ([['l0', yL0, (h) => h.l0], ['ev', yEv, (h) => h.explainedVariance]])) {
+  for (const [series, y, value] of /** @type {[string, (v: number) => number, (h) => number][]} */ ([
+    ['l0', yL0, (h) => h.l0],
+    ['ev', yEv, (h) => h.explainedVariance],
+  ])) {
     const { colour } = SERIES[series];
-    root.append(svg('polyline', {
-      points: history.map((h) => `${x(h.step)},${y(value(h))}`).join(' '),
-      fill: 'none',
-      stroke: colour,
-      'stroke-width': 1.5,
-      'stroke-opacity': 0.85,
-    }));
-    for (const h of history) {
-      const dot = svg('circle', {
-        cx: x(h.step),
-        cy: y(value(h)),
-        r: history.length > 40 ? 1.8 : 2.6,
-        fill: colour,
-        class: 'plot-point',
-        'data-series': series,
-        'data-step': h.step,
-        'data-value': value(h),
-      });
-      dot.append(text(`step ${h.step}: explained variance ${formatPercent(h.explainedVariance)}, L0 ${h.l0.toFixed(1)}`, {}, 'title'));
-      root.append(dot);
-    }
+    root
+      .append('path')
+      .attr(
+        'd',
+        linePath(
+          history,
+          (h) => x(h.step),
+          (h) => y(value(h)),
+        ),
+      )
+      .attr('fill', 'none')
+      .attr('stroke', colour)
+      .attr('stroke-width', 1.5)
+      .attr('stroke-opacity', 0.85);
+    root
+      .append('g')
+      .selectAll('circle')
+      .data(history)
+      .join('circle')
+      .attr('cx', (h) => x(h.step))
+      .attr('cy', (h) => y(value(h)))
+      .attr('r', history.length > 40 ? 1.8 : 2.6)
+      .attr('fill', colour)
+      .attr('class', 'plot-point')
+      .attr('data-series', series)
+      .attr('data-step', (h) => h.step)
+      .attr('data-value', (h) => value(h))
+      .append('title')
+      .text((h) => `step ${h.step}: explained variance ${formatPercent(h.explainedVariance)}, L0 ${h.l0.toFixed(1)}`);
   }
-  return root;
-}
-
-/** The smallest of 1, 2, 5 × 10^k at or above v. */
-function niceCeil(v) {
-  const power = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 5, 10].map((m) => m * power).find((n) => n >= v - 1e-9);
-}
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
-
-function text(content, attrs, tag = 'text') {
-  const node = svg(tag, attrs);
-  node.textContent = content;
-  return node;
+  return root.node();
 }

@@ -48,7 +48,9 @@ export function createStatus(container, { modelName }) {
         ` · ${c.n_layers} layers · ${c.n_heads} heads · d_model ${c.d_model} · ${info?.weights ?? weights}` +
         ` · ${formatMB(bytes)} from ${source === 'cache' ? 'cache' : 'network'} in ${(ms / 1000).toFixed(1)} s` +
         // Which wasm build runs (www/worker.js picks it): speed differs by about 1.5× between them.
-        (info?.threads ? ` · ${info.threads === 1 ? '1 thread' : `${info.threads} threads`}, ${info.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'}` : '');
+        (info?.threads
+          ? ` · ${info.threads === 1 ? '1 thread' : `${info.threads} threads`}, ${info.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'}`
+          : '');
     },
     loadFailed() {
       progress.hidden = true;

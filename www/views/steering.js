@@ -49,55 +49,116 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
   const negative = textarea('steer-negative', SENTIMENT_EXAMPLE.negative.join('\n'), 'one prompt per line');
   const layer = createNumberInput('steer-layer', SENTIMENT_EXAMPLE.layer);
   const reduce = createSelect('steer-reduce', REDUCE, 'last');
-  const vector = textarea('steer-vector', '', 'a JSON array of d_model numbers (576 for SmolLM2-135M), e.g. from a probe: Probes tab → “Use this probe as a steering direction”');
-  const vectorNote = el('p', { className: 'method-note', id: 'steer-vector-note' }, 'Paste a JSON array, or send a probe’s weights from the Probes tab.');
+  const vector = textarea(
+    'steer-vector',
+    '',
+    'a JSON array of d_model numbers (576 for SmolLM2-135M), e.g. from a probe: Probes tab → “Use this probe as a steering direction”',
+  );
+  const vectorNote = el(
+    'p',
+    { className: 'method-note', id: 'steer-vector-note' },
+    'Paste a JSON array, or send a probe’s weights from the Probes tab.',
+  );
   const directionNote = el('span', { className: 'timing', id: 'steer-direction' });
-  const contrastive = el('div', {},
-    el('div', { className: 'side-by-side steer-sets' },
+  const contrastive = el(
+    'div',
+    {},
+    el(
+      'div',
+      { className: 'side-by-side steer-sets' },
       el('label', { className: 'field' }, el('span', {}, 'Positive prompts (one per line)'), positive),
-      el('label', { className: 'field' }, el('span', {}, 'Negative prompts (one per line)'), negative)),
-    el('div', { className: 'controls' },
-      field('Direction from layer', layer),
-      field('Read at', reduce),
-      directionNote));
-  const pasted = el('div', { hidden: true }, el('label', { className: 'field' }, el('span', {}, 'Direction (JSON array)'), vector), vectorNote);
+      el('label', { className: 'field' }, el('span', {}, 'Negative prompts (one per line)'), negative),
+    ),
+    el('div', { className: 'controls' }, field('Direction from layer', layer), field('Read at', reduce), directionNote),
+  );
+  const pasted = el(
+    'div',
+    { hidden: true },
+    el('label', { className: 'field' }, el('span', {}, 'Direction (JSON array)'), vector),
+    vectorNote,
+  );
 
-  const layers = el('input', { type: 'text', id: 'steer-layers', name: 'steer-layers', value: String(SENTIMENT_EXAMPLE.layer), spellcheck: false, className: 'layers-input', title: 'the layers whose hook_resid_pre is steered: "12", or "10,11,12", or "10-12"' });
+  const layers = el('input', {
+    type: 'text',
+    id: 'steer-layers',
+    name: 'steer-layers',
+    value: String(SENTIMENT_EXAMPLE.layer),
+    spellcheck: false,
+    className: 'layers-input',
+    title: 'the layers whose hook_resid_pre is steered: "12", or "10,11,12", or "10-12"',
+  });
   const mode = createSelect('steer-mode', MODES, 'add');
-  const strength = el('input', { type: 'range', id: 'steer-strength', name: 'steer-strength', min: -2, max: 2, step: 0.05, value: String(SENTIMENT_EXAMPLE.strength), className: 'slider' });
+  const strength = el('input', {
+    type: 'range',
+    id: 'steer-strength',
+    name: 'steer-strength',
+    min: -2,
+    max: 2,
+    step: 0.05,
+    value: String(SENTIMENT_EXAMPLE.strength),
+    className: 'slider',
+  });
   const strengthValue = el('span', { className: 'slider-value', id: 'steer-strength-value' });
   const strengthLabel = el('span', {}, 'Strength');
   const scale = el('span', { className: 'timing', id: 'steer-scale' });
-  const strengthField = el('label', { className: 'field' }, strengthLabel, el('span', { className: 'slider-field' }, strength, strengthValue));
+  const strengthField = el(
+    'label',
+    { className: 'field' },
+    strengthLabel,
+    el('span', { className: 'slider-field' }, strength, strengthValue),
+  );
   const generation = createDualGeneration({ id: 'steer' });
 
   const run = el('button', { type: 'button', id: 'steer-run', className: 'primary', disabled: true }, 'Steer');
   const stop = el('button', { type: 'button', id: 'steer-stop', disabled: true }, 'Stop');
   const exampleButton = el('button', { type: 'button', id: 'steer-example', disabled: true, title: example }, 'Use the film prompt');
-  const summary = el('div', { className: 'summary', id: 'steer-summary', 'aria-live': 'polite' },
-    'Not run yet: “Steer” finds the direction, then runs the page prompt with and without it. The film prompt shows the sentiment example best.');
+  const summary = el(
+    'div',
+    { className: 'summary', id: 'steer-summary', 'aria-live': 'polite' },
+    'Not run yet: “Steer” finds the direction, then runs the page prompt with and without it. The film prompt shows the sentiment example best.',
+  );
   const topBase = el('div', { className: 'side', id: 'steer-top-base' });
   const topSteered = el('div', { className: 'side', id: 'steer-top-steered' });
   const rose = el('div', { className: 'side', id: 'steer-rose' });
   const fell = el('div', { className: 'side', id: 'steer-fell' });
-  const json = el('pre', { className: 'json', id: 'steer-interventions', title: 'the steering as interventions: pass them to loupe.run or loupe.generate as interventions' });
-  const shift = el('div', { hidden: true, id: 'steer-shift' },
-    el('div', { className: 'side-by-side' },
+  const json = el('pre', {
+    className: 'json',
+    id: 'steer-interventions',
+    title: 'the steering as interventions: pass them to loupe.run or loupe.generate as interventions',
+  });
+  const shift = el(
+    'div',
+    { hidden: true, id: 'steer-shift' },
+    el(
+      'div',
+      { className: 'side-by-side' },
       el('figure', {}, el('figcaption', {}, 'unsteered: next tokens'), topBase),
-      el('figure', {}, el('figcaption', {}, 'steered: next tokens'), topSteered)),
-    el('div', { className: 'side-by-side' },
+      el('figure', {}, el('figcaption', {}, 'steered: next tokens'), topSteered),
+    ),
+    el(
+      'div',
+      { className: 'side-by-side' },
       el('figure', {}, el('figcaption', {}, 'rose most (p_steered − p_base)'), rose),
-      el('figure', {}, el('figcaption', {}, 'fell most (p_steered − p_base)'), fell)));
-  const details = el('details', { className: 'json-details', hidden: true },
-    el('summary', {}, 'the steering as intervention JSON (for loupe.run / loupe.generate)'), json);
+      el('figure', {}, el('figcaption', {}, 'fell most (p_steered − p_base)'), fell),
+    ),
+  );
+  const details = el(
+    'details',
+    { className: 'json-details', hidden: true },
+    el('summary', {}, 'the steering as intervention JSON (for loupe.run / loupe.generate)'),
+    json,
+  );
 
   container.dataset.state = 'idle';
   container.replaceChildren(
-    el('p', { className: 'explain' },
+    el(
+      'p',
+      { className: 'explain' },
       'Push the page prompt’s run along a direction in the residual stream. A contrastive direction is the mean of ' +
         'blocks.L.hook_resid_pre over the positive prompts minus its mean over the negative ones (CAA); it is added ' +
         'at every position, generated tokens included. Strengths are relative to the typical ‖resid‖ at each steered ' +
-        'layer, so 0.3 is the same push at every depth: about −1…1 is useful, beyond that the text falls apart.'),
+        'layer, so 0.3 is the same push at every depth: about −1…1 is useful, beyond that the text falls apart.',
+    ),
     el('div', { className: 'controls' }, field('Direction', source), exampleButton),
     contrastive,
     pasted,
@@ -151,18 +212,22 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
     value() {
       const steered = parseLayers(layers.value);
       /** @type {import('../types/analyses').SteerMode} */
-      const m = mode.value === 'add'
-        ? { type: 'add', strength: Number(strength.value) }
-        : mode.value === 'clamp' ? { type: 'clamp', value: Number(strength.value) } : { type: 'ablate' };
+      const m =
+        mode.value === 'add'
+          ? { type: 'add', strength: Number(strength.value) }
+          : mode.value === 'clamp'
+            ? { type: 'clamp', value: Number(strength.value) }
+            : { type: 'ablate' };
       /** @type {import('../types/analyses').DirectionRequest | {vector: number[], layer: null}} */
-      const direction = source.value === 'contrastive'
-        ? {
-          positive: lines(positive.value, 'positive prompts'),
-          negative: lines(negative.value, 'negative prompts'),
-          layer: integerOf(layer, 'direction layer'),
-          reduce: /** @type {import('../types/analyses').Reduce} */ (reduce.value),
-        }
-        : { vector: parseVector(vector.value), layer: null };
+      const direction =
+        source.value === 'contrastive'
+          ? {
+              positive: lines(positive.value, 'positive prompts'),
+              negative: lines(negative.value, 'negative prompts'),
+              layer: integerOf(layer, 'direction layer'),
+              reduce: /** @type {import('../types/analyses').Reduce} */ (reduce.value),
+            }
+          : { vector: parseVector(vector.value), layer: null };
       asked = { direction, layers: steered, mode: m, settings: generation.settings() };
       return asked;
     },
@@ -188,7 +253,10 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
     },
     /** The contrastive direction, once found. */
     direction(d) {
-      const ratio = d.typicalNorm > 0 ? ` = ${(d.norm / d.typicalNorm).toFixed(2)} × the typical ‖resid‖ ${d.typicalNorm.toFixed(1)} over these prompts` : '';
+      const ratio =
+        d.typicalNorm > 0
+          ? ` = ${(d.norm / d.typicalNorm).toFixed(2)} × the typical ‖resid‖ ${d.typicalNorm.toFixed(1)} over these prompts`
+          : '';
       directionNote.textContent = `${d.hook}: ‖v‖ = ${d.norm.toFixed(1)}${ratio}`;
       summary.textContent = 'Steering the next token…';
     },
@@ -199,14 +267,23 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
       renderTopK(topBase, result.topBase.slice(0, 5));
       renderTopK(topSteered, result.topSteered.slice(0, 5));
       const points = (v) => `${v >= 0 ? '+' : '−'}${formatPercent(Math.abs(v))}`;
-      renderTokenValues(rose, result.rose.slice(0, 5), { heading: 'token · change in probability', format: points, colour: themeColour('up') });
-      renderTokenValues(fell, result.fell.slice(0, 5), { heading: 'token · change in probability', format: points, colour: themeColour('down') });
+      renderTokenValues(rose, result.rose.slice(0, 5), {
+        heading: 'token · change in probability',
+        format: points,
+        colour: themeColour('up'),
+      });
+      renderTokenValues(fell, result.fell.slice(0, 5), {
+        heading: 'token · change in probability',
+        format: points,
+        colour: themeColour('down'),
+      });
       shift.hidden = false;
       json.textContent = JSON.stringify(result.interventions);
       details.hidden = false;
       const top = (list) => `'${visible(list[0]?.token ?? '')}'`;
       kl = result.kl;
-      summary.textContent = `${describe(asked)} · KL(base ‖ steered) ${kl.toFixed(3)} nats · ` +
+      summary.textContent =
+        `${describe(asked)} · KL(base ‖ steered) ${kl.toFixed(3)} nats · ` +
         `top next token ${top(result.topBase)} → ${top(result.topSteered)} · generating both…`;
     },
     /** Both continuations begin. */
@@ -221,7 +298,8 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
     finish(result, ms, generating) {
       if (result) generation.finish(result, generating);
       else generation.fail('Stopped before generating.');
-      summary.textContent = `${describe(asked)} · KL(base ‖ steered) ${kl.toFixed(3)} nats · ${(ms / 1000).toFixed(1)} s` +
+      summary.textContent =
+        `${describe(asked)} · KL(base ‖ steered) ${kl.toFixed(3)} nats · ${(ms / 1000).toFixed(1)} s` +
         `${!result || result.stopped ? ' · stopped' : ''}`;
       stop.disabled = true;
       container.dataset.state = !result || result.stopped ? 'stopped' : 'ready';
@@ -254,9 +332,10 @@ export function createSteeringView(container, { onRun, onStop, onExample, exampl
     }
     const known = steered.map((l) => norms.get(l));
     const at = `at layer${steered.length > 1 ? 's' : ''} ${steered.join(', ')}`;
-    scale.textContent = known.every((n) => n !== undefined) && known.length
-      ? `× ${known.map((n) => n.toFixed(1)).join(', ')} = typical ‖resid‖ ${at}`
-      : `× the typical ‖resid‖ ${at} on the page prompt (shown after a run)`;
+    scale.textContent =
+      known.every((n) => n !== undefined) && known.length
+        ? `× ${known.map((n) => n.toFixed(1)).join(', ')} = typical ‖resid‖ ${at}`
+        : `× the typical ‖resid‖ ${at} on the page prompt (shown after a run)`;
   }
 }
 
@@ -273,7 +352,10 @@ function describe(request) {
 /** "12", "10,11,12", "10-12" → [layers]; throws on anything else. */
 export function parseLayers(text) {
   const out = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const range = /^(\d+)\s*[-–]\s*(\d+)$/.exec(part);
     if (range) {
       const [a, b] = [Number(range[1]), Number(range[2])];
@@ -303,7 +385,10 @@ function parseVector(text) {
 }
 
 function lines(text, what) {
-  const out = text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const out = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
   if (!out.length) throw new Error(`give at least one of the ${what}`);
   return out;
 }

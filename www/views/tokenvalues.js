@@ -15,14 +15,21 @@ export function renderTokenValues(container, items, { heading, format, colour })
       'tr',
       {},
       el('td', {}, el('span', { className: 'chip', textContent: visible(token), title: `id ${id}` })),
-      el('td', { className: 'bar-cell' }, el('div', { className: 'bar', style: `width: ${((100 * Math.abs(prob)) / scale).toFixed(2)}%; background: ${colour}` })),
+      el(
+        'td',
+        { className: 'bar-cell' },
+        el('div', { className: 'bar', style: `width: ${((100 * Math.abs(prob)) / scale).toFixed(2)}%; background: ${colour}` }),
+      ),
       el('td', { className: 'pct' }, format(prob)),
     ),
   );
   container.replaceChildren(
-    el('table', { className: 'topk token-values' },
+    el(
+      'table',
+      { className: 'topk token-values' },
       el('thead', {}, el('tr', {}, el('th', { colSpan: 3 }, heading))),
-      el('tbody', {}, ...rows)),
+      el('tbody', {}, ...rows),
+    ),
   );
 }
 

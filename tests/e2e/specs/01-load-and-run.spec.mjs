@@ -5,7 +5,21 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, check, timings, uiRun, hoverCell, bannerText, visible, awaitReady, reference, PROMPT, STEP_TIMEOUT_MS, QUANTIZED_LOGPROB_BOUND, ARTIFACTS } from './fixtures.mjs';
+import {
+  test,
+  check,
+  timings,
+  uiRun,
+  hoverCell,
+  bannerText,
+  visible,
+  awaitReady,
+  reference,
+  PROMPT,
+  STEP_TIMEOUT_MS,
+  QUANTIZED_LOGPROB_BOUND,
+  ARTIFACTS,
+} from './fixtures.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -40,7 +54,10 @@ test('explorer run shows " Paris" first', async () => {
   const chips = await page.$$eval('#tokens .chip', (els) => els.map((e) => e.textContent));
   check(chips.join('') === visible(PROMPT), `token chips ${JSON.stringify(chips)} do not spell the prompt exactly`);
   const titles = await page.$$eval('#tokens .chip', (els) => els.map((e) => e.title));
-  check(titles.every((t) => /id \d+/.test(t)), 'token chips lack their id on hover');
+  check(
+    titles.every((t) => /id \d+/.test(t)),
+    'token chips lack their id on hover',
+  );
   const rows = await page.$$eval('#topk tbody tr', (els) => els.length);
   check(rows === 10, `top-k shows ${rows} rows, expected 10`);
   await page.waitForSelector('#attention[data-state="ready"]', { timeout: STEP_TIMEOUT_MS });
@@ -99,14 +116,19 @@ test('API run: top[0] " Paris", hook_pattern shape and row sums', async () => {
     const ref = refTop.find((x) => x.id === t.id);
     if (!ref) continue;
     const delta = Math.abs(Math.log(t.prob) - ref.logprob);
-    check(delta <= QUANTIZED_LOGPROB_BOUND, `log p(${JSON.stringify(t.token)}) is ${delta.toFixed(3)} from the reference (bound ${QUANTIZED_LOGPROB_BOUND})`);
+    check(
+      delta <= QUANTIZED_LOGPROB_BOUND,
+      `log p(${JSON.stringify(t.token)}) is ${delta.toFixed(3)} from the reference (bound ${QUANTIZED_LOGPROB_BOUND})`,
+    );
   }
   const want = [1, nHeads, r.tokens, r.tokens];
   check(JSON.stringify(r.shape) === JSON.stringify(want), `shape ${JSON.stringify(r.shape)}, expected ${JSON.stringify(want)}`);
   check(r.isF32, 'activation data is not a Float32Array');
   check(r.length === want.reduce((a, b) => a * b), `data length ${r.length} does not match the shape`);
   check(r.worst <= 1e-4, `a pattern row sums to 1 ± ${r.worst.toExponential(2)} (tolerance 1e-4)`);
-  console.log(`    top: ${r.top.map((t) => `${JSON.stringify(t.token)} ${(t.prob * 100).toFixed(1)}%`).join(', ')}; worst |row sum − 1| = ${r.worst.toExponential(1)}`);
+  console.log(
+    `    top: ${r.top.map((t) => `${JSON.stringify(t.token)} ${(t.prob * 100).toFixed(1)}%`).join(', ')}; worst |row sum − 1| = ${r.worst.toExponential(1)}`,
+  );
 });
 
 test('API run timing (3 runs, no capture)', async () => {
@@ -129,8 +151,16 @@ test('empty prompt: error in the banner, then a normal run works', async () => {
   check(banner.length > 0, 'the banner is blank after an empty-prompt run');
   check(await page.isEnabled('#run'), 'Run stays disabled after an error');
   console.log(`    banner: ${JSON.stringify(banner)}`);
-  const apiError = await page.evaluate(() => window.loupe.run({ prompt: '' }).then(() => null, (e) => e instanceof Error && e.message));
-  check(typeof apiError === 'string' && apiError.length > 0, `loupe.run({prompt: ''}) should reject with an Error, got ${JSON.stringify(apiError)}`);
+  const apiError = await page.evaluate(() =>
+    window.loupe.run({ prompt: '' }).then(
+      () => null,
+      (e) => e instanceof Error && e.message,
+    ),
+  );
+  check(
+    typeof apiError === 'string' && apiError.length > 0,
+    `loupe.run({prompt: ''}) should reject with an Error, got ${JSON.stringify(apiError)}`,
+  );
   await uiRun(page, PROMPT);
   const first = await page.textContent('#topk tbody tr:first-child .chip');
   check(first === '·Paris', `after the error, first top-k row shows ${JSON.stringify(first)}`);
@@ -149,7 +179,10 @@ test('API generate: 5 greedy tokens streamed to onToken', async () => {
     return { streamed, result, ms: performance.now() - t0 };
   }, PROMPT);
   check(g.streamed.length === 5, `onToken got ${g.streamed.length} tokens, expected 5`);
-  check(g.streamed.every((t) => Number.isInteger(t.id) && typeof t.text === 'string'), 'streamed tokens are not {id, text}');
+  check(
+    g.streamed.every((t) => Number.isInteger(t.id) && typeof t.text === 'string'),
+    'streamed tokens are not {id, text}',
+  );
   const spread = g.streamed.length > 1 ? g.streamed.at(-1).at - g.streamed[0].at : 0;
   check(spread > 0, 'tokens did not arrive one by one');
   timings.push(['API generate 5 tokens', `${Math.round(g.ms)} ms (${(5 / (g.ms / 1000)).toFixed(1)} tok/s incl. prompt)`]);

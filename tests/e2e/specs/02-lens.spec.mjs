@@ -32,7 +32,10 @@ test('API logitLens: " Paris" at rank 0 in the last row, last position', async (
     r.rows[0] === 'blocks.0.hook_resid_pre' && r.rows.at(-1) === `blocks.${nLayers - 1}.hook_resid_post`,
     `logitLens rows run ${JSON.stringify(r.rows[0])} … ${JSON.stringify(r.rows.at(-1))}`,
   );
-  check(r.widths.length === r.rows.length && r.widths.every((w) => w === r.n), `cells are not [${r.rows.length}][${r.n}]: widths ${r.widths}`);
+  check(
+    r.widths.length === r.rows.length && r.widths.every((w) => w === r.n),
+    `cells are not [${r.rows.length}][${r.n}]: widths ${r.widths}`,
+  );
   check(r.target?.text === ' Paris', `target ${JSON.stringify(r.target)}, expected " Paris"`);
   check(r.last?.targetRank === 0, `" Paris" has rank ${r.last?.targetRank} at the last row and position, expected 0`);
   check(r.last?.top?.[0]?.token === ' Paris', `the last cell's top-1 is ${JSON.stringify(r.last?.top?.[0])}`);
@@ -42,7 +45,14 @@ test('API logitLens: " Paris" at rank 0 in the last row, last position', async (
 });
 
 test('API logitLens: a target that is not one token is refused, naming its pieces', async () => {
-  const message = await page.evaluate((prompt) => window.loupe.logitLens({ prompt, target: 'Paris France' }).then(() => null, (e) => e.message), PROMPT);
+  const message = await page.evaluate(
+    (prompt) =>
+      window.loupe.logitLens({ prompt, target: 'Paris France' }).then(
+        () => null,
+        (e) => e.message,
+      ),
+    PROMPT,
+  );
   check(/not one/.test(message ?? '') && /France/.test(message ?? ''), `logitLens with a 2-token target: ${JSON.stringify(message)}`);
 });
 

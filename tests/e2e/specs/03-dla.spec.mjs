@@ -1,7 +1,22 @@
 // Direct logit attribution on the IOI prompt, through window.loupe and through the page
 // (tests/artifacts/dla.png). The IOI example button fills the forms the later specs use.
 
-import { test, check, timings, mainPage, modelShape, uiAnalysis, gridOf, hoverGrid, shoot, IOI, IOI_TOP_HEAD, DLA_SUM_TOLERANCE, DLA_MODEL_TOLERANCE, STEP_TIMEOUT_MS } from './fixtures.mjs';
+import {
+  test,
+  check,
+  timings,
+  mainPage,
+  modelShape,
+  uiAnalysis,
+  gridOf,
+  hoverGrid,
+  shoot,
+  IOI,
+  IOI_TOP_HEAD,
+  DLA_SUM_TOLERANCE,
+  DLA_MODEL_TOLERANCE,
+  STEP_TIMEOUT_MS,
+} from './fixtures.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -25,15 +40,25 @@ test('API dla on IOI: parts add up to the logit difference; L23 H3 leads', async
   check(r.token?.text === IOI.token && r.minus?.text === IOI.minus, `dla tokens ${JSON.stringify([r.token, r.minus])}`);
   check(r.position === r.tokens.length - 1, `dla position ${r.position}, expected the last (${r.tokens.length - 1})`);
   const gap = Math.abs(r.total - r.sumOfParts);
-  check(gap <= DLA_SUM_TOLERANCE, `|total − sumOfParts| = |${r.total.toFixed(4)} − ${r.sumOfParts.toFixed(4)}| = ${gap.toFixed(4)} > ${DLA_SUM_TOLERANCE}`);
+  check(
+    gap <= DLA_SUM_TOLERANCE,
+    `|total − sumOfParts| = |${r.total.toFixed(4)} − ${r.sumOfParts.toFixed(4)}| = ${gap.toFixed(4)} > ${DLA_SUM_TOLERANCE}`,
+  );
   const modelGap = Math.abs(r.total - r.modelTotal);
   check(modelGap <= DLA_MODEL_TOLERANCE, `|total − modelTotal| = ${modelGap.toFixed(4)} > ${DLA_MODEL_TOLERANCE}`);
   let best = [0, 0];
-  r.heads.forEach((row, l) => row.forEach((v, h) => {
-    if (Math.abs(v) > Math.abs(r.heads[best[0]][best[1]])) best = [l, h];
-  }));
-  check(best[0] === IOI_TOP_HEAD[0] && best[1] === IOI_TOP_HEAD[1], `the largest |head| is L${best[0]} H${best[1]}, expected L${IOI_TOP_HEAD[0]} H${IOI_TOP_HEAD[1]}`);
-  console.log(`    total ${r.total.toFixed(4)}, sum of parts ${r.sumOfParts.toFixed(4)}, L${best[0]} H${best[1]} = ${r.heads[best[0]][best[1]].toFixed(3)}`);
+  r.heads.forEach((row, l) =>
+    row.forEach((v, h) => {
+      if (Math.abs(v) > Math.abs(r.heads[best[0]][best[1]])) best = [l, h];
+    }),
+  );
+  check(
+    best[0] === IOI_TOP_HEAD[0] && best[1] === IOI_TOP_HEAD[1],
+    `the largest |head| is L${best[0]} H${best[1]}, expected L${IOI_TOP_HEAD[0]} H${IOI_TOP_HEAD[1]}`,
+  );
+  console.log(
+    `    total ${r.total.toFixed(4)}, sum of parts ${r.sumOfParts.toFixed(4)}, L${best[0]} H${best[1]} = ${r.heads[best[0]][best[1]].toFixed(3)}`,
+  );
 });
 
 test('explorer IOI example fills the analyses; attribution chart and heatmap', async () => {
@@ -42,7 +67,10 @@ test('explorer IOI example fills the analyses; attribution chart and heatmap', a
   await page.waitForFunction((c) => Number(document.querySelector('main').dataset.runCount) > c, count, { timeout: STEP_TIMEOUT_MS });
   await page.waitForSelector('#run:not([disabled])');
   check((await page.inputValue('#prompt')) === IOI.clean, 'the IOI example did not put its prompt on the page');
-  check((await page.inputValue('#dla-token')) === IOI.token && (await page.inputValue('#dla-minus')) === IOI.minus, 'the IOI example did not set the DLA tokens');
+  check(
+    (await page.inputValue('#dla-token')) === IOI.token && (await page.inputValue('#dla-minus')) === IOI.minus,
+    'the IOI example did not set the DLA tokens',
+  );
   check((await page.inputValue('#patch-corrupted')) === IOI.corrupted, 'the IOI example did not set the corrupted prompt');
   check((await page.inputValue('#patch-site')) === 'head_z', 'the IOI example did not select head patching');
   await page.click('#tab-dla');

@@ -24,7 +24,10 @@ test('API detectHeads: three [30][9] maps with scores in [0, 1]', async () => {
   for (const key of ['previousToken', 'duplicateToken', 'induction']) {
     const m = r[key];
     check(m?.length === nLayers && m.every((row) => row.length === nHeads), `${key} is not [${nLayers}][${nHeads}]`);
-    check(m.flat().every((v) => v >= 0 && v <= 1 + 1e-6), `${key} has a score outside [0, 1]`);
+    check(
+      m.flat().every((v) => v >= 0 && v <= 1 + 1e-6),
+      `${key} has a score outside [0, 1]`,
+    );
     const [l, h, v] = m.flatMap((row, l) => row.map((v, h) => [l, h, v])).sort((a, b) => b[2] - a[2])[0];
     console.log(`    ${key}: strongest L${l} H${h} ${v.toFixed(3)}`);
     if (key === 'induction') inductionHead = [l, h];

@@ -13,7 +13,9 @@ test('explorer Stop ends a long generation; the next run still works', async () 
   await page.fill('#max-tokens', '200');
   await page.uncheck('#stop-at-eos'); // else greedy SmolLM2 ends after " Paris, France."
   await page.click('#generate');
-  await page.waitForFunction(() => document.querySelector('#gen-output .gen-text')?.childNodes.length >= 2, null, { timeout: STEP_TIMEOUT_MS });
+  await page.waitForFunction(() => document.querySelector('#gen-output .gen-text')?.childNodes.length >= 2, null, {
+    timeout: STEP_TIMEOUT_MS,
+  });
   await page.click('#stop');
   await page.waitForSelector('#generate-panel[data-state="done"]', { timeout: 30_000 });
   const stats = await page.textContent('#gen-stats');

@@ -12,7 +12,10 @@ test.beforeAll(async ({ app }) => {
 
 test('a Rust panic: message in the banner, worker restarted, model back from cache', async () => {
   const message = await page.evaluate(() =>
-    window.loupe.debugPanic('e2e: deliberate panic').then(() => null, (e) => e.message),
+    window.loupe.debugPanic('e2e: deliberate panic').then(
+      () => null,
+      (e) => e.message,
+    ),
   );
   check(/e2e: deliberate panic/.test(message ?? ''), `debugPanic should reject with the panic message, got ${JSON.stringify(message)}`);
   const banner = await bannerText(page);
@@ -29,6 +32,13 @@ test('a Rust panic: message in the banner, worker restarted, model back from cac
 
 test('after the panic the SAE is loaded again: saeFeatures works', async ({ app }) => {
   if (!app.state.hasSae) throw new Error('no SAE was loaded earlier');
-  const r = await page.evaluate((prompt) => window.loupe.saeFeatures({ prompt, topK: 4 }).then((f) => f.l0.length, (e) => e.message), PROMPT);
+  const r = await page.evaluate(
+    (prompt) =>
+      window.loupe.saeFeatures({ prompt, topK: 4 }).then(
+        (f) => f.l0.length,
+        (e) => e.message,
+      ),
+    PROMPT,
+  );
   check(r === 10, `saeFeatures after the restart gave ${JSON.stringify(r)}`);
 });

@@ -18,7 +18,10 @@ test('reload: model comes from the Cache API', async ({ app }) => {
   timings.push(['ready after reload (cache + parse)', Date.now() - t0]);
   const loadInfo = await page.evaluate(() => window.loupe.loadInfo);
   check(loadInfo?.phase === 'cache', `after reload loadInfo = ${JSON.stringify(loadInfo)}, expected phase 'cache'`);
-  check(modelGets(app.server) === before, `the reload fetched the model over the network again (${modelGets(app.server) - before} request(s))`);
+  check(
+    modelGets(app.server) === before,
+    `the reload fetched the model over the network again (${modelGets(app.server) - before} request(s))`,
+  );
   const ms = await uiRun(page, PROMPT);
   timings.push(['explorer run after reload', ms]);
   check((await page.textContent('#topk tbody tr:first-child .chip')) === '·Paris', 'after reload the run does not give ·Paris');

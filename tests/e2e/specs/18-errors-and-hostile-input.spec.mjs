@@ -5,8 +5,6 @@ import { test, check, bannerText, watchConsole, STEP_TIMEOUT_MS } from './fixtur
 
 test.describe.configure({ mode: 'serial' });
 
-
-
 test('?model=truncated.gguf: clear error in the banner', async ({ app }) => {
   const { context, server } = app;
   const page = await context.newPage();
@@ -22,7 +20,10 @@ test('?model=truncated.gguf: clear error in the banner', async ({ app }) => {
   const banner = await bannerText(page);
   check(banner.length > 0 && banner.includes(message ?? '\u0000'), `banner ${JSON.stringify(banner)} does not show the error`);
   check(await page.isVisible('h1'), 'the page is blank');
-  check(server.requests.some((r) => r.path.endsWith('/truncated.gguf') && r.status === 200), 'truncated.gguf was never requested');
+  check(
+    server.requests.some((r) => r.path.endsWith('/truncated.gguf') && r.status === 200),
+    'truncated.gguf was never requested',
+  );
   const cached = await page.evaluate(async () => {
     const cache = await caches.open('loupe-models-v1');
     return Boolean(await cache.match(new URL('truncated.gguf', document.baseURI).href));
@@ -36,7 +37,12 @@ test('?model=missing.gguf: HTTP status in the banner', async ({ app }) => {
   const { context, server } = app;
   const page = await context.newPage();
   await page.goto(`${server.url}?model=missing.gguf`);
-  const message = await page.evaluate(() => window.loupe.ready.then(() => null, (e) => e.message));
+  const message = await page.evaluate(() =>
+    window.loupe.ready.then(
+      () => null,
+      (e) => e.message,
+    ),
+  );
   check(/404/.test(message ?? ''), `ready should reject mentioning HTTP 404, got ${JSON.stringify(message)}`);
   check((await bannerText(page)).includes('404'), 'banner does not show the HTTP status');
   await page.close();

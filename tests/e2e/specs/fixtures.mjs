@@ -218,7 +218,11 @@ export async function awaitReady(page, log) {
     console.log(`    … ${status.replace(/\s+/g, ' ').trim()}`);
   }, 15_000);
   try {
-    return await withTimeout(page.evaluate(() => window.loupe.ready), READY_TIMEOUT_MS, 'window.loupe.ready');
+    return await withTimeout(
+      page.evaluate(() => window.loupe.ready),
+      READY_TIMEOUT_MS,
+      'window.loupe.ready',
+    );
   } catch (error) {
     const status = await page.textContent('#status').catch(() => '(no #status)');
     throw new Error(
@@ -247,7 +251,8 @@ export async function uiRun(page, prompt, { expect = 'done' } = {}) {
   );
   const ms = Date.now() - t0;
   const state = await page.getAttribute('main', 'data-run-state');
-  if (state !== expect) throw new Error(`run of ${JSON.stringify(prompt)} ended in '${state}', expected '${expect}': ${await bannerText(page)}`);
+  if (state !== expect)
+    throw new Error(`run of ${JSON.stringify(prompt)} ended in '${state}', expected '${expect}': ${await bannerText(page)}`);
   await page.waitForSelector('#run:not([disabled])');
   return ms;
 }
@@ -308,7 +313,8 @@ export async function clampRun(page, button) {
   const t0 = Date.now();
   await page.click(button);
   await page.waitForSelector('#feature-dash[data-state="ready"], #feature-dash[data-state="error"]', { timeout: STEP_TIMEOUT_MS });
-  if ((await page.getAttribute('#feature-dash', 'data-state')) !== 'ready') throw new Error(`feature steering failed: ${await page.textContent('#feature-clamp-summary')}`);
+  if ((await page.getAttribute('#feature-dash', 'data-state')) !== 'ready')
+    throw new Error(`feature steering failed: ${await page.textContent('#feature-clamp-summary')}`);
   return Date.now() - t0;
 }
 
@@ -363,8 +369,18 @@ function tinyDashboard() {
       mx,
       he: Array.from({ length: 17 }, (_, k) => (mx * k) / 16),
       hc: Array.from({ length: 16 }, (_, k) => 1000 >> Math.min(10, k)),
-      top: [[PROMPT_IDS, acts, PROMPT_IDS.length - 1], [PROMPT_IDS.slice(2), acts.slice(2).map((a) => a / 2), 7]],
+      top: [
+        [PROMPT_IDS, acts, PROMPT_IDS.length - 1],
+        [PROMPT_IDS.slice(2), acts.slice(2).map((a) => a / 2), 7],
+      ],
     };
   });
-  return { format: 'e2e: synthetic statistics for the tiny test SAE', hook_name: 'blocks.12.hook_resid_pre', d_sae: 64, n_tokens: 1000, context_size: 128, features };
+  return {
+    format: 'e2e: synthetic statistics for the tiny test SAE',
+    hook_name: 'blocks.12.hook_resid_pre',
+    d_sae: 64,
+    n_tokens: 1000,
+    context_size: 128,
+    features,
+  };
 }
