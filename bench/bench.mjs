@@ -34,6 +34,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { serveStatic } from '../tests/e2e/server.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../tests/e2e/chromium.mjs';
 import { referenceOptions, runReferences, referenceTable } from './references.mjs';
 
 const require = createRequire(path.join(path.dirname(fileURLToPath(import.meta.url)), '../tests/e2e/package.json'));
@@ -91,19 +92,7 @@ const server = await serveStatic(DIST, {
     'bench-sae/sae_weights.safetensors': () => fs.readFileSync(path.join(ROOT, saeDir, 'sae_weights.safetensors')),
   },
 });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 /** Calls window[fn](args) in a fresh browser context on `url`bench.html. */
 async function inFreshPage(url, fn, args) {
   const context = await browser.newContext();

@@ -62,6 +62,19 @@ async function inFreshPage(browser, url, fn, args) {
  * ONNX comparison and quantized for stock candle).
  */
 export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps, gen, modes, nativeEnv, DIST = path.join(ROOT, 'dist') }) {
+  /** The flags that give every native reference the same work: model, prompt ids, reps. */
+  const sameWork = () => [
+    '--model',
+    path.join(ROOT, MODEL),
+    '--ids',
+    out.ids.join(','),
+    '--gen-ids',
+    out.genIds.join(','),
+    '--reps',
+    String(reps),
+    '--gen',
+    String(gen),
+  ];
   if (!options.onnx && !options.stock && !options.torch) return null;
   // The 1-minute load average around each measurement: with 2 threads on a 2-core machine,
   // anything else running moves the numbers a lot.
@@ -129,24 +142,7 @@ export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps,
           '--stock: target/release/stock-bench not built (cargo build --release -p stock-bench, or scripts/bench.sh --stock)',
         );
       } else {
-        out.stockNative = JSON.parse(
-          execFileSync(
-            bin,
-            [
-              '--model',
-              path.join(ROOT, MODEL),
-              '--ids',
-              out.ids.join(','),
-              '--gen-ids',
-              out.genIds.join(','),
-              '--reps',
-              String(reps),
-              '--gen',
-              String(gen),
-            ],
-            { encoding: 'utf8', env: nativeEnv },
-          ),
-        );
+        out.stockNative = JSON.parse(execFileSync(bin, sameWork(), { encoding: 'utf8', env: nativeEnv }));
         out.stockNative.load_after = load();
       }
       if (!fs.existsSync(path.join(stockWeb, 'stock_bench_bg.wasm'))) {
@@ -175,25 +171,11 @@ export async function runReferences({ options, browser, ROOT, HERE, MODEL, reps,
     } else {
       try {
         out.torch = JSON.parse(
-          execFileSync(
-            python,
-            [
-              path.join(ROOT, 'scripts/bench_torch.py'),
-              '--model',
-              path.join(ROOT, MODEL),
-              '--ids',
-              out.ids.join(','),
-              '--gen-ids',
-              out.genIds.join(','),
-              '--reps',
-              String(reps),
-              '--gen',
-              String(gen),
-              '--threads',
-              '1,2',
-            ],
-            { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 },
-          ),
+          execFileSync(python, [path.join(ROOT, 'scripts/bench_torch.py'), ...sameWork(), '--threads', '1,2'], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+            maxBuffer: 1 << 24,
+          }),
         );
         out.torch.python = python;
         out.torch.load_after = load();

@@ -6,6 +6,7 @@
 // worker on one page of the explorer, served by server.mjs under /loupe/ (specs/fixtures.mjs).
 // Screenshots go to tests/artifacts/.
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.mjs';
 
 const STEP_TIMEOUT_MS = 3 * 60_000; // as specs/fixtures.mjs
 
@@ -25,18 +26,9 @@ export default defineConfig({
     headless: true,
     viewport: { width: 1440, height: 1100 },
     launchOptions: {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     },
   },
 });

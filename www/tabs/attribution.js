@@ -20,38 +20,39 @@ export default {
     const job = runner.job('Attribution', (message) => attribution.fail(message));
 
     function run() {
-      const { prompt, prependBos } = pagePrompt();
-      const started = performance.now();
-      return job.start(async (signal) => {
+      return withPrompt(async (attribute, signal, started) => {
         const request = attribution.value();
         attribution.start(request);
-        const batch = await batchFor(prompt, prependBos);
-        const result = await loupe.attribute(
-          { prompt, prependBos, ...request, params: { ...request.params, batch } },
-          { signal, onProgress: (p) => attribution.progress(p) },
-        );
-        attribution.finish(result, performance.now() - started);
+        attribution.finish(await attribute(request, (p) => attribution.progress(p)), performance.now() - started);
       });
     }
 
     /** Every method on the page prompt and the same target, one row each. */
     function compare() {
+      return withPrompt(async (attribute, signal, started) => {
+        const requests = attribution.compareRequests();
+        attribution.startCompare(requests);
+        for (const [i, request] of requests.entries()) {
+          if (signal.aborted) break;
+          attribution.compareRow(i, await attribute(request, (p) => attribution.compareProgress(i, p)));
+        }
+        attribution.finishCompare(performance.now() - started, signal.aborted);
+      });
+    }
+
+    /** Runs body as the tab's job with `attribute(request, onProgress)`: the view's request on
+     *  the page prompt, in batches sized to it (tokenized once, at the first call, so the view
+     *  shows it is running at once). */
+    function withPrompt(body) {
       const { prompt, prependBos } = pagePrompt();
       const started = performance.now();
       return job.start(async (signal) => {
-        const requests = attribution.compareRequests();
-        attribution.startCompare(requests);
-        const batch = await batchFor(prompt, prependBos);
-        for (const [i, request] of requests.entries()) {
-          if (signal.aborted) break;
-          const onProgress = (p) => attribution.compareProgress(i, p);
-          const result = await loupe.attribute(
-            { prompt, prependBos, ...request, params: { ...request.params, batch } },
-            { signal, onProgress },
-          );
-          attribution.compareRow(i, result);
-        }
-        attribution.finishCompare(performance.now() - started, signal.aborted);
+        let batch;
+        const attribute = async (request, onProgress) => {
+          batch ??= await batchFor(prompt, prependBos);
+          return loupe.attribute({ prompt, prependBos, ...request, params: { ...request.params, batch } }, { signal, onProgress });
+        };
+        await body(attribute, signal, started);
       });
     }
 

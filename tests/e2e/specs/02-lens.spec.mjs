@@ -1,15 +1,9 @@
 // The logit lens, through window.loupe and through the page (tests/artifacts/lens.png).
 
-import { test, check, timings, mainPage, modelShape, uiRun, uiAnalysis, gridOf, hoverGrid, shoot, PROMPT } from './fixtures.mjs';
+import { test, onMainPage, check, timings, uiRun, uiAnalysis, gridOf, hoverGrid, shoot, PROMPT } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
-let page;
-let nLayers;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-  ({ nLayers } = await modelShape(page));
-});
+let page, nLayers;
+onMainPage((main) => ({ page, nLayers } = main));
 
 test('API logitLens: " Paris" at rank 0 in the last row, last position', async () => {
   const r = await page.evaluate(async (prompt) => {

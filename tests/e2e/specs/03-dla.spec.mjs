@@ -3,10 +3,9 @@
 
 import {
   test,
+  onMainPage,
   check,
   timings,
-  mainPage,
-  modelShape,
   uiAnalysis,
   gridOf,
   hoverGrid,
@@ -18,15 +17,8 @@ import {
   STEP_TIMEOUT_MS,
 } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
-let page;
-let nLayers;
-let nHeads;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-  ({ nLayers, nHeads } = await modelShape(page));
-});
+let page, nLayers, nHeads;
+onMainPage((main) => ({ page, nLayers, nHeads } = main));
 
 test('API dla on IOI: parts add up to the logit difference; L23 H3 leads', async () => {
   const r = await page.evaluate(async ({ clean, token, minus }) => {

@@ -1,15 +1,9 @@
 // The analysis registry of window.loupe: analyses(), call() and start() by name.
 
-import { test, check, mainPage, modelShape, IOI } from './fixtures.mjs';
+import { test, onMainPage, check, IOI } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
-let page;
-let nLayers;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-  ({ nLayers } = await modelShape(page));
-});
+let page, nLayers;
+onMainPage((main) => ({ page, nLayers } = main));
 
 test('API registry: loupe.analyses lists every analysis; loupe.call / loupe.start run any by name', async () => {
   const r = await page.evaluate(async ({ clean, corrupted, token, minus }) => {

@@ -4,10 +4,9 @@
 
 import {
   test,
+  onMainPage,
   check,
   timings,
-  mainPage,
-  modelShape,
   uiRun,
   gridOf,
   hoverGrid,
@@ -20,15 +19,8 @@ import {
   STEP_TIMEOUT_MS,
 } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
-let page;
-let nLayers;
-let nHeads;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-  ({ nLayers, nHeads } = await modelShape(page));
-});
+let page, nLayers, nHeads;
+onMainPage((main) => ({ page, nLayers, nHeads } = main));
 
 // The explorer calls window.loupe.patch like any host; wrapping it lets the test see the
 // numbers behind the heatmap and when each layer arrived.

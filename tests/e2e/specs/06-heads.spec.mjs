@@ -1,16 +1,13 @@
 // Head detectors, through window.loupe and through the page (tests/artifacts/heads.png).
 
-import { test, check, timings, mainPage, modelShape, uiAnalysis, gridOf, hoverGrid, shoot, IOI, STEP_TIMEOUT_MS } from './fixtures.mjs';
-
-test.describe.configure({ mode: 'serial' });
+import { test, onMainPage, check, timings, uiAnalysis, gridOf, hoverGrid, shoot, IOI, STEP_TIMEOUT_MS } from './fixtures.mjs';
 
 let page;
 let nLayers;
 let nHeads;
 let inductionHead; // the strongest induction head found
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-  ({ nLayers, nHeads } = await modelShape(page));
+onMainPage((main) => ({ page, nLayers, nHeads } = main));
+test.beforeAll(async () => {
   inductionHead = [Math.min(5, nLayers - 1), 0]; // replaced by the strongest one found
 });
 

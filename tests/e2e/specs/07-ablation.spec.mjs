@@ -1,13 +1,9 @@
 // Ablation, through window.loupe and through the page (tests/artifacts/ablation.png).
 
-import { test, check, timings, mainPage, uiAnalysis, shoot, IOI, ABLATE_HEAD_MIN_DROP, STEP_TIMEOUT_MS } from './fixtures.mjs';
-
-test.describe.configure({ mode: 'serial' });
+import { test, onMainPage, check, timings, uiAnalysis, shoot, IOI, ABLATE_HEAD_MIN_DROP, STEP_TIMEOUT_MS } from './fixtures.mjs';
 
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 const api = {}; // API results the page must agree with
 
 test('API ablate: zeroing L23 H3 cuts the IOI logit difference', async () => {

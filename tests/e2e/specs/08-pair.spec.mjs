@@ -1,15 +1,9 @@
 // Minimal pairs, through window.loupe and through the page (tests/artifacts/pair.png).
 
-import { test, check, timings, mainPage, modelShape, uiRun, uiAnalysis, shoot, PROMPT, PAIR_B } from './fixtures.mjs';
+import { test, onMainPage, check, timings, uiRun, uiAnalysis, shoot, PROMPT, PAIR_B } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
-let page;
-let nLayers;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-  ({ nLayers } = await modelShape(page));
-});
+let page, nLayers;
+onMainPage((main) => ({ page, nLayers } = main));
 
 test('API minimalPair: Eiffel → " Paris", Colosseum → " Rome", per-layer distances', async () => {
   const r = await page.evaluate(

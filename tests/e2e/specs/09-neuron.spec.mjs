@@ -1,13 +1,9 @@
 // Single neurons, through window.loupe and through the page (tests/artifacts/neuron.png).
 
-import { test, check, timings, mainPage, uiAnalysis, shoot, visible, PROMPT } from './fixtures.mjs';
-
-test.describe.configure({ mode: 'serial' });
+import { test, onMainPage, check, timings, uiAnalysis, shoot, visible, PROMPT } from './fixtures.mjs';
 
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 
 test('API neuronView: L20 N100 on the Eiffel prompt', async () => {
   const r = await page.evaluate(async (prompt) => {

@@ -4,9 +4,9 @@
 
 import {
   test,
+  onMainPage,
   check,
   timings,
-  mainPage,
   uiRun,
   uiAnalysis,
   shoot,
@@ -18,12 +18,8 @@ import {
   STEP_TIMEOUT_MS,
 } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 const parisLogprob = reference().prompts[0].top10.find((t) => t.text === ' Paris').logprob;
 const target = { type: 'logprob', token: ' Paris' };
 

@@ -1,13 +1,9 @@
 // Steering, through window.loupe and through the page (tests/artifacts/steering.png).
 
-import { test, check, timings, mainPage, uiAnalysis, shoot, SENTIMENT, FILM, STEP_TIMEOUT_MS } from './fixtures.mjs';
-
-test.describe.configure({ mode: 'serial' });
+import { test, onMainPage, check, timings, uiAnalysis, shoot, SENTIMENT, FILM, STEP_TIMEOUT_MS } from './fixtures.mjs';
 
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 let direction;
 
 test('API steeringDirection: 576 finite values at blocks.12.hook_resid_pre', async () => {

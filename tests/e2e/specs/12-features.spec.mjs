@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   test,
+  featureRows,
+  onMainPage,
   check,
   timings,
-  mainPage,
   uiRun,
   shoot,
   clampRun,
@@ -21,12 +22,8 @@ import {
   DIST,
 } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 const hasDefault = fs.existsSync(path.join(DIST, DEFAULT_SAE, 'cfg.json'));
 
 test(`explorer Features: ${hasDefault ? 'the default SAE' : 'no default SAE in dist/, so the tiny test SAE'} loads on first use; features per token`, async ({
@@ -53,13 +50,7 @@ test(`explorer Features: ${hasDefault ? 'the default SAE' : 'no default SAE in d
     /features on blocks\.12\.hook_resid_pre/.test(saeStatus) && /dashboard: \d/.test(saeStatus),
     `SAE status ${JSON.stringify(saeStatus)}`,
   );
-  const rows = await page.$$eval('#feat-table tbody tr', (rs) =>
-    rs.map((r) => ({
-      token: r.querySelector('.chip')?.textContent,
-      l0: Number(r.cells[2].textContent),
-      chips: r.querySelectorAll('.feature-chip').length,
-    })),
-  );
+  const rows = await featureRows(page);
   check(
     rows.length === 10 && rows.map((r) => r.token).join('') === visible(PROMPT),
     `the feature table's tokens ${JSON.stringify(rows.map((r) => r.token))}`,

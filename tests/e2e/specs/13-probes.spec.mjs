@@ -1,15 +1,9 @@
 // Probes on every layer, and a probe as the steering direction (tests/artifacts/probes.png).
 
-import { test, check, timings, mainPage, modelShape, uiAnalysis, shoot } from './fixtures.mjs';
+import { test, onMainPage, check, timings, uiAnalysis, shoot } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
-let page;
-let nLayers;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-  ({ nLayers } = await modelShape(page));
-});
+let page, nLayers;
+onMainPage((main) => ({ page, nLayers } = main));
 
 test('explorer Probes: train on every layer, 30 + 30 accuracy points, use a probe as the steering direction', async () => {
   await page.click('#tab-probes');

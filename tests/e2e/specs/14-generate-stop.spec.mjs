@@ -1,13 +1,9 @@
 // The explorer's Stop ends a long generation; the next run still works.
 
-import { test, check, timings, mainPage, PROMPT, STEP_TIMEOUT_MS } from './fixtures.mjs';
-
-test.describe.configure({ mode: 'serial' });
+import { test, onMainPage, check, timings, PROMPT, STEP_TIMEOUT_MS } from './fixtures.mjs';
 
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 
 test('explorer Stop ends a long generation; the next run still works', async () => {
   await page.fill('#max-tokens', '200');

@@ -1,14 +1,10 @@
 // Principle 9: a Rust panic reaches the page as a message, the page recovers, the model comes
 // back from the cache, and the SAE loaded by 12-features is loaded again.
 
-import { test, check, timings, mainPage, bannerText, PROMPT, STEP_TIMEOUT_MS } from './fixtures.mjs';
-
-test.describe.configure({ mode: 'serial' });
+import { test, onMainPage, check, timings, bannerText, PROMPT, STEP_TIMEOUT_MS } from './fixtures.mjs';
 
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 
 test('a Rust panic: message in the banner, worker restarted, model back from cache', async () => {
   const message = await page.evaluate(() =>

@@ -5,9 +5,10 @@
 
 import {
   test,
+  featureRows,
+  onMainPage,
   check,
   timings,
-  mainPage,
   shoot,
   clampRun,
   bannerText,
@@ -19,12 +20,9 @@ import {
   STEP_TIMEOUT_MS,
 } from './fixtures.mjs';
 
-test.describe.configure({ mode: 'serial' });
-
-let page;
-let prompts;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
+let page, prompts;
+onMainPage((main) => ({ page } = main));
+test.beforeAll(async () => {
   await page.click('#tab-features');
   await page.waitForSelector('#features[data-sae="ready"], #features[data-sae="error"]', { timeout: STEP_TIMEOUT_MS });
   prompts = (await page.inputValue('#sae-train-prompts')).split('\n').filter((l) => l.trim());
@@ -75,13 +73,7 @@ test(`explorer SAE training: ${SAE_TRAIN_STEPS} steps on the prefilled prompts; 
     `SAE status after training ${JSON.stringify(saeStatus)}`,
   );
   // The page prompt, read with the trained SAE.
-  const rows = await page.$$eval('#feat-table tbody tr', (rs) =>
-    rs.map((r) => ({
-      token: r.querySelector('.chip')?.textContent,
-      l0: Number(r.cells[2].textContent),
-      chips: r.querySelectorAll('.feature-chip').length,
-    })),
-  );
+  const rows = await featureRows(page);
   check(
     rows.length === 10 && rows.map((r) => r.token).join('') === visible(PROMPT) && rows.slice(1).every((r) => r.l0 > 0 && r.chips > 0),
     `features per token after training ${JSON.stringify(rows)}`,

@@ -1,13 +1,9 @@
 // (f) A reload takes the model from the Cache API, not the network.
 
-import { test, check, timings, mainPage, uiRun, awaitReady, PROMPT } from './fixtures.mjs';
-
-test.describe.configure({ mode: 'serial' });
+import { test, onMainPage, check, timings, uiRun, awaitReady, PROMPT } from './fixtures.mjs';
 
 let page;
-test.beforeAll(async ({ app }) => {
-  page = await mainPage(app);
-});
+onMainPage((main) => ({ page } = main));
 const modelGets = (server) => server.requests.filter((r) => r.path.endsWith('.gguf') && r.path.includes('SmolLM2')).length;
 
 test('reload: model comes from the Cache API', async ({ app }) => {

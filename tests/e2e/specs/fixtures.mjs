@@ -198,6 +198,20 @@ export async function mainPage(app) {
   return app.page;
 }
 
+/**
+ * What most spec files start with: their tests run in order on the shared explorer page, and
+ * `use` receives {page, nLayers, nHeads} before the first one, e.g.
+ * `onMainPage((main) => ({ page, nLayers } = main));`.
+ * @param {(main: {page: import('@playwright/test').Page, nLayers: number, nHeads: number}) => void} use
+ */
+export function onMainPage(use) {
+  test.describe.configure({ mode: 'serial' });
+  test.beforeAll(async ({ app }) => {
+    const page = await mainPage(app);
+    use({ page, ...(await modelShape(page)) });
+  });
+}
+
 /** The model's layer and head counts, as window.loupe.ready reports them. */
 export async function modelShape(page) {
   const info = await page.evaluate(() => window.loupe.ready);
@@ -206,6 +220,17 @@ export async function modelShape(page) {
 
 // -----------------------------------------------------------------------------------------
 // helpers
+
+/** The Features tab's per-token table: each row's token text, L0 and feature chips shown. */
+export function featureRows(page) {
+  return page.$$eval('#feat-table tbody tr', (rs) =>
+    rs.map((r) => ({
+      token: r.querySelector('.chip')?.textContent,
+      l0: Number(r.cells[2].textContent),
+      chips: r.querySelectorAll('.feature-chip').length,
+    })),
+  );
+}
 
 /** A check that records its failure and lets the test go on, as the old script's did. */
 export function check(condition, message) {
