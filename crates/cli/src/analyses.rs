@@ -1,7 +1,7 @@
 //! Analysis subcommands: each builds the same request the browser sends, runs the shared
 //! implementation in loupe-interp, and writes the result as JSON (stdout or `--out`).
 
-use crate::shared::{Common, MetricArgs};
+use crate::shared::{Common, MetricArgs, Patching, PromptAnalysis};
 use crate::values;
 use anyhow::Result;
 use clap::Args;
@@ -17,10 +17,7 @@ use loupe_interp::target::TokenRef;
 #[derive(Args)]
 pub struct LensArgs {
     #[command(flatten)]
-    common: Common,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: PromptAnalysis,
     /// A token whose rank and probability are followed through the layers
     #[arg(long, value_name = "TOK", value_parser = values::token)]
     target: Option<TokenRef>,
@@ -30,18 +27,15 @@ pub struct LensArgs {
 }
 
 pub fn lens(a: LensArgs) -> Result<()> {
-    let req = LensRequest { prompt: a.prompt, target: a.target, top_k: Some(a.top_k), prepend_bos: a.common.bos.prepend_bos };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&logit_lens(&model, &tok, &req, model.cfg.context_length)?)
+    let prepend_bos = a.input.prepend_bos();
+    let req = LensRequest { prompt: a.input.prompt.prompt, target: a.target, top_k: Some(a.top_k), prepend_bos };
+    a.input.common.run(|model, tok, limit| logit_lens(model, tok, &req, limit))
 }
 
 #[derive(Args)]
 pub struct DlaArgs {
     #[command(flatten)]
-    common: Common,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: PromptAnalysis,
     /// The token whose logit is attributed
     #[arg(long, value_name = "TOK", value_parser = values::token)]
     token: TokenRef,
@@ -54,53 +48,41 @@ pub struct DlaArgs {
 }
 
 pub fn dla(a: DlaArgs) -> Result<()> {
-    let req = DlaRequest { prompt: a.prompt, token: a.token, minus: a.minus, position: a.position, prepend_bos: a.common.bos.prepend_bos };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&direct_logit_attribution(&model, &tok, &req, model.cfg.context_length)?)
+    let prepend_bos = a.input.prepend_bos();
+    let req = DlaRequest { prompt: a.input.prompt.prompt, token: a.token, minus: a.minus, position: a.position, prepend_bos };
+    a.input.common.run(|model, tok, limit| direct_logit_attribution(model, tok, &req, limit))
 }
 
 #[derive(Args)]
 pub struct PatchArgs {
     #[command(flatten)]
     common: Common,
-    /// The prompt patched into
-    #[arg(long, value_name = "TEXT")]
-    clean: String,
-    /// The prompt the patched activations come from (same token length)
-    #[arg(long, value_name = "TEXT")]
-    corrupted: String,
     #[command(flatten)]
-    metric: MetricArgs,
+    patching: Patching,
     /// What is patched: resid_pre (the default), attn_out, mlp_out, head_z or head_z_pos
     #[arg(long, value_name = "SITE", value_parser = values::serde_enum::<PatchSite>)]
     site: Option<PatchSite>,
 }
 
 pub fn patch(a: PatchArgs) -> Result<()> {
-    let req = PatchRequest {
-        clean: a.clean,
-        corrupted: a.corrupted,
-        metric: a.metric.metric(),
-        site: a.site.unwrap_or(PatchSite::ResidPre),
-        prepend_bos: a.common.bos.prepend_bos,
-    };
-    let (model, tok) = a.common.model.load()?;
-    let mut sweep = PatchSweep::start(&model, &tok, &req, model.cfg.context_length)?;
-    let started = std::time::Instant::now();
-    while sweep.step(&model)? {
-        eprint!("\rpatching: layer {}/{}", sweep.result().layers_done, model.cfg.n_layers);
-    }
-    eprintln!("\rpatching: {} layers in {:.2} s", model.cfg.n_layers, started.elapsed().as_secs_f64());
-    a.common.out.write_json(&sweep.result())
+    let Patching { clean, corrupted, metric } = a.patching;
+    let site = a.site.unwrap_or(PatchSite::ResidPre);
+    let req = PatchRequest { clean, corrupted, metric: metric.metric(), site, prepend_bos: a.common.prepend_bos() };
+    a.common.run(|model, tok, limit| {
+        let mut sweep = PatchSweep::start(model, tok, &req, limit)?;
+        let started = std::time::Instant::now();
+        while sweep.step(model)? {
+            eprint!("\rpatching: layer {}/{}", sweep.result().layers_done, model.cfg.n_layers);
+        }
+        eprintln!("\rpatching: {} layers in {:.2} s", model.cfg.n_layers, started.elapsed().as_secs_f64());
+        anyhow::Ok(sweep.result())
+    })
 }
 
 #[derive(Args)]
 pub struct HeadsArgs {
     #[command(flatten)]
-    common: Common,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: PromptAnalysis,
     /// Seed of the random tokens the induction scores repeat
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
@@ -110,15 +92,15 @@ pub struct HeadsArgs {
 }
 
 pub fn heads(a: HeadsArgs) -> Result<()> {
+    let prepend_bos = a.input.prepend_bos();
     let req = DetectRequest {
-        prompt: a.prompt,
+        prompt: a.input.prompt.prompt,
         random_length: Some(a.random_length),
         seed: Some(a.seed),
         random_ids: None,
-        prepend_bos: a.common.bos.prepend_bos,
+        prepend_bos,
     };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&detect_heads(&model, &tok, &req, model.cfg.context_length)?)
+    a.input.common.run(|model, tok, limit| detect_heads(model, tok, &req, limit))
 }
 
 /// Exactly one component: clap checks the group before `component` sees it.
@@ -150,10 +132,7 @@ impl ComponentArgs {
 #[derive(Args)]
 pub struct AblateArgs {
     #[command(flatten)]
-    common: Common,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: PromptAnalysis,
     #[command(flatten)]
     component: ComponentArgs,
     /// What replaces the component's activation: zero (the default), mean, resample or mean_reference
@@ -170,17 +149,17 @@ pub struct AblateArgs {
 }
 
 pub fn ablate_cmd(a: AblateArgs) -> Result<()> {
+    let prepend_bos = a.input.prepend_bos();
     let req = AblateRequest {
-        prompt: a.prompt,
+        prompt: a.input.prompt.prompt,
         component: a.component.component()?,
         method: a.method.unwrap_or(AblationMethod::Zero),
         metric: a.metric.metric(),
         reference: a.reference,
         references: a.references,
-        prepend_bos: a.common.bos.prepend_bos,
+        prepend_bos,
     };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&ablate(&model, &tok, &req, model.cfg.context_length)?)
+    a.input.common.run(|model, tok, limit| ablate(model, tok, &req, limit))
 }
 
 #[derive(Args)]
@@ -199,18 +178,14 @@ pub struct PairArgs {
 }
 
 pub fn pair(a: PairArgs) -> Result<()> {
-    let req = PairRequest { a: a.a, b: a.b, top_k: Some(a.top_k), prepend_bos: a.common.bos.prepend_bos };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&minimal_pair(&model, &tok, &req, model.cfg.context_length)?)
+    let req = PairRequest { a: a.a, b: a.b, top_k: Some(a.top_k), prepend_bos: a.common.prepend_bos() };
+    a.common.run(|model, tok, limit| minimal_pair(model, tok, &req, limit))
 }
 
 #[derive(Args)]
 pub struct NeuronArgs {
     #[command(flatten)]
-    common: Common,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: PromptAnalysis,
     /// The neuron's layer
     #[arg(long, value_name = "L", default_value_t = 0)]
     layer: usize,
@@ -223,8 +198,7 @@ pub struct NeuronArgs {
 }
 
 pub fn neuron(a: NeuronArgs) -> Result<()> {
-    let req =
-        NeuronRequest { prompt: a.prompt, layer: a.layer, neuron: a.neuron, top_k: Some(a.top_k), prepend_bos: a.common.bos.prepend_bos };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&neuron_view(&model, &tok, &req, model.cfg.context_length)?)
+    let prepend_bos = a.input.prepend_bos();
+    let req = NeuronRequest { prompt: a.input.prompt.prompt, layer: a.layer, neuron: a.neuron, top_k: Some(a.top_k), prepend_bos };
+    a.input.common.run(|model, tok, limit| neuron_view(model, tok, &req, limit))
 }

@@ -3,7 +3,7 @@
 //! (`loupe.call(name, request)`) — so no analysis is listed here, and a new one is on the
 //! command line as soon as it is registered.
 
-use crate::shared::{JsonOut, ModelArgs};
+use crate::shared::{self, JsonOut, ModelArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use loupe_interp::registry::{self, Analysis, Stepped, Visitor};
@@ -87,9 +87,8 @@ fn open_session(a: &CallArgs) -> Result<Session> {
     let limits = Limits { max_prompt_tokens: model.cfg.context_length };
     let session = Session::new(model, tok, limits).with_file(file);
     if let Some(dir) = &a.sae {
-        let read = |f: &str| std::fs::read(dir.join(f)).with_context(|| format!("reading {}", dir.join(f).display()));
-        let cfg = String::from_utf8(read("cfg.json")?).context("cfg.json is not UTF-8")?;
-        session.set_sae(Sae::load(&cfg, &read("sae_weights.safetensors")?, &session.model.cfg)?);
+        let (cfg, weights) = shared::read_sae(dir)?;
+        session.set_sae(Sae::load(&cfg, &weights, &session.model.cfg)?);
     }
     Ok(session)
 }

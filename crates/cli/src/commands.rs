@@ -1,7 +1,7 @@
 //! The model's own subcommands: `capture` activations, `generate` text, list `hooks`, `run`
 //! a prompt. Each declares its flags, calls the shared core, and writes its output.
 
-use crate::shared::{Bos, ModelArgs, ModelFile, Sampling};
+use crate::shared::{ModelFile, ModelPrompt, Sampling};
 use crate::values;
 use anyhow::{Context, Result};
 use candle_core::{DType, Tensor};
@@ -14,12 +14,7 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct CaptureArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    bos: Bos,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: ModelPrompt,
     /// Hook-name patterns, comma-separated, e.g. 'blocks.*.hook_resid_pre,blocks.3.attn.hook_pattern'
     #[arg(long, value_name = "PATTERNS", required = true, value_delimiter = ',', value_parser = values::trimmed::<String>)]
     hooks: Vec<String>,
@@ -30,14 +25,14 @@ pub struct CaptureArgs {
 
 pub fn capture(a: CaptureArgs) -> Result<()> {
     let req = RunRequest {
-        prompt: a.prompt,
+        prompt: a.input.prompt.prompt,
         capture: a.hooks,
         top_k: 1,
-        prepend_bos: a.bos.prepend_bos,
+        prepend_bos: a.input.bos.prepend_bos,
         interventions: Vec::new(),
         all_logits: true,
     };
-    let (model, tok) = a.model.load()?;
+    let (model, tok) = a.input.model.load()?;
     let out = run_prompt(&model, &tok, &req, model.cfg.context_length)?;
     let ids: Vec<i64> = out.tokens.iter().map(|t| t.id as i64).collect();
     let mut tensors: Vec<(String, Tensor)> = out.cache.entries.iter().map(|(p, t)| (p.to_string(), t.clone())).collect();
@@ -52,12 +47,7 @@ pub fn capture(a: CaptureArgs) -> Result<()> {
 #[derive(Args)]
 pub struct GenerateArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    bos: Bos,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: ModelPrompt,
     #[command(flatten)]
     sampling: Sampling,
     /// Keep generating past the end-of-turn token
@@ -66,8 +56,8 @@ pub struct GenerateArgs {
 }
 
 pub fn generate(a: GenerateArgs) -> Result<()> {
-    let req = GenerateRequest { stop_at_eos: !a.no_stop, ..a.sampling.request(&a.prompt, a.bos.prepend_bos) };
-    let (model, tok) = a.model.load()?;
+    let req = GenerateRequest { stop_at_eos: !a.no_stop, ..a.sampling.request(&a.input.prompt.prompt, a.input.bos.prepend_bos) };
+    let (model, tok) = a.input.model.load()?;
     let mut stdout = std::io::stdout().lock();
     generate_text(&model, &tok, &req, model.cfg.context_length, |t| {
         // Streamed: each token is printed as soon as it is chosen.
@@ -99,20 +89,15 @@ pub fn hooks(a: HooksArgs) -> Result<()> {
 #[derive(Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    bos: Bos,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: ModelPrompt,
     /// How many of the most likely next tokens to print
     #[arg(long, value_name = "K", default_value_t = 10)]
     top_k: usize,
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
-    let req = RunRequest { prompt: a.prompt, top_k: a.top_k, prepend_bos: a.bos.prepend_bos, ..Default::default() };
-    let (model, tok) = a.model.load()?;
+    let req = RunRequest { prompt: a.input.prompt.prompt, top_k: a.top_k, prepend_bos: a.input.bos.prepend_bos, ..Default::default() };
+    let (model, tok) = a.input.model.load()?;
     let out = run_prompt(&model, &tok, &req, model.cfg.context_length)?;
     let json = serde_json::json!({ "tokens": out.tokens, "top": out.top });
     println!("{}", serde_json::to_string_pretty(&json)?);

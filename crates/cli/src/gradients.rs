@@ -2,7 +2,7 @@
 //! `attrpatch` (attribution patching). All run the f32 differentiable model, so none takes
 //! `--weights`.
 
-use crate::shared::{Bos, JsonOut, MetricArgs, ModelFile};
+use crate::shared::{Common, ModelFile, ModelPrompt, Patching, PromptAnalysis};
 use crate::values;
 use anyhow::Result;
 use clap::Args;
@@ -39,14 +39,7 @@ impl TargetArgs {
 #[derive(Args)]
 pub struct AttributeArgs {
     #[command(flatten)]
-    model: ModelFile,
-    #[command(flatten)]
-    bos: Bos,
-    #[command(flatten)]
-    out: JsonOut,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: PromptAnalysis<ModelFile>,
     #[command(flatten)]
     target: TargetArgs,
     /// saliency, grad_x_input, integrated_gradients (or ig; the default), smoothgrad or occlusion
@@ -105,27 +98,21 @@ pub fn attribute(a: AttributeArgs) -> Result<()> {
         remove: a.remove,
         batch: a.batch,
     };
+    let prepend_bos = a.input.prepend_bos();
     let req = AttributeRequest {
-        prompt: a.prompt,
+        prompt: a.input.prompt.prompt,
         target: a.target.target(),
         method: a.method.unwrap_or(Method::IntegratedGradients),
         params,
-        prepend_bos: a.bos.prepend_bos,
+        prepend_bos,
     };
-    let (model, tok) = a.model.load_differentiable()?;
-    let (result, _) = run_attribution(&model, &tok, &req, model.cfg.context_length)?;
-    a.out.write_json(&result)
+    a.input.common.run(|model, tok, limit| run_attribution(model, tok, &req, limit).map(|(result, _)| result))
 }
 
 #[derive(Args)]
 pub struct GradArgs {
     #[command(flatten)]
-    model: ModelFile,
-    #[command(flatten)]
-    bos: Bos,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: ModelPrompt<ModelFile>,
     #[command(flatten)]
     target: TargetArgs,
     /// Hook-name patterns, comma-separated, e.g. 'blocks.*.hook_resid_pre'
@@ -138,8 +125,9 @@ pub struct GradArgs {
 
 /// Writes the gradients to `--out` (safetensors, keyed by hook name) and prints a summary.
 pub fn grad(a: GradArgs) -> Result<()> {
-    let req = GradientRequest { prompt: a.prompt, target: a.target.target(), hooks: a.hooks, prepend_bos: a.bos.prepend_bos };
-    let (model, tok) = a.model.load_differentiable()?;
+    let req =
+        GradientRequest { prompt: a.input.prompt.prompt, target: a.target.target(), hooks: a.hooks, prepend_bos: a.input.bos.prepend_bos };
+    let (model, tok) = a.input.model.load_differentiable()?;
     let out = gradient(&model, &tok, &req, model.cfg.context_length)?;
     let mut summary = Vec::new();
     let mut tensors = std::collections::HashMap::new();
@@ -157,23 +145,13 @@ pub fn grad(a: GradArgs) -> Result<()> {
 #[derive(Args)]
 pub struct AttrpatchArgs {
     #[command(flatten)]
-    model: ModelFile,
+    common: Common<ModelFile>,
     #[command(flatten)]
-    bos: Bos,
-    #[command(flatten)]
-    out: JsonOut,
-    /// The clean prompt
-    #[arg(long, value_name = "TEXT")]
-    clean: String,
-    /// The corrupted prompt (same token length)
-    #[arg(long, value_name = "TEXT")]
-    corrupted: String,
-    #[command(flatten)]
-    metric: MetricArgs,
+    patching: Patching,
 }
 
 pub fn attrpatch(a: AttrpatchArgs) -> Result<()> {
-    let req = AttributionPatchRequest { clean: a.clean, corrupted: a.corrupted, metric: a.metric.metric(), prepend_bos: a.bos.prepend_bos };
-    let (model, tok) = a.model.load_differentiable()?;
-    a.out.write_json(&attribution_patching(&model, &tok, &req, model.cfg.context_length)?)
+    let Patching { clean, corrupted, metric } = a.patching;
+    let req = AttributionPatchRequest { clean, corrupted, metric: metric.metric(), prepend_bos: a.common.prepend_bos() };
+    a.common.run(|model, tok, limit| attribution_patching(model, tok, &req, limit))
 }

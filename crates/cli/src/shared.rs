@@ -1,6 +1,7 @@
 //! The flags several subcommands share, declared once and flattened into each
 //! (`#[command(flatten)]`), with what they do: load the model, write a JSON result, build a
-//! metric or a generation request.
+//! metric or a generation request. Flags that always come together are one group here, so a
+//! subcommand names the group once and its help reads alike everywhere.
 
 use crate::values;
 use anyhow::{Context, Result};
@@ -10,7 +11,7 @@ use loupe_interp::run::GenerateRequest;
 use loupe_interp::target::TokenRef;
 use loupe_model::{GgufFile, Llama, LoupeTokenizer, WeightMode};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `--model` alone: the gradient commands and `hooks` choose no weight mode.
 #[derive(Args)]
@@ -56,6 +57,25 @@ impl ModelArgs {
     }
 }
 
+/// How a command's model is loaded, so that one group can hold either kind of model flag:
+/// `ModelArgs` in its `--weights` mode, `ModelFile` (no `--weights`) as the f32
+/// differentiable model every gradient command runs.
+pub trait LoadModel: Args {
+    fn load_model(&self) -> Result<(Llama, LoupeTokenizer)>;
+}
+
+impl LoadModel for ModelArgs {
+    fn load_model(&self) -> Result<(Llama, LoupeTokenizer)> {
+        self.load()
+    }
+}
+
+impl LoadModel for ModelFile {
+    fn load_model(&self) -> Result<(Llama, LoupeTokenizer)> {
+        self.load_differentiable()
+    }
+}
+
 #[derive(Args)]
 pub struct Bos {
     /// Prepend the BOS token to each prompt
@@ -86,15 +106,82 @@ impl JsonOut {
     }
 }
 
-/// What every JSON analysis takes.
+/// `--prompt` alone: declared once, so every one-prompt command documents it alike.
 #[derive(Args)]
-pub struct Common {
+pub struct Prompt {
+    /// The prompt
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+}
+
+/// What every JSON analysis takes: the model (`M`: `ModelFile` for the gradient commands),
+/// BOS, and where the JSON goes.
+#[derive(Args)]
+pub struct Common<M: LoadModel = ModelArgs> {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: M,
     #[command(flatten)]
     pub bos: Bos,
     #[command(flatten)]
     pub out: JsonOut,
+}
+
+impl<M: LoadModel> Common<M> {
+    pub fn prepend_bos(&self) -> bool {
+        self.bos.prepend_bos
+    }
+
+    /// Loads the model, runs `analysis` on it (with the model's context length as the prompt
+    /// limit) and writes its result as JSON: the body every JSON analysis shares.
+    pub fn run<R: Serialize, E>(&self, analysis: impl FnOnce(&Llama, &LoupeTokenizer, usize) -> Result<R, E>) -> Result<()>
+    where
+        anyhow::Error: From<E>,
+    {
+        let (model, tok) = self.model.load_model()?;
+        let result = analysis(&model, &tok, model.cfg.context_length)?;
+        self.out.write_json(&result)
+    }
+}
+
+/// A JSON analysis of one prompt: `Common`, then `--prompt` (in that order in the help).
+#[derive(Args)]
+pub struct PromptAnalysis<M: LoadModel = ModelArgs> {
+    #[command(flatten)]
+    pub common: Common<M>,
+    #[command(flatten)]
+    pub prompt: Prompt,
+}
+
+impl<M: LoadModel> PromptAnalysis<M> {
+    pub fn prepend_bos(&self) -> bool {
+        self.common.prepend_bos()
+    }
+}
+
+/// The model, BOS and `--prompt`, for the one-prompt commands that write their own output
+/// (`capture`, `generate`, `run`, `grad`) and so take no JSON `--out`.
+#[derive(Args)]
+pub struct ModelPrompt<M: LoadModel = ModelArgs> {
+    #[command(flatten)]
+    pub model: M,
+    #[command(flatten)]
+    pub bos: Bos,
+    #[command(flatten)]
+    pub prompt: Prompt,
+}
+
+/// The two prompts of activation patching and what is measured: `patch` and its gradient
+/// estimate `attrpatch` take the same three.
+#[derive(Args)]
+pub struct Patching {
+    /// The prompt patched into
+    #[arg(long, value_name = "TEXT")]
+    pub clean: String,
+    /// The prompt the patched activations come from (same token length)
+    #[arg(long, value_name = "TEXT")]
+    pub corrupted: String,
+    #[command(flatten)]
+    pub metric: MetricArgs,
 }
 
 /// A metric on the last position's prediction: log p(token), or a logit difference.
@@ -147,4 +234,13 @@ impl Sampling {
             ..Default::default()
         }
     }
+}
+
+/// An SAE directory in SAELens format, read as `Sae::load` takes it: `cfg.json` (as text) and
+/// `sae_weights.safetensors`. `loupe sae` and `loupe call --sae` read it alike, each at its
+/// own point (before or after loading the model), so the errors stay where they were.
+pub fn read_sae(dir: &Path) -> Result<(String, Vec<u8>)> {
+    let read = |f: &str| std::fs::read(dir.join(f)).with_context(|| format!("reading {}", dir.join(f).display()));
+    let cfg = String::from_utf8(read("cfg.json")?).context("cfg.json is not UTF-8")?;
+    Ok((cfg, read("sae_weights.safetensors")?))
 }

@@ -3,7 +3,7 @@
 //! the unsteered one), `sae` (which SAE features fire per token; `--clamp F=V` steers with
 //! one), `probe` (linear probes per layer).
 
-use crate::shared::{Common, Sampling};
+use crate::shared::{self, Common, Prompt, PromptAnalysis, Sampling};
 use crate::values;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -43,18 +43,14 @@ pub struct DirectionArgs {
 pub fn direction(a: DirectionArgs) -> Result<()> {
     let Contrast { positive, negative, reduce } = a.contrast;
     let req =
-        DirectionRequest { positive, negative, layer: a.layer, reduce: reduce.unwrap_or_default(), prepend_bos: a.common.bos.prepend_bos };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&contrastive_direction(&model, &tok, &req, model.cfg.context_length)?)
+        DirectionRequest { positive, negative, layer: a.layer, reduce: reduce.unwrap_or_default(), prepend_bos: a.common.prepend_bos() };
+    a.common.run(|model, tok, limit| contrastive_direction(model, tok, &req, limit))
 }
 
 #[derive(Args)]
 pub struct SteerArgs {
     #[command(flatten)]
-    common: Common,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    input: PromptAnalysis,
     /// The layers steered, comma-separated
     #[arg(long, value_name = "L[,L2…]", required = true, value_delimiter = ',', value_parser = values::trimmed::<usize>)]
     layers: Vec<usize>,
@@ -107,30 +103,32 @@ fn read_vector(path: &std::path::Path) -> Result<Vec<f32>> {
 
 pub fn steer(a: SteerArgs) -> Result<()> {
     let mode = a.mode()?;
-    let (model, tok) = a.common.model.load()?;
-    let bos = a.common.bos.prepend_bos;
-    let vector = match &a.direction {
-        Some(path) => read_vector(path)?,
-        None => {
-            let req = DirectionRequest {
-                positive: a.positive.clone(),
-                negative: a.negative.clone(),
-                layer: a.direction_layer.unwrap_or(a.layers[0]),
-                reduce: a.reduce.unwrap_or_default(),
-                prepend_bos: bos,
-            };
-            contrastive_direction(&model, &tok, &req, model.cfg.context_length)?.vector
-        }
-    };
-    let req = SteerRequest {
-        prompt: a.prompt.clone(),
-        steering: Steering { direction: vector, layers: a.layers.clone(), positions: None, mode },
-        top_k: Some(10),
-        prepend_bos: bos,
-    };
-    let shift = steer_shift(&model, &tok, &req, model.cfg.context_length)?;
-    let texts = side_by_side(&model, &tok, &a.sampling, &a.prompt, bos, shift.interventions.clone())?;
-    a.common.out.write_json(&serde_json::json!({ "shift": shift, "generation": texts }))
+    let bos = a.input.prepend_bos();
+    let prompt = &a.input.prompt.prompt;
+    a.input.common.run(|model, tok, limit| {
+        let vector = match &a.direction {
+            Some(path) => read_vector(path)?,
+            None => {
+                let req = DirectionRequest {
+                    positive: a.positive.clone(),
+                    negative: a.negative.clone(),
+                    layer: a.direction_layer.unwrap_or(a.layers[0]),
+                    reduce: a.reduce.unwrap_or_default(),
+                    prepend_bos: bos,
+                };
+                contrastive_direction(model, tok, &req, limit)?.vector
+            }
+        };
+        let req = SteerRequest {
+            prompt: prompt.clone(),
+            steering: Steering { direction: vector, layers: a.layers.clone(), positions: None, mode },
+            top_k: Some(10),
+            prepend_bos: bos,
+        };
+        let shift = steer_shift(model, tok, &req, limit)?;
+        let texts = side_by_side(model, tok, &a.sampling, prompt, bos, shift.interventions.clone())?;
+        anyhow::Ok(serde_json::json!({ "shift": shift, "generation": texts }))
+    })
 }
 
 /// A continuation with and without interventions, same seed.
@@ -157,9 +155,8 @@ pub struct SaeArgs {
     /// The SAE, in SAELens format (cfg.json, sae_weights.safetensors)
     #[arg(long, value_name = "DIR")]
     sae: PathBuf,
-    /// The prompt
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
+    #[command(flatten)]
+    prompt: Prompt,
     /// Features per token, and promoted/suppressed tokens of --feature
     #[arg(long, value_name = "K", default_value_t = 8)]
     top_k: usize,
@@ -174,26 +171,25 @@ pub struct SaeArgs {
 }
 
 pub fn sae(a: SaeArgs) -> Result<()> {
-    let read = |f: &str| std::fs::read(a.sae.join(f)).with_context(|| format!("reading {}", a.sae.join(f).display()));
-    let cfg = String::from_utf8(read("cfg.json")?).context("cfg.json is not UTF-8")?;
-    let weights = read("sae_weights.safetensors")?;
-    let (model, tok) = a.common.model.load()?;
-    let sae = Sae::load(&cfg, &weights, &model.cfg)?;
-    let bos = a.common.bos.prepend_bos;
-    let req = FeaturesRequest { prompt: a.prompt.clone(), top_k: Some(a.top_k), prepend_bos: bos };
-    let (features, _) = sae_features(&model, &tok, &sae, &req, model.cfg.context_length)?;
-    let generation = match a.clamp {
-        Some((feature, value)) => {
-            let clamp = sae.clamp_intervention(feature, value, None)?;
-            Some(side_by_side(&model, &tok, &a.sampling, &a.prompt, bos, vec![clamp])?)
-        }
-        None => None,
-    };
-    let feature = match a.feature {
-        Some(f) => Some(loupe_interp::sae::feature_info(&model, &tok, &sae, f, a.top_k)?),
-        None => None,
-    };
-    a.common.out.write_json(&serde_json::json!({ "features": features, "feature": feature, "generation": generation }))
+    let (cfg, weights) = shared::read_sae(&a.sae)?;
+    let bos = a.common.prepend_bos();
+    a.common.run(|model, tok, limit| {
+        let sae = Sae::load(&cfg, &weights, &model.cfg)?;
+        let req = FeaturesRequest { prompt: a.prompt.prompt.clone(), top_k: Some(a.top_k), prepend_bos: bos };
+        let (features, _) = sae_features(model, tok, &sae, &req, limit)?;
+        let generation = match a.clamp {
+            Some((feature, value)) => {
+                let clamp = sae.clamp_intervention(feature, value, None)?;
+                Some(side_by_side(model, tok, &a.sampling, &a.prompt.prompt, bos, vec![clamp])?)
+            }
+            None => None,
+        };
+        let feature = match a.feature {
+            Some(f) => Some(loupe_interp::sae::feature_info(model, tok, &sae, f, a.top_k)?),
+            None => None,
+        };
+        anyhow::Ok(serde_json::json!({ "features": features, "feature": feature, "generation": generation }))
+    })
 }
 
 #[derive(Args)]
@@ -218,9 +214,8 @@ pub fn probe(a: ProbeArgs) -> Result<()> {
         layers: a.layers,
         reduce: reduce.unwrap_or_default(),
         seed: a.seed,
-        prepend_bos: a.common.bos.prepend_bos,
+        prepend_bos: a.common.prepend_bos(),
         ..Default::default()
     };
-    let (model, tok) = a.common.model.load()?;
-    a.common.out.write_json(&train_probes(&model, &tok, &req, model.cfg.context_length)?)
+    a.common.run(|model, tok, limit| train_probes(model, tok, &req, limit))
 }
