@@ -18,7 +18,39 @@ export async function fetchDashboard(folder) {
     return { dashboard: null, note: `dashboard.json could not be fetched (${error.message}): no corpus statistics` };
   }
   if (!response.ok) return { dashboard: null, note: `no dashboard.json (HTTP ${response.status}): no corpus statistics or top contexts` };
-  return parseDashboard(await response.text(), url);
+  const text = await readCapped(response, MAX_DASHBOARD_BYTES);
+  if (text === null) return { dashboard: null, note: `dashboard.json is larger than ${MAX_DASHBOARD_BYTES >> 20} MB: ignored` };
+  return parseDashboard(text, url);
+}
+
+/** A dashboard.json for d_sae up to 2^16 features is a few MB; anything past this is not one
+ *  (and would be parsed on the page's thread). */
+const MAX_DASHBOARD_BYTES = 64 << 20;
+
+/** The body as text, or null once it passes maxBytes (checked against Content-Length first,
+ *  then as it streams in, so an endless or lying response stops there).
+ *  @param {Response} response @param {number} maxBytes @returns {Promise<string | null>} */
+async function readCapped(response, maxBytes) {
+  const claimed = Number(response.headers.get('content-length') ?? 0);
+  if (claimed > maxBytes || !response.body) {
+    await response.body?.cancel().catch(() => {});
+    return response.body ? null : '';
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.length;
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const decoder = new TextDecoder();
+  return chunks.map((c) => decoder.decode(c, { stream: true })).join('') + decoder.decode();
 }
 
 /** @param {string | null | undefined} text @param {string} where @returns {Dashboard} */

@@ -20,6 +20,11 @@ let wasmReady = null;
  *  build without them still starts). */
 let bindings = null;
 
+/** The most bytes read from one URL, checked against Content-Length before anything is
+ *  allocated and again while the body streams in: a model must fit beside its weights in
+ *  4 GiB of wasm memory, an SAE's weights and cfg.json are far smaller. */
+const MAX_BYTES = Object.freeze({ model: 3 * 2 ** 30, saeWeights: 2 ** 30, saeConfig: 2 ** 20 });
+
 // Four builds of the same module (scripts/build-variants.sh), tried best first:
 // - threads: ../threads*/ split the big matrix products across a worker pool
 //   (wasm-bindgen-rayon) and need SharedArrayBuffer, which browsers give only to cross-origin
@@ -227,14 +232,14 @@ async function loadSae(id, { url, cfgText, weights }) {
   if (typeof url === 'string' && url !== '') {
     const folder = url.endsWith('/') ? url : `${url}/`;
     source = folder;
-    const fetchFile = (file) =>
+    const fetchFile = (file, maxBytes) =>
       download(
         `${folder}${file}`,
         (phase, loaded, total) => self.postMessage({ id, status: Status.Progress, phase: Phase.Sae, file, loaded, total }),
-        `the SAE's ${file}`,
+        { what: `the SAE's ${file}`, maxBytes },
       );
-    cfgText = new TextDecoder().decode(await fetchFile(SAE_FILES.cfg));
-    weights = await fetchFile(SAE_FILES.weights);
+    cfgText = new TextDecoder().decode(await fetchFile(SAE_FILES.cfg, MAX_BYTES.saeConfig));
+    weights = await fetchFile(SAE_FILES.weights, MAX_BYTES.saeWeights);
   } else if (typeof cfgText !== 'string' || !(weights instanceof ArrayBuffer || ArrayBuffer.isView(weights))) {
     throw new Error(`loadSae: give {url} (a folder with ${SAE_FILES.cfg} and ${SAE_FILES.weights}) or {cfgText, weights: ArrayBuffer}`);
   }
@@ -280,20 +285,20 @@ async function load(id, { url, weights }) {
     const cache = await openCache();
     let bytes = await readCached(cache, url, progress);
     const source = bytes ? Phase.Cache : Phase.Download;
-    if (!bytes) {
-      bytes = await download(url, progress);
-      await store(cache, url, bytes);
-    }
+    bytes ??= await download(url, progress, { what: 'the model', maxBytes: MAX_BYTES.model });
     progress(Phase.Parse, bytes.length, bytes.length);
     const size = bytes.length;
     try {
       model = bindings.Loupe.load(bytes, weights);
     } catch (error) {
-      if (dead || error instanceof WebAssembly.RuntimeError) throw error;
-      // A file that does not parse must not stay cached, or every reload would fail again.
+      // Only files that loaded are cached (below); one that no longer loads (a new version
+      // of Loupe) is dropped, so the automatic restart after a crash does not read it again.
       await cache?.delete(url).catch(() => {});
+      if (dead || error instanceof WebAssembly.RuntimeError) throw error;
       throw new Error(`Could not read the model file ${fileName(url)} (${formatMB(size)}): ${messageOf(error)}`, { cause: error });
     }
+    // Cached once it has loaded: a file that errs or crashes the worker is never cached.
+    if (source === Phase.Download) await store(cache, url, bytes);
     // The model keeps `bytes` (JS heap, outside wasm memory) and copies tensors out of it
     // as it needs them: on load, and for the f32 gradient model on the first gradient request.
     return { info: model.info(), source, bytes: size };
@@ -317,14 +322,14 @@ async function readCached(cache, url, progress) {
   const response = await cache?.match(url).catch(() => undefined);
   if (!response) return null;
   try {
-    return await readBody(response, (loaded, total) => progress(Phase.Cache, loaded, total));
+    return await readBody(response, (loaded, total) => progress(Phase.Cache, loaded, total), MAX_BYTES.model);
   } catch {
     await cache.delete(url).catch(() => {});
     return null; // unreadable entry: fall back to the network
   }
 }
 
-async function download(url, progress, what = 'the model') {
+async function download(url, progress, { what, maxBytes }) {
   progress(Phase.Download, 0, 0);
   let response;
   try {
@@ -340,7 +345,7 @@ async function download(url, progress, what = 'the model') {
     throw new Error(`Could not download ${what} from ${url}: HTTP ${response.status} ${response.statusText}`.trim());
   }
   try {
-    return await readBody(response, (loaded, total) => progress(Phase.Download, loaded, total));
+    return await readBody(response, (loaded, total) => progress(Phase.Download, loaded, total), maxBytes);
   } catch (error) {
     throw new Error(`The download of ${what} from ${url} failed: ${messageOf(error)}`, { cause: error });
   }
@@ -348,13 +353,19 @@ async function download(url, progress, what = 'the model') {
 
 /**
  * Reads a response body into one Uint8Array, reporting progress at most every 1 MB.
- * Throws when the body ends before its Content-Length (a partial file).
+ * Throws when the body ends before its Content-Length (a partial file), and when the
+ * Content-Length or the bytes received pass maxBytes (before allocating for them).
  */
-async function readBody(response, onProgress) {
+async function readBody(response, onProgress, maxBytes) {
   const header = response.headers.get('content-length');
   // With content-encoding, Content-Length counts compressed bytes: use it only as a hint.
   const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
   const expected = header !== null && /^\d+$/.test(header) ? Number(header) : 0;
+  const tooBig = (n) => new Error(`it is ${formatMB(n)}, more than the ${formatMB(maxBytes)} Loupe reads from one URL`);
+  if (expected > maxBytes && !encoded) {
+    await response.body?.cancel().catch(() => {});
+    throw tooBig(expected);
+  }
   const reader = response.body.getReader();
   let buffer = new Uint8Array(expected && !encoded ? expected : 1 << 20);
   let loaded = 0;
@@ -363,6 +374,10 @@ async function readBody(response, onProgress) {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    if (loaded + value.length > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooBig(loaded + value.length);
+    }
     if (loaded + value.length > buffer.length) {
       const grown = new Uint8Array(Math.max(buffer.length * 2, loaded + value.length));
       grown.set(buffer.subarray(0, loaded));

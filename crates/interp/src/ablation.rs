@@ -107,6 +107,7 @@ pub fn ablate(model: &Llama, tok: &LoupeTokenizer, req: &AblateRequest, max_toke
             InterventionOp::Replace { shape: act.dims().to_vec(), values: act.flatten_all()?.to_vec1()? }
         }
         AblationMethod::MeanReference => {
+            crate::bounds::at_most("the number of reference prompts", req.references.len(), crate::bounds::MAX_PROMPTS)?;
             let prompts: Vec<&str> = req.references.iter().map(|r| r.trim()).filter(|r| !r.is_empty()).collect();
             if prompts.is_empty() {
                 return Err(LoupeError::BadInput("mean ablation over a reference set needs at least one reference prompt".into()));

@@ -220,6 +220,7 @@ impl AttributionJob {
                 if p.samples == 0 || !(p.noise >= 0.0 && p.noise.is_finite()) {
                     return Err(LoupeError::BadInput("SmoothGrad needs ≥ 1 sample and a noise level ≥ 0".into()));
                 }
+                crate::bounds::at_most("samples", p.samples, crate::bounds::MAX_SMOOTHGRAD_SAMPLES)?;
                 let range = (x.max_all()?.to_scalar::<f32>()? - x.min_all()?.to_scalar::<f32>()?) as f64;
                 State::Smooth { rng: SplitMix64::new(p.seed), sigma: p.noise * range, samples: p.samples, grad_sum: None, drawn: 0 }
             }

@@ -50,17 +50,46 @@ pub fn detect_heads(model: &Llama, tok: &LoupeTokenizer, req: &DetectRequest, ma
     if ids.len() < 2 {
         return Err(loupe_model::LoupeError::BadInput("previous-token scores need a prompt of at least 2 tokens".into()));
     }
+    let bad = |m: String| Err(loupe_model::LoupeError::BadInput(m));
+    // The random sequence is repeated once: 2n positions must fit what this front end runs.
+    if max_tokens < 4 {
+        return bad(format!(
+            "head detection repeats a sequence of at least 2 tokens, which needs 4 positions; this model runs {max_tokens}"
+        ));
+    }
+    let vocab = model.cfg.vocab_size;
     let random = match &req.random_ids {
-        Some(r) if r.len() >= 2 => r.clone(),
-        Some(_) => return Err(loupe_model::LoupeError::BadInput("the random sequence needs at least 2 tokens".into())),
+        Some(r) if r.len() < 2 || 2 * r.len() > max_tokens => {
+            return bad(format!("the random sequence has {} tokens; it needs 2 to {} (it is repeated once)", r.len(), max_tokens / 2))
+        }
+        Some(r) => match r.iter().find(|&&id| id as usize >= vocab) {
+            Some(id) => return bad(format!("token id {id} in the random sequence is outside the vocabulary of {vocab}")),
+            None => r.clone(),
+        },
         None => {
             let n = req.random_length.unwrap_or(20).clamp(2, max_tokens / 2);
             let mut rng = SplitMix64::new(req.seed.unwrap_or(0));
-            // Ordinary tokens from the middle of the vocabulary (no specials, few bytes).
-            (0..n).map(|_| 1000 + (rng.next_u64() % 19_000) as u32).collect()
+            // Ordinary tokens from the middle of the vocabulary (no specials, few bytes):
+            // ids 1000 to 19999 in SmolLM2's, the same share of a smaller one.
+            let lo = 1000.min(vocab / 4);
+            let span = 19_000.min(vocab - lo).max(1) as u64;
+            (0..n).map(|_| (lo as u64 + rng.next_u64() % span) as u32).collect()
         }
     };
     let n = random.len();
+    let cfg = &model.cfg;
+    let per_position_pair = (cfg.n_layers as u64).saturating_mul(cfg.n_heads as u64).saturating_mul(4);
+    let pattern_bytes =
+        [ids.len(), 2 * n].iter().map(|&t| per_position_pair.saturating_mul((t * t) as u64)).fold(0u64, u64::saturating_add);
+    if pattern_bytes > crate::bounds::MAX_PATTERN_BYTES as u64 {
+        return bad(format!(
+            "head detection on {} + {} tokens holds {} MB of attention patterns (at most {} MB): shorten the prompt or the random sequence",
+            ids.len(),
+            2 * n,
+            pattern_bytes >> 20,
+            crate::bounds::MAX_PATTERN_BYTES >> 20
+        ));
+    }
     let repeated: Vec<u32> = random.iter().chain(random.iter()).copied().collect();
     let prompt_patterns = patterns(model, &ids)?;
     let repeated_patterns = patterns(model, &repeated)?;
@@ -90,7 +119,8 @@ fn patterns(model: &Llama, ids: &[u32]) -> Result<Vec<Vec<f32>>> {
     let points: Vec<HookPoint> = (0..model.cfg.n_layers).map(|l| HookPoint::Block(l, BlockSite::Pattern)).collect();
     let mut capture = Capture::new(points);
     model.forward(&Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?, &mut capture, None)?;
-    capture.cache.entries.iter().map(|(_, t)| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect()
+    // Each layer's tensor is dropped once copied out, so the patterns are held about once.
+    capture.cache.entries.into_iter().map(|(_, t)| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect()
 }
 
 /// Previous-token, duplicate-token and induction scores of every head.

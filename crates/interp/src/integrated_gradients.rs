@@ -113,6 +113,7 @@ impl IntegratedGradients {
         if steps == 0 {
             return Err(LoupeError::BadInput("Integrated Gradients needs at least one step".into()));
         }
+        crate::bounds::at_most("steps", steps, crate::bounds::MAX_IG_STEPS)?;
         let pending = (0..steps).map(|k| (k as f64 + 0.5) / steps as f64).collect();
         Self::new(x, baseline, Rule::Midpoint { steps, grad_sum: None }, pending)
     }
@@ -122,6 +123,7 @@ impl IntegratedGradients {
         if budget < n + 1 {
             return Err(LoupeError::BadInput(format!("the adaptive budget must allow at least {} passes", n + 1)));
         }
+        crate::bounds::at_most("maxPasses", budget, crate::bounds::MAX_IG_PASSES)?;
         if tolerance.is_nan() || tolerance <= 0.0 {
             return Err(LoupeError::BadInput("the tolerance must be positive".into()));
         }

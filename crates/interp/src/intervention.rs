@@ -142,10 +142,12 @@ impl Interventions {
                         tensor = Some(Tensor::from_vec(rows, (3, d), &Device::Cpu)?);
                     }
                     InterventionOp::Replace { shape: given, values } => {
-                        if given.iter().product::<usize>() != values.len() {
+                        // Checked: a shape whose product wraps must not pass for a small one.
+                        let holds = given.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+                        if holds != Some(values.len()) {
                             return Err(bad(format!(
                                 "replacement for {point}: shape {given:?} holds {} values, got {}",
-                                given.iter().product::<usize>(),
+                                holds.map_or("too many".to_string(), |n| n.to_string()),
                                 values.len()
                             )));
                         }

@@ -7,6 +7,7 @@
 pub mod ablation;
 pub mod attribution;
 pub mod attribution_patching;
+pub mod bounds;
 pub mod capture;
 pub mod chain;
 #[cfg(feature = "ts")]

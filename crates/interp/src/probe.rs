@@ -93,6 +93,9 @@ pub fn train_probes(model: &Llama, tok: &LoupeTokenizer, req: &ProbeRequest, max
     if req.positive.len() < 2 || req.negative.len() < 2 {
         return Err(LoupeError::BadInput("a probe needs at least two prompts of each class (one to train, one to test)".into()));
     }
+    crate::bounds::at_most("the number of prompts", req.positive.len() + req.negative.len(), crate::bounds::MAX_PROMPTS)?;
+    crate::bounds::at_most("iterations", req.iterations, crate::bounds::MAX_PROBE_ITERATIONS)?;
+    crate::bounds::at_most("the number of layers", req.layers.len(), n_layers)?;
     let layers: Vec<usize> = match req.layers.is_empty() {
         true => (0..n_layers).collect(),
         false => req.layers.clone(),

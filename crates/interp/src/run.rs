@@ -81,6 +81,15 @@ pub fn run_prompt(model: &Llama, tok: &LoupeTokenizer, req: &RunRequest, max_tok
     let hooked: Vec<String> = req.interventions.iter().map(|i| i.hook.clone()).collect();
     let all_logits =
         req.all_logits || points.iter().any(is_ln_final) || resolve_patterns(&hooked, model.cfg.n_layers)?.iter().any(is_ln_final);
+    let cfg = &model.cfg;
+    let captured = points.iter().map(|p| p.shape(cfg, 1, ids.len()).iter().fold(4u64, |n, &d| n.saturating_mul(d as u64)));
+    let logits_bytes = if all_logits { ids.len() as u64 * cfg.vocab_size as u64 * 4 } else { 0 };
+    crate::bounds::memory_fits(
+        &format!("capturing {} hooks over {} tokens", points.len(), ids.len()),
+        captured.fold(logits_bytes, u64::saturating_add),
+        crate::bounds::MAX_CAPTURE_BYTES,
+        "capture fewer hooks (attention patterns are the largest) or shorten the prompt",
+    )?;
     let interventions = Interventions::new(&req.interventions, &model.cfg)?;
     let mut hooks = Chain(interventions, Capture::new(points));
     let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;

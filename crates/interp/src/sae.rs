@@ -71,6 +71,9 @@ impl Sae {
     /// model: the hook must exist and carry `d_in` features, every tensor must have its shape.
     pub fn load(cfg_json: &str, weights: &[u8], model: &LlamaConfig) -> Result<Self> {
         let cfg: SaeConfig = serde_json::from_str(cfg_json).map_err(|e| bad(format!("the SAE's cfg.json is not valid: {e}")))?;
+        if !(1..=1 << 20).contains(&cfg.d_sae) {
+            return Err(bad(format!("the SAE's cfg.json says d_sae = {}: expected 1 to {}", cfg.d_sae, 1 << 20)));
+        }
         if let Some(norm) = cfg.normalize_activations.as_deref().filter(|n| *n != "none") {
             return Err(bad(format!("this SAE normalises its inputs ('{norm}'), which Loupe does not support yet")));
         }

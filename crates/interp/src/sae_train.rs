@@ -118,6 +118,7 @@ impl SaeTraining {
         {
             return Err(LoupeError::BadInput("SAE training needs 8 ≤ d_sae ≤ 8192, steps ≥ 1, batch ≥ 1, l1 ≥ 0, lr > 0".into()));
         }
+        crate::bounds::at_most("the number of prompts", req.prompts.len(), crate::bounds::MAX_PROMPTS)?;
         let mut rows = Vec::new();
         for prompt in req.prompts.iter().filter(|p| !p.trim().is_empty()) {
             let ids = tokenize_checked(tok, prompt, req.prepend_bos, max_tokens)?;

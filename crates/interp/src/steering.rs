@@ -97,6 +97,7 @@ pub fn contrastive_direction(model: &Llama, tok: &LoupeTokenizer, req: &Directio
     if req.positive.is_empty() || req.negative.is_empty() {
         return Err(LoupeError::BadInput("a contrastive direction needs at least one positive and one negative prompt".into()));
     }
+    crate::bounds::at_most("the number of prompts", req.positive.len() + req.negative.len(), crate::bounds::MAX_PROMPTS)?;
     let mut all = Vec::new();
     let mut mean_of = |prompts: &[String]| -> Result<Tensor> {
         let mut rows = Vec::with_capacity(prompts.len());

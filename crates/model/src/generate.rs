@@ -33,7 +33,7 @@ impl Generator {
         if prompt.is_empty() {
             return Err(bad_input("the prompt is empty: type at least one token"));
         }
-        if prompt.len() + opts.max_tokens > model.cfg.context_length {
+        if prompt.len().saturating_add(opts.max_tokens) > model.cfg.context_length {
             return Err(bad_input(format!(
                 "{} prompt tokens + {} new tokens exceed this model's context of {} tokens",
                 prompt.len(),

@@ -87,6 +87,9 @@ impl GgufFile {
         if len < 4 || &magic != b"GGUF" {
             return Err(LoupeError::InvalidModel(format!("not a GGUF file ({len} bytes; GGUF files start with the bytes 'GGUF')")));
         }
+        // Sizes, counts, offsets and the memory the metadata will take, before candle's
+        // parser allocates anything (crate::gguf_check says what it would get wrong).
+        crate::gguf_check::check_header(&*source)?;
         let content = Content::read(&mut BufReader::with_capacity(1 << 16, SourceReader { source: &*source, pos: 0 }))
             .map_err(|e| LoupeError::InvalidModel(format!("corrupt or truncated GGUF header ({len} bytes): {e}")))?;
         let file = Self { source, content };
@@ -114,14 +117,17 @@ impl GgufFile {
         Ok(())
     }
 
+    /// Where a tensor's bytes lie, with checked arithmetic (check_header has already bounded
+    /// every shape; this keeps the type system honest about it).
     fn extent(&self, info: &TensorInfo) -> Result<(usize, usize)> {
-        let elems = info.shape.elem_count();
+        let too_big = || LoupeError::InvalidModel(format!("tensor of shape {:?} does not fit in memory", info.shape.dims()));
+        let elems = info.shape.dims().iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(too_big)?;
         let block = info.ggml_dtype.block_size();
         if !elems.is_multiple_of(block) {
             return Err(LoupeError::InvalidModel(format!("tensor of {elems} elements is not a whole number of {block}-element blocks")));
         }
-        let len = elems / block * info.ggml_dtype.type_size();
-        let start = self.content.tensor_data_offset.saturating_add(info.offset) as usize;
+        let len = (elems / block).checked_mul(info.ggml_dtype.type_size()).ok_or_else(too_big)?;
+        let start = self.content.tensor_data_offset.checked_add(info.offset).and_then(|s| usize::try_from(s).ok()).ok_or_else(too_big)?;
         Ok((start, len))
     }
 

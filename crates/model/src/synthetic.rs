@@ -15,7 +15,17 @@ pub const N_HEADS: usize = 4;
 pub const N_KV_HEADS: usize = 2;
 pub const D_MLP: usize = 96;
 
+/// A GGUF file's contents before writing: metadata and tensors, in order.
+pub type GgufParts = (Vec<(String, Value)>, Vec<(String, QTensor)>);
+
 pub fn tiny_llama_gguf(seed: u64) -> Result<Vec<u8>> {
+    let (metadata, tensors) = tiny_llama_parts(seed)?;
+    write_gguf(&metadata, &tensors)
+}
+
+/// The tiny model's metadata and tensors, for tests that change them before writing (e.g.
+/// the hostile files of tests/hostile.rs).
+pub fn tiny_llama_parts(seed: u64) -> Result<GgufParts> {
     let mut rng = SplitMix64::new(seed);
     let mut tokens: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
     tokens.extend((0..=255u8).map(byte_level_char).map(String::from));
@@ -69,7 +79,12 @@ pub fn tiny_llama_gguf(seed: u64) -> Result<Vec<u8>> {
         ("tokenizer.ggml.bos_token_id", u(1)),
         ("tokenizer.ggml.eos_token_id", u(2)),
     ];
-    let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    Ok((metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), tensors))
+}
+
+/// Writes metadata and tensors as GGUF (version 3) bytes.
+pub fn write_gguf(metadata: &[(String, Value)], tensors: &[(String, QTensor)]) -> Result<Vec<u8>> {
+    let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut out = std::io::Cursor::new(Vec::new());
     gguf_file::write(&mut out, &md, &ts)?;

@@ -1,7 +1,8 @@
 // Pages that must fail clearly: a truncated model, a missing model, ?sae= (fetched only when
-// the Features tab opens) and a bad one, and a bad ?weights=. Each on its own page.
+// the Features tab opens) and a bad one, and a bad ?weights=. Each on its own page. Then
+// HTML and script payloads in a prompt, on the main page: shown as text, never run.
 
-import { test, check, bannerText, watchConsole, STEP_TIMEOUT_MS } from './fixtures.mjs';
+import { test, check, bannerText, watchConsole, mainPage, uiRun, uiAnalysis, STEP_TIMEOUT_MS } from './fixtures.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -76,4 +77,20 @@ test('?weights=f64: reported, defaults used, page usable', async ({ app }) => {
   const info = await page.evaluate(() => window.loupe.ready);
   check(info?.weights === 'quantized', `fell back to weights ${JSON.stringify(info?.weights)}, expected the default 'quantized'`);
   await page.close();
+});
+
+test('HTML and script in a prompt stay text: token chips, lens grid and top-k show it, nothing runs', async ({ app }) => {
+  const page = await mainPage(app);
+  const payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
+  await uiRun(page, payload);
+  await page.click('#tab-lens');
+  await uiAnalysis(page, 'lens', '#lens-run');
+  const r = await page.evaluate(() => ({
+    xss: window.__xss,
+    images: document.querySelectorAll('main img').length,
+    scripts: document.querySelectorAll('main script').length,
+    chips: [...document.querySelectorAll('#tokens .chip')].map((c) => c.textContent).join(''),
+  }));
+  check(r.xss === undefined && r.images === 0 && r.scripts === 0, `a payload ran or became markup: ${JSON.stringify(r)}`);
+  check(r.chips.includes('<img') && r.chips.includes('script>'), `the token chips show the payload as text: ${JSON.stringify(r.chips)}`);
 });

@@ -1,0 +1,46 @@
+//! Bounds on the request fields that set an amount of work or memory, in one place (the
+//! table in docs/RELIABILITY.md lists them with the tests that cover them). Above a bound a
+//! request is refused with a message naming the field, the value and the limit, before any
+//! work or allocation: a request of 10^12 IG steps used to abort the tab on allocation.
+//! Prompt lengths are bounded separately, by `Limits::max_prompt_tokens` and the model's
+//! context.
+
+use loupe_model::{LoupeError, Result};
+
+/// Integrated Gradients' fixed-rule quadrature steps (Sundararajan et al. use 20–300).
+pub const MAX_IG_STEPS: usize = 4096;
+/// Adaptive IG's budget of forward + backward passes.
+pub const MAX_IG_PASSES: usize = 4096;
+/// SmoothGrad's noisy samples (Smilkov et al. find 50 enough).
+pub const MAX_SMOOTHGRAD_SAMPLES: usize = 4096;
+/// Prompts in one request's list (probe classes, steering-direction sets, SAE training,
+/// ablation references): each runs the model once.
+pub const MAX_PROMPTS: usize = 1024;
+/// A linear probe's gradient-descent iterations per layer.
+pub const MAX_PROBE_ITERATIONS: usize = 100_000;
+/// Head detection holds every layer's attention pattern over the repeated sequence at once
+/// (layers × heads × positions² f32): refused above this many bytes.
+pub const MAX_PATTERN_BYTES: usize = 1 << 30;
+
+/// What one run may capture: the activations of the hooks asked for, plus every position's
+/// logits when they are kept (a 2048-token prompt's `blocks.*.attn.hook_pattern` alone is
+/// 4.5 GB for the default model).
+pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
+
+/// Refuses work whose estimated memory passes `limit`, naming what and how to shrink it.
+pub fn memory_fits(what: &str, bytes: u64, limit: u64, advice: &str) -> Result<()> {
+    if bytes <= limit {
+        Ok(())
+    } else {
+        Err(LoupeError::BadInput(format!("{what} needs about {} MB (at most {} MB here): {advice}", bytes >> 20, limit >> 20)))
+    }
+}
+
+/// `value` if it is at most `max`, else an error naming `field`.
+pub fn at_most(field: &str, value: usize, max: usize) -> Result<usize> {
+    if value <= max {
+        Ok(value)
+    } else {
+        Err(LoupeError::BadInput(format!("{field} is {value}; at most {max} are allowed")))
+    }
+}
