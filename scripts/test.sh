@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine of this kind: sets everything up first (idempotent),
-# then native tests (parity with the HF fixtures, hooks, interventions, CLI), wasm-bindgen
+# then native tests (parity with the HF fixtures, hooks, interventions, CLI, hostile files
+# and requests), a bounded run of each fuzz target, wasm-bindgen
 # tests in headless Chromium, the Trunk build of the static site, and the end-to-end test
 # of that site in headless Chromium (Playwright specs; screenshots in tests/artifacts/).
 set -euo pipefail
@@ -33,6 +34,9 @@ step "native tests of the threaded code paths (what the browser's threaded build
 RAYON_NUM_THREADS=2 cargo test --release -p loupe-interp --features loupe-model/threads --test gradients --test analyses
 RAYON_NUM_THREADS=2 cargo test --release -p loupe-model --features threads --lib   # the spinning team
 unset CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS
+
+step "fuzz targets, 45 s each (crates/fuzz: model files, SAE files, request JSON)"
+scripts/fuzz.sh 45
 
 step "clippy, warnings as errors"
 cargo clippy --workspace --all-targets -- -D warnings

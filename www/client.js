@@ -21,7 +21,7 @@ export class ModelClient {
    * @param {object} hooks  all optional:
    *   onProgress({phase, loaded, total})  load progress of the current model
    *   onLoaded({info, source, bytes, ms, url, weights})
-   *   onLoadFailed(Error)
+   *   onLoadFailed(Error, {url, weights})
    *   onFatal(message, willRestart)       the worker died; pending calls are being rejected
    *   onSaeLost(message)                  the restarted worker has no SAE: the one loaded was
    *                                       trained in the page and died with the old worker
@@ -60,9 +60,10 @@ export class ModelClient {
     this.worker.onmessageerror = () => this.die('A message from the model worker could not be read.', true);
   }
 
-  /** Loads a model (and remembers it, to reload after a crash). Resolves with its info. */
+  /** Loads a model. Resolves with its info. Only a model that loaded is remembered (the one a
+   *  restart after a crash loads again), so a file that crashes the worker is never retried
+   *  in a loop; when a new model fails, the previous one is loaded again. */
   load({ url, weights }) {
-    this.lastLoad = { url, weights };
     const started = performance.now();
     const phases = [];
     return this.call(
@@ -76,12 +77,18 @@ export class ModelClient {
       },
     ).then(
       (result) => {
+        this.lastLoad = { url, weights };
         const loaded = { ...result, phases, ms: Math.round(performance.now() - started), url, weights };
         this.hooks.onLoaded?.(loaded);
         return loaded;
       },
       (error) => {
-        this.hooks.onLoadFailed?.(error);
+        this.hooks.onLoadFailed?.(error, { url, weights });
+        // A crash restarts the worker with the previous model itself (die → replaceWorker).
+        const previous = this.lastLoad;
+        if (!error?.fatal && previous && (previous.url !== url || previous.weights !== weights)) {
+          this.load(previous).catch(() => {}); // reported through the hooks
+        }
         throw error;
       },
     );
@@ -367,7 +374,7 @@ export class ModelClient {
     const pending = [...this.pending.values()];
     this.pending.clear();
     this.hooks.onFatal?.(message, willRestart);
-    for (const call of pending) call.reject(new Error(message));
+    for (const call of pending) call.reject(Object.assign(new Error(message), { fatal: true }));
     if (willRestart) {
       this.restarts.push(now);
       this.replaceWorker();

@@ -19,6 +19,9 @@ const sae = saeFromParams(location.search, document.baseURI);
 const status = createStatus(document.getElementById('status'), { modelName: modelName(url) });
 let explorer = null;
 let restarting = false;
+/** The last load that failed: when another model then loads (the previous one, loaded
+ *  again by the client), the page says so instead of clearing the error silently. */
+let failedLoad = null;
 
 const client = new ModelClient({
   onProgress: (p) => status.progress(p),
@@ -33,10 +36,15 @@ const client = new ModelClient({
     };
     status.loaded(loaded);
     if (restarting) status.notice('The model crashed and was reloaded; you can continue.');
+    else if (failedLoad && failedLoad.url !== loaded.url) {
+      status.notice(`${failedLoad.message.replace(/[^.!?]$/, '$&.')} The previous model (${modelName(loaded.url)}) is loaded again.`);
+    }
     restarting = false;
+    failedLoad = null;
     explorer?.setModel(loaded.info);
   },
-  onLoadFailed(error) {
+  onLoadFailed(error, { url: failedUrl }) {
+    failedLoad = { url: failedUrl, message: error.message };
     status.loadFailed();
     status.error(error.message);
     explorer?.modelLost();

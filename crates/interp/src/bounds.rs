@@ -7,17 +7,23 @@
 
 use loupe_model::{LoupeError, Result};
 
+// Fuzz builds (`--cfg fuzzing`, crates/fuzz) use smaller bounds on the amounts of work, so
+// that each input runs in well under a second on the tiny model; the checks are the same.
+
 /// Integrated Gradients' fixed-rule quadrature steps (Sundararajan et al. use 20–300).
-pub const MAX_IG_STEPS: usize = 4096;
+pub const MAX_IG_STEPS: usize = if cfg!(fuzzing) { 64 } else { 4096 };
 /// Adaptive IG's budget of forward + backward passes.
-pub const MAX_IG_PASSES: usize = 4096;
+pub const MAX_IG_PASSES: usize = if cfg!(fuzzing) { 64 } else { 4096 };
 /// SmoothGrad's noisy samples (Smilkov et al. find 50 enough).
-pub const MAX_SMOOTHGRAD_SAMPLES: usize = 4096;
+pub const MAX_SMOOTHGRAD_SAMPLES: usize = if cfg!(fuzzing) { 64 } else { 4096 };
 /// Prompts in one request's list (probe classes, steering-direction sets, SAE training,
 /// ablation references): each runs the model once.
-pub const MAX_PROMPTS: usize = 1024;
+pub const MAX_PROMPTS: usize = if cfg!(fuzzing) { 16 } else { 1024 };
 /// A linear probe's gradient-descent iterations per layer.
-pub const MAX_PROBE_ITERATIONS: usize = 100_000;
+pub const MAX_PROBE_ITERATIONS: usize = if cfg!(fuzzing) { 1000 } else { 100_000 };
+/// SAE training: steps × batch × d_sae × d_in, the multiply-adds of one of its matrix products
+/// over the run (the page's default, 400 × 128 × 256 × 576, is 7.5e9).
+pub const MAX_SAE_TRAIN_WORK: u64 = if cfg!(fuzzing) { 10_000_000 } else { 200_000_000_000 };
 /// Head detection holds every layer's attention pattern over the repeated sequence at once
 /// (layers × heads × positions² f32): refused above this many bytes.
 pub const MAX_PATTERN_BYTES: usize = 1 << 30;

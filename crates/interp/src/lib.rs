@@ -14,6 +14,7 @@ pub mod chain;
 pub mod declarations;
 pub mod detectors;
 pub mod dla;
+pub mod examples;
 pub mod gradient;
 pub mod integrated_gradients;
 pub mod intervention;

@@ -119,6 +119,20 @@ impl SaeTraining {
             return Err(LoupeError::BadInput("SAE training needs 8 ≤ d_sae ≤ 8192, steps ≥ 1, batch ≥ 1, l1 ≥ 0, lr > 0".into()));
         }
         crate::bounds::at_most("the number of prompts", req.prompts.len(), crate::bounds::MAX_PROMPTS)?;
+        // Work per step grows with batch × d_sae × d_in: bound the whole run's products.
+        let d_in = *hook.shape(&model.cfg, 1, 1).last().unwrap_or(&1);
+        let work = [req.steps, req.batch.min(max_tokens.saturating_mul(req.prompts.len())), req.d_sae, d_in]
+            .iter()
+            .fold(1u64, |n, &x| n.saturating_mul(x as u64));
+        if work > crate::bounds::MAX_SAE_TRAIN_WORK {
+            return Err(LoupeError::BadInput(format!(
+                "SAE training of {} steps × batch {} × d_sae {} × {d_in} inputs is too much work for a page (at most {:.0e} multiply-adds per matrix); use fewer steps or a smaller batch",
+                req.steps,
+                req.batch,
+                req.d_sae,
+                crate::bounds::MAX_SAE_TRAIN_WORK as f64
+            )));
+        }
         let mut rows = Vec::new();
         for prompt in req.prompts.iter().filter(|p| !p.trim().is_empty()) {
             let ids = tokenize_checked(tok, prompt, req.prepend_bos, max_tokens)?;

@@ -3,6 +3,7 @@
 //! JSON the page and `loupe call` send, on the in-memory tiny model (so this needs no
 //! download). Bounds live in `loupe_interp::bounds`.
 
+use loupe_interp::examples::example_requests;
 use loupe_interp::registry::{self, Analysis, Stepped, Visitor};
 use loupe_interp::session::{Limits, Session};
 use loupe_model::synthetic::{tiny_llama_parts, write_gguf};
@@ -116,37 +117,8 @@ fn generation_lengths_near_the_integer_limit_are_an_error() {
     assert!(e.to_string().contains("exceed this model's context of 128"), "{e}");
 }
 
-/// A request for every analysis of the registry on prompts `a` and `b` (same token length).
-fn every_request_on(a: &str, b: &str) -> Vec<(&'static str, Value)> {
-    let logit_diff = json!({"type": "logit_diff", "token": 104, "minus": 105});
-    let target = json!({"type": "logprob", "token": 104});
-    vec![
-        ("run", json!({"prompt": a, "capture": ["blocks.*.attn.hook_pattern"]})),
-        ("logitLens", json!({"prompt": a})),
-        ("dla", json!({"prompt": a, "token": 104})),
-        ("attribute", json!({"prompt": a, "target": target, "method": "integrated_gradients", "params": {"steps": 4}})),
-        ("gradient", json!({"prompt": a, "target": target, "hooks": ["blocks.0.hook_resid_pre"]})),
-        ("patch", json!({"clean": a, "corrupted": b, "metric": logit_diff, "site": "head_z_pos"})),
-        ("attributionPatching", json!({"clean": a, "corrupted": b, "metric": logit_diff})),
-        ("detectHeads", json!({"prompt": a})),
-        ("ablate", json!({"prompt": a, "component": {"kind": "head", "layer": 1, "head": 0}, "method": "zero", "metric": logit_diff})),
-        ("minimalPair", json!({"a": a, "b": b})),
-        ("neuronView", json!({"prompt": a, "layer": 1, "neuron": 3})),
-        ("steeringDirection", json!({"positive": [a], "negative": [b], "layer": 1})),
-        ("steer", json!({"prompt": a, "steering": {"direction": vec![0.1; 64], "layers": [1], "mode": {"type": "add", "strength": 2.0}}})),
-        ("saeFeatures", json!({"prompt": a})),
-        ("saeFeatureInfo", json!({"feature": 0})),
-        ("saeClamp", json!({"feature": 0, "value": 1.0})),
-        (
-            "trainSae",
-            json!({"prompts": ["hello world, hello world, hello world", "the cat sat on the mat, twice over"], "hook": "blocks.1.hook_resid_pre", "dSae": 8, "steps": 2}),
-        ),
-        ("trainProbes", json!({"positive": ["a cat", "a dog"], "negative": ["a car", "a bus"], "iterations": 10})),
-    ]
-}
-
 fn every_request() -> Vec<(&'static str, Value)> {
-    every_request_on("hello world", "hello wurld")
+    example_requests("hello world", "hello wurld")
 }
 
 #[test]
@@ -174,7 +146,7 @@ fn every_analysis_on_a_context_shorter_than_it_needs_errs_without_panicking() {
     for context in [1, 2, 3, 4] {
         let s = session(context);
         for (a, b) in [("h", "o"), ("hi", "ho"), ("hello world", "hello wurld")] {
-            for (name, request) in every_request_on(a, b) {
+            for (name, request) in example_requests(a, b) {
                 let _ = call(&s, name, request, Duration::from_secs(30));
             }
         }

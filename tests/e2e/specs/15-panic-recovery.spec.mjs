@@ -1,5 +1,6 @@
 // Principle 9: a Rust panic reaches the page as a message, the page recovers, the model comes
-// back from the cache, and the SAE loaded by 12-features is loaded again.
+// back from the cache, and the SAE loaded by 12-features is loaded again. A new model that
+// fails to load leaves the previous one answering.
 
 import { test, onMainPage, check, timings, bannerText, PROMPT, STEP_TIMEOUT_MS } from './fixtures.mjs';
 
@@ -37,4 +38,23 @@ test('after the panic the SAE is loaded again: saeFeatures works', async ({ app 
     PROMPT,
   );
   check(r === 10, `saeFeatures after the restart gave ${JSON.stringify(r)}`);
+});
+
+test('a new model that fails to load leaves the previous one answering', async () => {
+  const r = await page.evaluate(async (prompt) => {
+    const bad = new URL('truncated.gguf', document.baseURI).href;
+    const failed = await window.loupe.load({ url: bad, weights: 'quantized' }).then(
+      () => null,
+      (e) => e.message,
+    );
+    // Served after the previous model is loaded again (one command at a time, in order).
+    const run = await window.loupe.run({ prompt });
+    return { failed, top: run.top[0].token };
+  }, PROMPT);
+  check(/truncated\.gguf/.test(r.failed ?? ''), `the failed load says which file: ${r.failed}`);
+  check(r.top === ' Paris', `the previous model answers again: top ${JSON.stringify(r.top)}`);
+  await page.waitForSelector('#run:not([disabled])', { timeout: STEP_TIMEOUT_MS });
+  const banner = await bannerText(page);
+  check(/truncated\.gguf/.test(banner) && /previous model .* is loaded again/.test(banner), `the page says so: ${JSON.stringify(banner)}`);
+  console.log(`    banner: ${banner}\n    then: ${JSON.stringify(r.top)}`);
 });
