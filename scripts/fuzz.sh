@@ -4,6 +4,8 @@
 # SECONDS (default 45) on a scratch copy of its committed seed corpus. Fails on any crash,
 # panic, abort, leak of time past -timeout, or out-of-memory (-rss_limit_mb); the input that
 # did it is left in target/fuzz/artifacts/TARGET/ (turn it into a regression test).
+# The random seed is fixed (FUZZ_SEED, default 1) so that the test command's short run is
+# repeatable; a campaign should set its own.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: gguf sae request)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ for t in "${TARGETS[@]}"; do
   log="target/fuzz/$t.log"
   set +e
   "target/fuzz/$HOST/release/$t" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2048 -max_len=262144 \
-    -print_final_stats=1 -artifact_prefix="$artifacts" "$work" > "$log" 2>&1
+    -seed="${FUZZ_SEED:-1}" -print_final_stats=1 -artifact_prefix="$artifacts" "$work" > "$log" 2>&1
   status=$?
   set -e
   grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|INFO: seed corpus)" "$log" || true
